@@ -1,0 +1,108 @@
+#include "server/backbone/bert_modules.h"
+
+#include <cmath>
+#include <string>
+
+#include <torch/torch.h>
+
+namespace ptune::backbone {
+
+BertEmbeddingsImpl::BertEmbeddingsImpl(const BertConfig& c)
+    : eps_(c.layer_norm_eps) {
+  const int64_t h = c.hidden_size;
+  word_embeddings =
+      register_parameter("word_embeddings", torch::zeros({c.vocab_size, h}));
+  position_embeddings = register_parameter(
+      "position_embeddings", torch::zeros({c.max_position_embeddings, h}));
+  token_type_embeddings = register_parameter(
+      "token_type_embeddings", torch::zeros({c.type_vocab_size, h}));
+  norm_weight = register_parameter("norm_weight", torch::ones({h}));
+  norm_bias = register_parameter("norm_bias", torch::zeros({h}));
+}
+
+at::Tensor BertEmbeddingsImpl::forward(const at::Tensor& inputs_embeds,
+                                       const at::Tensor& position_ids,
+                                       const at::Tensor& token_type_ids) {
+  at::Tensor x = inputs_embeds + at::embedding(position_embeddings, position_ids) +
+                 at::embedding(token_type_embeddings, token_type_ids);
+  return at::layer_norm(x, {x.size(-1)}, norm_weight, norm_bias, eps_);
+}
+
+BertLayerImpl::BertLayerImpl(const BertConfig& c) : config_(c) {
+  const int64_t h = c.hidden_size, i = c.intermediate_size;
+  qkv_weight = register_parameter("qkv_weight", torch::zeros({3 * h, h}));
+  qkv_bias = register_parameter("qkv_bias", torch::zeros({3 * h}));
+  attn_out_weight = register_parameter("attn_out_weight", torch::zeros({h, h}));
+  attn_out_bias = register_parameter("attn_out_bias", torch::zeros({h}));
+  attn_norm_weight = register_parameter("attn_norm_weight", torch::ones({h}));
+  attn_norm_bias = register_parameter("attn_norm_bias", torch::zeros({h}));
+  ffn_in_weight = register_parameter("ffn_in_weight", torch::zeros({i, h}));
+  ffn_in_bias = register_parameter("ffn_in_bias", torch::zeros({i}));
+  ffn_out_weight = register_parameter("ffn_out_weight", torch::zeros({h, i}));
+  ffn_out_bias = register_parameter("ffn_out_bias", torch::zeros({h}));
+  ffn_norm_weight = register_parameter("ffn_norm_weight", torch::ones({h}));
+  ffn_norm_bias = register_parameter("ffn_norm_bias", torch::zeros({h}));
+}
+
+at::Tensor BertLayerImpl::forward(const at::Tensor& x,
+                                  const at::Tensor& mask_bias,
+                                  const at::Tensor& prefix_keys,
+                                  const at::Tensor& prefix_values) {
+  const int64_t b = x.size(0), s = x.size(1), h = x.size(2);
+  const int64_t heads = config_.num_attention_heads, d = config_.head_dim();
+  const double eps = config_.layer_norm_eps;
+
+  const at::Tensor rows = x.reshape({b * s, h});
+  // One GEMM for Q, K and V: [B*S, 3H] viewed as [B, S, 3, heads, d].
+  const at::Tensor qkv =
+      at::addmm(qkv_bias, rows, qkv_weight.t()).view({b, s, 3, heads, d});
+  // Scaling Q (B*S*H values) is cheaper than scaling the scores (B*h*S*S).
+  const at::Tensor q =
+      (qkv.select(2, 0) * (1.0 / std::sqrt(static_cast<double>(d))))
+          .transpose(1, 2);
+  at::Tensor k = qkv.select(2, 1);
+  at::Tensor v = qkv.select(2, 2);
+  if (prefix_keys.defined()) {
+    const int64_t p = prefix_keys.size(1);
+    k = at::cat({prefix_keys.to(k.scalar_type()).view({b, p, heads, d}), k}, 1);
+    v = at::cat({prefix_values.to(v.scalar_type()).view({b, p, heads, d}), v},
+                1);
+  }
+  // scores [B, heads, S, P+S]
+  at::Tensor scores = at::matmul(q, k.permute({0, 2, 3, 1}));
+  scores.add_(mask_bias);
+  const at::Tensor probs = at::softmax(scores, -1);
+  const at::Tensor context =
+      at::matmul(probs, v.transpose(1, 2)).transpose(1, 2).reshape({b * s, h});
+
+  at::Tensor attn = at::addmm(attn_out_bias, context, attn_out_weight.t());
+  attn.add_(rows);
+  const at::Tensor y =
+      at::layer_norm(attn, {h}, attn_norm_weight, attn_norm_bias, eps);
+
+  at::Tensor inner = at::addmm(ffn_in_bias, y, ffn_in_weight.t());
+  switch (config_.hidden_act) {
+    case Activation::kGelu:
+      inner = at::gelu(inner);
+      break;
+    case Activation::kGeluTanh:
+      inner = at::gelu(inner, "tanh");
+      break;
+    case Activation::kRelu:
+      inner = at::relu(inner);
+      break;
+  }
+  at::Tensor out = at::addmm(ffn_out_bias, inner, ffn_out_weight.t());
+  out.add_(y);
+  return at::layer_norm(out, {h}, ffn_norm_weight, ffn_norm_bias, eps)
+      .view({b, s, h});
+}
+
+BertEncoderImpl::BertEncoderImpl(const BertConfig& c) {
+  embeddings = register_module("embeddings", BertEmbeddings(c));
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    layers.push_back(register_module("layer" + std::to_string(l), BertLayer(c)));
+  }
+}
+
+}  // namespace ptune::backbone

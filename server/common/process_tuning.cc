@@ -1,0 +1,27 @@
+#include "server/common/process_tuning.h"
+
+#include <malloc.h>
+
+#include <ATen/Parallel.h>
+
+#include "absl/strings/str_cat.h"
+#include "server/platform/blas_kernel.h"
+
+namespace ptune::common {
+
+std::string ApplyCpuTuning(const CpuTuning& tuning) {
+  if (tuning.keep_heap_memory) {
+    // 32 MiB is glibc's ceiling for the mmap threshold on 64-bit: every
+    // activation buffer of a batch comes from the heap and stays there.
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  }
+  const int threads = tuning.intra_op_threads > 0 ? tuning.intra_op_threads : 1;
+  at::set_num_threads(threads);
+  return absl::StrCat("intra_op_threads=", threads,
+                      " keep_heap_memory=", tuning.keep_heap_memory,
+                      " blas=", platform::ActiveBlasLibrary(), " kernel=",
+                      platform::BlasKernelName());
+}
+
+}  // namespace ptune::common

@@ -1,0 +1,141 @@
+// bench-forward: encoder throughput at a fixed shape, reported next to the
+// fp32 GEMM rate this binary measures on the same machine in the same run
+// (absolute times drift on shared machines; the ratio does not).
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_format.h"
+#include "server/common/process_tuning.h"
+#include "server/platform/blas_kernel.h"
+#include "server/common/status_macros.h"
+#include "server/common/torch_call.h"
+#include "server/inspect/commands.h"
+#include "server/inspect/flags.h"
+
+namespace ptune::inspect {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Runs `fn` until `seconds` have passed (at least 3 times) after one warm-up
+// call; returns seconds per call.
+template <typename Fn>
+double TimePerCall(double seconds, Fn&& fn) {
+  fn();
+  int calls = 0;
+  const auto start = Clock::now();
+  double elapsed = 0;
+  do {
+    fn();
+    ++calls;
+    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  } while (elapsed < seconds || calls < 3);
+  return elapsed / calls;
+}
+
+// The encoder's own GEMM shapes (rows = batch x sequence): fused QKV,
+// attention output, FFN in, FFN out. Returns GFLOP/s over all four.
+double MeasureGemmRate(int64_t rows, int64_t hidden, int64_t inner,
+                       double seconds) {
+  const at::Tensor x = at::randn({rows, hidden});
+  const at::Tensor w_qkv = at::randn({3 * hidden, hidden});
+  const at::Tensor w_out = at::randn({hidden, hidden});
+  const at::Tensor w_in = at::randn({inner, hidden});
+  const at::Tensor w_ffn = at::randn({hidden, inner});
+  const at::Tensor h = at::randn({rows, inner});
+  const double flops = 2.0 * rows * hidden * (3 * hidden + hidden + 2 * inner);
+  const double t = TimePerCall(seconds, [&] {
+    at::mm(x, w_qkv.t());
+    at::mm(x, w_out.t());
+    at::mm(x, w_in.t());
+    at::mm(h, w_ffn.t());
+  });
+  return flops / t / 1e9;
+}
+
+}  // namespace
+
+absl::Status RunBenchForward() {
+  const int64_t batch = absl::GetFlag(FLAGS_batch);
+  const int64_t seq = absl::GetFlag(FLAGS_seq);
+  const int64_t prompt = absl::GetFlag(FLAGS_prompt);
+  const double seconds = absl::GetFlag(FLAGS_seconds);
+  if (batch <= 0 || seq < 2 || prompt < 0) {
+    return absl::InvalidArgumentError("--batch > 0, --seq >= 2, --prompt >= 0");
+  }
+  ASSIGN_OR_RETURN(auto model, LoadBackboneFromFlags());
+  const auto& c = model->config();
+  if (seq + prompt > c.max_position_embeddings) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--seq + --prompt = %d exceeds the backbone's %d positions",
+        seq + prompt, c.max_position_embeddings));
+  }
+  const int64_t s = seq + prompt;
+  const int64_t rows = batch * s;
+  const double layer_flops =
+      2.0 * rows * c.hidden_size * (4 * c.hidden_size + 2 * c.intermediate_size) +
+      4.0 * batch * s * s * c.hidden_size;  // Q K^T and P V
+  const double forward_flops = layer_flops * c.num_hidden_layers;
+
+  double forward_s = 0, gemm_gflops = 0;
+  RETURN_IF_ERROR(common::TorchCall("bench-forward", [&]() -> absl::Status {
+    c10::InferenceMode guard;
+    at::manual_seed(0);
+    backbone::EncoderInput in;
+    in.input_ids = at::randint(1000, c.vocab_size, {batch, seq}, at::kLong);
+    in.input_ids.select(1, 0).fill_(model->tokenizer().cls_id());
+    in.input_ids.select(1, seq - 1).fill_(model->tokenizer().sep_id());
+    in.input_ids = in.input_ids.to(model->device());
+    in.attention_mask = at::ones_like(in.input_ids);
+    if (prompt > 0) {
+      in.shallow.embeddings =
+          at::randn({batch, prompt, c.hidden_size}).to(model->device());
+      in.shallow.segments.assign(
+          batch, {{.before_token = 0, .source_begin = 0,
+                   .length = static_cast<int32_t>(prompt)}});
+    }
+    absl::Status status;
+    forward_s = TimePerCall(seconds, [&] {
+      auto out = model->Forward(in);
+      if (!out.ok()) status = out.status();
+    });
+    RETURN_IF_ERROR(status);
+    gemm_gflops = MeasureGemmRate(rows, c.hidden_size, c.intermediate_size,
+                                  seconds);
+    return absl::OkStatus();
+  }));
+
+  const double gflops = forward_flops / forward_s / 1e9;
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  std::cerr << absl::StrFormat(
+      "encoder %s: batch %d x (%d tokens + %d prompt), %.1f ms/batch\n",
+      model->name(), batch, seq, prompt, forward_s * 1e3);
+  std::cerr << absl::StrFormat(
+      "%.1f sequences/s, %.1f GFLOP/s = %.0f%% of the GEMM rate (%.1f GFLOP/s)\n",
+      batch / forward_s, gflops, 100.0 * gflops / gemm_gflops, gemm_gflops);
+  nlohmann::json out;
+  out["batch"] = batch;
+  out["seq"] = seq;
+  out["prompt"] = prompt;
+  out["ms_per_batch"] = forward_s * 1e3;
+  out["seq_per_s"] = batch / forward_s;
+  out["gflops"] = gflops;
+  out["gemm_gflops"] = gemm_gflops;
+  out["ratio"] = gflops / gemm_gflops;
+  out["threads"] = at::get_num_threads();
+  out["blas"] = platform::ActiveBlasLibrary();
+  out["openblas_coretype"] = coretype != nullptr ? coretype : "";
+  out["blas_kernel"] = platform::BlasKernelName();
+  out["device"] = model->device().str();
+  std::cout << out.dump() << std::endl;
+  return absl::OkStatus();
+}
+
+}  // namespace ptune::inspect

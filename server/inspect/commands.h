@@ -1,0 +1,27 @@
+// Sub-commands of ptune-inspect, the developer/operator tool over the
+// engine libraries. Each returns a process exit code; errors are printed as
+// one line on stderr by main.
+#ifndef PTUNE_SERVER_INSPECT_COMMANDS_H_
+#define PTUNE_SERVER_INSPECT_COMMANDS_H_
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/backbone/backbone.h"
+
+namespace ptune::inspect {
+
+// Loads the backbone named by --backbone / --device.
+absl::StatusOr<std::unique_ptr<backbone::Backbone>> LoadBackboneFromFlags();
+
+// tokenize: UTF-8 lines on stdin -> {"ids":[...],"offsets":[[b,e],...]}.
+absl::Status RunTokenize();
+// embed: UTF-8 lines on stdin -> {"embedding":[...]} (--pooling).
+absl::Status RunEmbed();
+// bench-forward: encoder throughput next to the GEMM rate of this machine.
+absl::Status RunBenchForward();
+
+}  // namespace ptune::inspect
+
+#endif  // PTUNE_SERVER_INSPECT_COMMANDS_H_
