@@ -6,62 +6,35 @@
 #include <torch/torch.h>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "server/backbone/tensor_io.h"
 #include "server/common/status_macros.h"
 #include "server/common/torch_call.h"
 
 namespace ptune::backbone {
 namespace {
 
-using safetensors::DType;
 using safetensors::SafetensorsFile;
-using safetensors::TensorView;
 
-absl::StatusOr<at::ScalarType> TorchType(DType dtype) {
-  switch (dtype) {
-    case DType::kF32:
-      return at::kFloat;
-    case DType::kF16:
-      return at::kHalf;
-    case DType::kBF16:
-      return at::kBFloat16;
-    case DType::kF64:
-      return at::kDouble;
-    default:
-      return absl::InvalidArgumentError("weights must be F32, F16, BF16 or F64");
-  }
-}
-
-// Finds `name` or "bert.<name>" (task checkpoints such as
+// Resolves `name` or "bert.<name>" (task checkpoints such as
 // BertForSequenceClassification nest the encoder under "bert.").
-absl::StatusOr<TensorView> Find(const SafetensorsFile& file,
-                                const std::string& name) {
-  if (file.Contains(name)) return file.Get(name);
-  if (file.Contains("bert." + name)) return file.Get("bert." + name);
+absl::StatusOr<std::string> Resolve(const SafetensorsFile& file,
+                                    const std::string& name) {
+  if (file.Contains(name)) return name;
+  if (file.Contains("bert." + name)) return "bert." + name;
   return absl::InvalidArgumentError(absl::StrCat(
       file.source_name(), ": missing tensor \"", name,
       "\" (is this a BERT-family checkpoint?)"));
 }
 
-// Copies the tensor `name` into `dest` (rows [row_begin, row_begin + rows)
-// of dest's first dimension when rows > 0), checking the shape.
+// Copies the tensor `name` into `dest` (a parameter or a slice of one),
+// checking the shape.
 absl::Status CopyInto(const SafetensorsFile& file, const std::string& name,
                       at::Tensor dest) {
-  ASSIGN_OR_RETURN(const TensorView view, Find(file, name));
-  ASSIGN_OR_RETURN(const at::ScalarType type, TorchType(view.dtype));
-  if (view.shape != dest.sizes().vec()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        file.source_name(), ": tensor \"", name, "\" has shape [",
-        absl::StrJoin(view.shape, ","), "], expected [",
-        absl::StrJoin(dest.sizes().vec(), ","), "]"));
-  }
-  return common::TorchCall(absl::StrCat("loading ", name), [&] {
-    // from_blob does not copy; copy_ converts the dtype into the parameter.
-    const at::Tensor source = at::from_blob(
-        const_cast<uint8_t*>(view.data), view.shape,
-        at::TensorOptions().dtype(type));
-    dest.copy_(source);
-  });
+  ASSIGN_OR_RETURN(const std::string resolved, Resolve(file, name));
+  ASSIGN_OR_RETURN(const at::Tensor source,
+                   ReadTensor(file, resolved, dest.sizes().vec()));
+  return common::TorchCall(absl::StrCat("loading ", name),
+                           [&] { dest.copy_(source); });
 }
 
 }  // namespace

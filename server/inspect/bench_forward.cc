@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "server/common/process_tuning.h"
 #include "server/platform/blas_kernel.h"
@@ -65,7 +66,11 @@ double MeasureGemmRate(int64_t rows, int64_t hidden, int64_t inner,
 absl::Status RunBenchForward() {
   const int64_t batch = absl::GetFlag(FLAGS_batch);
   const int64_t seq = absl::GetFlag(FLAGS_seq);
-  const int64_t prompt = absl::GetFlag(FLAGS_prompt);
+  int64_t prompt = 20;
+  if (const std::string flag = absl::GetFlag(FLAGS_prompt);
+      !flag.empty() && !absl::SimpleAtoi(flag, &prompt)) {
+    return absl::InvalidArgumentError("--prompt must be a number of tokens");
+  }
   const double seconds = absl::GetFlag(FLAGS_seconds);
   if (batch <= 0 || seq < 2 || prompt < 0) {
     return absl::InvalidArgumentError("--batch > 0, --seq >= 2, --prompt >= 0");

@@ -21,6 +21,10 @@ absl::Status RunTokenize();
 absl::Status RunEmbed();
 // bench-forward: encoder throughput next to the GEMM rate of this machine.
 absl::Status RunBenchForward();
+// train: a prompt from labeled files (optionally searching its length).
+absl::Status RunTrain();
+// eval: a prompt artifact's metrics on a labeled file.
+absl::Status RunEval();
 
 }  // namespace ptune::inspect
 

@@ -12,7 +12,7 @@ ABSL_DECLARE_FLAG(int, threads);
 ABSL_DECLARE_FLAG(std::string, pooling);
 ABSL_DECLARE_FLAG(int, batch);
 ABSL_DECLARE_FLAG(int, seq);
-ABSL_DECLARE_FLAG(int, prompt);
+ABSL_DECLARE_FLAG(std::string, prompt);
 ABSL_DECLARE_FLAG(double, seconds);
 ABSL_DECLARE_FLAG(int, max_tokens);
 

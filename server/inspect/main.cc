@@ -25,7 +25,9 @@ ABSL_FLAG(std::string, pooling, "sentence",
           "of the folder: its truncation, pooling and normalization).");
 ABSL_FLAG(int, batch, 32, "bench-forward: rows per batch.");
 ABSL_FLAG(int, seq, 64, "bench-forward: text tokens per row.");
-ABSL_FLAG(int, prompt, 20, "bench-forward: shallow prompt tokens per row.");
+ABSL_FLAG(std::string, prompt, "",
+          "bench-forward: shallow prompt tokens per row (default 20); eval: "
+          "the prompt artifact folder.");
 ABSL_FLAG(double, seconds, 5.0,
           "bench-forward: minimum measuring time per figure; longer is "
           "steadier on a shared machine.");
@@ -42,6 +44,10 @@ Commands:
   embed          --backbone DIR [--pooling P]   stdin lines -> {"embedding"}
   bench-forward  --backbone DIR [--batch N --seq N --prompt N]
                  encoder sequences/s and GFLOP/s next to this machine's GEMM rate
+  train          --backbone DIR --task classify|tag --train F [--valid F] [--test F]
+                 --out DIR [--kind --length|--lengths --placement --reparam --init
+                 --l2 --dropout --epochs --lr --batch_size ...]
+  eval           --backbone DIR --prompt DIR --data F
 )";
 
 }  // namespace
@@ -64,6 +70,10 @@ int main(int argc, char** argv) {
     status = ptune::inspect::RunTokenize();
   } else if (command == "embed") {
     status = ptune::inspect::RunEmbed();
+  } else if (command == "train") {
+    status = ptune::inspect::RunTrain();
+  } else if (command == "eval") {
+    status = ptune::inspect::RunEval();
   } else if (command == "bench-forward") {
     status = ptune::inspect::RunBenchForward();
   } else {

@@ -1,0 +1,344 @@
+#include "server/prompts/prompt_model.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <torch/torch.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "server/backbone/tensor_io.h"
+#include "server/common/status_macros.h"
+#include "server/common/torch_call.h"
+#include "server/prompts/prompt_module.h"
+#include "server/safetensors/safetensors.h"
+
+namespace ptune::prompts {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kFormat[] = "ptune.prompt.v1";
+constexpr char kTensorsFile[] = "prompt.safetensors";
+constexpr char kMetadataFile[] = "prompt.json";
+// Token ids below this are [PAD], [unusedN] and specials in BERT vocabularies:
+// their embeddings carry no meaning, so vocab init skips them.
+constexpr int64_t kFirstWordId = 1000;
+
+PromptShape ShapeFor(const backbone::Backbone& backbone, const PromptSpec& spec,
+                     int64_t num_labels) {
+  return {spec.kind, spec.length, backbone.config().hidden_size,
+          backbone.config().num_hidden_layers, num_labels};
+}
+
+// Embeddings of `text`'s tokens (no [CLS]/[SEP]) repeated or cut to m rows.
+absl::StatusOr<at::Tensor> TextEmbeddings(const backbone::Backbone& backbone,
+                                          const std::string& text, int64_t m) {
+  ASSIGN_OR_RETURN(text::Encoding enc,
+                   backbone.tokenizer().Encode(text, 0, /*add_special_tokens=*/false));
+  if (enc.ids.empty()) {
+    return absl::InvalidArgumentError("init_text has no tokens");
+  }
+  std::vector<int64_t> ids;
+  for (int64_t i = 0; i < m; ++i) ids.push_back(enc.ids[i % enc.ids.size()]);
+  return backbone.word_embeddings().index_select(0, torch::tensor(ids))
+      .to(at::kCPU, at::kFloat);
+}
+
+absl::Status Initialize(const backbone::Backbone& backbone,
+                        const PromptSpec& spec, PromptModuleImpl& module) {
+  torch::NoGradGuard no_grad;
+  const PromptShape& shape = module.shape();
+  const at::Tensor& words = backbone.word_embeddings();
+  // The tensor the init fills: the prompt itself, or Z under an MLP (Z then
+  // starts from the same vectors, as PEFT's P-tuning does).
+  at::Tensor target = module.reparameterized() ? module.z : module.prompt;
+  switch (spec.init) {
+    case PromptInit::kRandom:
+      if (shape.kind == PromptKind::kShallow || module.reparameterized()) {
+        // Same scale as real token embeddings.
+        target.normal_(0, words.std().item<double>());
+      } else {
+        target.normal_(0, 1);  // PEFT / P-tuning v2 prefix embedding init
+      }
+      break;
+    case PromptInit::kVocab: {
+      const at::Tensor ids = torch::randint(
+          kFirstWordId, backbone.config().vocab_size, {shape.length}, torch::kLong);
+      target.copy_(words.index_select(0, ids.to(words.device())));
+      break;
+    }
+    case PromptInit::kText: {
+      ASSIGN_OR_RETURN(const at::Tensor rows,
+                       TextEmbeddings(backbone, spec.init_text, shape.length));
+      target.copy_(rows);
+      break;
+    }
+    case PromptInit::kPrompt: {
+      ASSIGN_OR_RETURN(auto source, PromptModel::Load(backbone, spec.init_prompt));
+      const at::Tensor p = source->PromptTensor();
+      if (source->spec().kind != spec.kind) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "init_prompt ", spec.init_prompt, " is a ",
+            source->spec().kind == PromptKind::kDeep ? "deep" : "shallow",
+            " prompt; this spec asks for the other kind"));
+      }
+      if (module.reparameterized()) {
+        return absl::InvalidArgumentError(
+            "init prompt cannot be combined with reparam mlp (the MLP would "
+            "not reproduce the source vectors)");
+      }
+      if (p.sizes() != target.sizes()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "init_prompt ", spec.init_prompt, " has ", source->spec().length,
+            " vectors; this spec asks for ", spec.length));
+      }
+      target.copy_(p);
+      break;
+    }
+  }
+  // Heads start as Hugging Face initializes classifiers.
+  module.head->weight.normal_(0, 0.02);
+  module.head->bias.zero_();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<json> ReadJsonFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  json j = json::parse(buffer.str(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": invalid JSON"));
+  }
+  return j;
+}
+
+absl::Status WriteFileAtomically(const std::string& path,
+                                 const std::string& contents) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << contents;
+    out.flush();
+    if (!out) return absl::InternalError(absl::StrCat("cannot write ", tmp));
+  }
+  std::error_code error;
+  std::filesystem::rename(tmp, path, error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("cannot rename ", tmp, ": ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+PromptModel::~PromptModel() = default;
+
+absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::Create(
+    const backbone::Backbone& backbone, datasets::Task task,
+    std::vector<std::string> labels, const PromptSpec& spec, uint64_t seed) {
+  RETURN_IF_ERROR(ValidatePromptSpec(spec, backbone.config()));
+  if (labels.size() < (task == datasets::Task::kClassify ? 2u : 1u)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a task needs at least 2 labels, got ", labels.size()));
+  }
+  std::unique_ptr<PromptModel> model(new PromptModel());
+  model->task_ = task;
+  model->backbone_identity_ = {{"name", backbone.name()},
+                               {"checksum", backbone.weights_checksum()},
+                               {"hidden_size", backbone.config().hidden_size},
+                               {"num_layers", backbone.config().num_hidden_layers}};
+  model->spec_ = spec;
+  model->labels_ = std::move(labels);
+  RETURN_IF_ERROR(common::TorchCall("creating a prompt", [&]() -> absl::Status {
+    torch::manual_seed(seed);
+    model->module_ = std::make_shared<PromptModuleImpl>(
+        ShapeFor(backbone, spec, model->labels_.size()), spec.reparam,
+        spec.mlp_hidden);
+    RETURN_IF_ERROR(Initialize(backbone, spec, *model->module_));
+    model->module_->to(backbone.device());
+    return absl::OkStatus();
+  }));
+  return model;
+}
+
+absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::Load(
+    const backbone::Backbone& backbone, const std::string& dir) {
+  ASSIGN_OR_RETURN(json meta, ReadJsonFile(dir + "/" + kMetadataFile));
+  if (meta.value("format", "") != kFormat) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        dir, ": not a ptune prompt artifact (format ", kFormat, ")"));
+  }
+  const json& identity = meta["backbone"];
+  if (!identity.is_object() ||
+      identity.value("checksum", "") != backbone.weights_checksum()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir, ": this prompt was trained for backbone \"",
+        identity.is_object() ? identity.value("name", "?") : "?", "\" (",
+        identity.is_object() ? identity.value("checksum", "?") : "?",
+        "), not the loaded \"", backbone.name(), "\" (",
+        backbone.weights_checksum(), ")"));
+  }
+  std::unique_ptr<PromptModel> model(new PromptModel());
+  const std::string task = meta.value("task", "");
+  if (task != "classify" && task != "tag") {
+    return absl::InvalidArgumentError(absl::StrCat(dir, ": unknown task"));
+  }
+  model->task_ = task == "tag" ? datasets::Task::kTag : datasets::Task::kClassify;
+  ASSIGN_OR_RETURN(model->spec_, PromptSpecFromJson(meta["spec"]));
+  RETURN_IF_ERROR(ValidatePromptSpec(model->spec_, backbone.config()));
+  model->spec_.reparam = Reparam::kNone;  // artifacts hold collapsed prompts
+  if (!meta["labels"].is_array() || meta["labels"].empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(dir, ": no labels"));
+  }
+  for (const json& label : meta["labels"]) {
+    if (!label.is_string()) {
+      return absl::InvalidArgumentError(absl::StrCat(dir, ": labels must be strings"));
+    }
+    model->labels_.push_back(label.get<std::string>());
+  }
+  model->metadata_ = meta;
+  model->backbone_identity_ = identity;
+  ASSIGN_OR_RETURN(auto file, safetensors::SafetensorsFile::Open(
+                                  dir + "/" + kTensorsFile));
+  const PromptShape shape =
+      ShapeFor(backbone, model->spec_, model->labels_.size());
+  const std::vector<int64_t> prompt_shape =
+      shape.kind == PromptKind::kDeep
+          ? std::vector<int64_t>{shape.layers, 2, shape.length, shape.hidden}
+          : std::vector<int64_t>{shape.length, shape.hidden};
+  ASSIGN_OR_RETURN(at::Tensor prompt,
+                   backbone::ReadTensor(*file, "prompt", prompt_shape));
+  ASSIGN_OR_RETURN(at::Tensor weight,
+                   backbone::ReadTensor(*file, "head.weight",
+                                        {shape.num_labels, shape.hidden}));
+  ASSIGN_OR_RETURN(at::Tensor bias, backbone::ReadTensor(*file, "head.bias",
+                                                         {shape.num_labels}));
+  RETURN_IF_ERROR(common::TorchCall("loading a prompt", [&] {
+    torch::NoGradGuard no_grad;
+    model->module_ = std::make_shared<PromptModuleImpl>(shape, Reparam::kNone, 0);
+    model->module_->prompt.copy_(prompt);
+    model->module_->head->weight.copy_(weight);
+    model->module_->head->bias.copy_(bias);
+    model->module_->to(backbone.device());
+  }));
+  return model;
+}
+
+absl::Status PromptModel::Save(const std::string& dir, const json& metadata) {
+  Collapse();
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) {
+    return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", error.message()));
+  }
+  safetensors::SafetensorsWriter writer;
+  writer.SetMetadata("format", kFormat);
+  RETURN_IF_ERROR(backbone::AddTensor(writer, "prompt", module_->prompt));
+  RETURN_IF_ERROR(backbone::AddTensor(writer, "head.weight", module_->head->weight));
+  RETURN_IF_ERROR(backbone::AddTensor(writer, "head.bias", module_->head->bias));
+  RETURN_IF_ERROR(writer.WriteFile(dir + "/" + kTensorsFile));
+
+  json meta = metadata.is_object() ? metadata : json::object();
+  meta["format"] = kFormat;
+  meta["task"] = task_ == datasets::Task::kTag ? "tag" : "classify";
+  meta["labels"] = labels_;
+  meta["spec"] = PromptSpecToJson(spec_);
+  meta["backbone"] = backbone_identity_;
+  meta["created_at"] = absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone());
+  metadata_ = meta;
+  return WriteFileAtomically(dir + "/" + kMetadataFile, meta.dump(2) + "\n");
+}
+
+backbone::EncoderInput PromptModel::MakeInput(const backbone::TokenBatch& batch,
+                                              bool training) const {
+  backbone::EncoderInput in{.input_ids = batch.input_ids,
+                            .attention_mask = batch.attention_mask};
+  const int64_t b = batch.input_ids.size(0);
+  const at::Tensor p = module_->Prompt(training, spec_.dropout);
+  const int32_t m = spec_.length;
+  if (spec_.kind == PromptKind::kDeep) {
+    in.deep.key_values = p.unsqueeze(2).expand({p.size(0), 2, b, m, p.size(3)});
+    in.deep.lengths.assign(b, m);
+    return in;
+  }
+  in.shallow.embeddings = p.unsqueeze(0).expand({b, m, p.size(1)});
+  std::vector<backbone::PromptSegment> segments;
+  switch (spec_.placement) {
+    case Placement::kPrefix:
+      segments = {{0, 0, m}};
+      break;
+    case Placement::kInfix:
+      segments = {{spec_.infix_position, 0, m}};
+      break;
+    case Placement::kPrefixInfix:
+      segments = {{0, 0, m / 2}, {spec_.infix_position, m / 2, m - m / 2}};
+      break;
+  }
+  in.shallow.segments.assign(b, segments);
+  return in;
+}
+
+absl::StatusOr<at::Tensor> PromptModel::Logits(const backbone::Backbone& backbone,
+                                               const backbone::TokenBatch& batch,
+                                               bool training) const {
+  ASSIGN_OR_RETURN(backbone::EncoderOutput out,
+                   backbone.Forward(MakeInput(batch, training)));
+  return common::TorchCall("prompt head", [&] {
+    const at::Tensor states = out.TextStates();
+    if (task_ == datasets::Task::kTag) return module_->head->forward(states);
+    const at::Tensor pooled = backbone::Pool(
+        states, out.text_mask,
+        spec_.pooling == HeadPooling::kMean ? backbone::PoolingMode::kMean
+                                            : backbone::PoolingMode::kCls);
+    return module_->head->forward(pooled);
+  });
+}
+
+at::Tensor PromptModel::Penalty() const {
+  if (spec_.l2 <= 0) return torch::zeros({}, module_->head->weight.options());
+  return module_->Prompt(/*training=*/false, 0).pow(2).sum() * spec_.l2;
+}
+
+at::Tensor PromptModel::PromptTensor() const {
+  torch::NoGradGuard no_grad;
+  return module_->Prompt(/*training=*/false, 0).detach().contiguous();
+}
+
+void PromptModel::Collapse() {
+  if (!module_->reparameterized()) return;
+  torch::NoGradGuard no_grad;
+  auto plain = std::make_shared<PromptModuleImpl>(module_->shape(),
+                                                  Reparam::kNone, 0);
+  plain->to(module_->head->weight.device());
+  plain->prompt.copy_(module_->Prompt(false, 0));
+  plain->head->weight.copy_(module_->head->weight);
+  plain->head->bias.copy_(module_->head->bias);
+  module_ = plain;
+  spec_.reparam = Reparam::kNone;
+}
+
+std::vector<at::Tensor> PromptModel::Parameters() const {
+  return module_->parameters();
+}
+
+std::vector<std::pair<std::string, at::Tensor>> PromptModel::NamedParameters() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& item : module_->named_parameters()) {
+    out.emplace_back(item.key(), item.value());
+  }
+  return out;
+}
+
+int PromptModel::MaxTextTokens(const backbone::Backbone& backbone) const {
+  return static_cast<int>(backbone.config().max_position_embeddings) -
+         spec_.length;
+}
+
+}  // namespace ptune::prompts

@@ -1,0 +1,91 @@
+// PromptModel: the trainable part of one tenant task — prompt vectors
+// (shallow or deep, optionally through an MLP during training) plus the task
+// head — and its artifact on disk. The backbone is passed in, never owned.
+//
+// Thread-safety: not thread-safe while training; const methods (inference)
+// may run from several threads once training is over.
+#ifndef PTUNE_SERVER_PROMPTS_PROMPT_MODEL_H_
+#define PTUNE_SERVER_PROMPTS_PROMPT_MODEL_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
+#include "server/backbone/backbone.h"
+#include "server/datasets/dataset.h"
+#include "server/prompts/prompt_spec.h"
+
+namespace ptune::prompts {
+
+class PromptModuleImpl;
+
+class PromptModel {
+ public:
+  // A fresh model for `task` with `labels` (classification labels, or the
+  // BIO label set for tagging), initialized per spec.init under `seed`.
+  static absl::StatusOr<std::unique_ptr<PromptModel>> Create(
+      const backbone::Backbone& backbone, datasets::Task task,
+      std::vector<std::string> labels, const PromptSpec& spec, uint64_t seed);
+
+  // Loads an artifact folder written by Save; refuses one made for another
+  // backbone (different weights checksum).
+  static absl::StatusOr<std::unique_ptr<PromptModel>> Load(
+      const backbone::Backbone& backbone, const std::string& dir);
+
+  ~PromptModel();
+
+  // Writes <dir>/prompt.safetensors and <dir>/prompt.json (spec, labels,
+  // backbone identity, `metadata` such as metrics). Collapses the MLP first.
+  absl::Status Save(const std::string& dir, const nlohmann::json& metadata);
+
+  // Encoder input for `batch` with this prompt on every row. `training`
+  // applies prompt dropout.
+  backbone::EncoderInput MakeInput(const backbone::TokenBatch& batch,
+                                   bool training) const;
+
+  // Head output: classification [B, C]; tagging [B, T, K] over text tokens.
+  absl::StatusOr<at::Tensor> Logits(const backbone::Backbone& backbone,
+                                    const backbone::TokenBatch& batch,
+                                    bool training) const;
+
+  // λ‖P‖² (zero when spec.l2 is 0).
+  at::Tensor Penalty() const;
+
+  // The prompt as served: [m, H] (shallow) or [L, 2, m, H] (deep).
+  at::Tensor PromptTensor() const;
+
+  // Replaces an MLP reparameterization by the vectors it produces.
+  void Collapse();
+
+  // Every trainable tensor (prompt or MLP, head) in a fixed order.
+  std::vector<at::Tensor> Parameters() const;
+  // Named parameters, for checkpoints.
+  std::vector<std::pair<std::string, at::Tensor>> NamedParameters() const;
+
+  // Text tokens a row may keep (incl. [CLS]/[SEP]) so that text + shallow
+  // prompt fit the backbone's positions.
+  int MaxTextTokens(const backbone::Backbone& backbone) const;
+
+  datasets::Task task() const { return task_; }
+  const PromptSpec& spec() const { return spec_; }
+  const std::vector<std::string>& labels() const { return labels_; }
+  const nlohmann::json& metadata() const { return metadata_; }
+
+ private:
+  PromptModel() = default;
+
+  datasets::Task task_ = datasets::Task::kClassify;
+  PromptSpec spec_;
+  std::vector<std::string> labels_;
+  nlohmann::json metadata_;
+  nlohmann::json backbone_identity_;  // name + weights checksum
+  std::shared_ptr<PromptModuleImpl> module_;
+};
+
+}  // namespace ptune::prompts
+
+#endif  // PTUNE_SERVER_PROMPTS_PROMPT_MODEL_H_

@@ -1,0 +1,64 @@
+// PromptSpec: what a tenant's prompt is (ARCHITECTURE §1) — kind, length,
+// placement, initialization, reparameterization, regularization, and the
+// classification pooling. A plain value type, serialized as JSON in every
+// prompt artifact.
+#ifndef PTUNE_SERVER_PROMPTS_PROMPT_SPEC_H_
+#define PTUNE_SERVER_PROMPTS_PROMPT_SPEC_H_
+
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/backbone/bert_config.h"
+
+namespace ptune::prompts {
+
+// shallow: m virtual-token embeddings in the input (prompt tuning).
+// deep: per-layer key/value prefixes of length m (prefix tuning, P-tuning v2).
+enum class PromptKind { kShallow, kDeep };
+// Shallow only: before [CLS] (prefix, as PEFT), after [CLS] at
+// `infix_position` (infix), or half of the vectors at each (prefix_infix).
+enum class Placement { kPrefix, kInfix, kPrefixInfix };
+// Training-time reparameterization: P = MLP(Z) (two layers, tanh), collapsed
+// into plain vectors when training ends.
+enum class Reparam { kNone, kMlp };
+// random; vocab: sampled token embeddings; text: the embeddings of
+// `init_text`, repeated or cut to m; prompt: a copy of another prompt.
+enum class PromptInit { kRandom, kVocab, kText, kPrompt };
+// Classification head input: [CLS] state or mask-aware mean of text tokens.
+enum class HeadPooling { kCls, kMean };
+
+struct PromptSpec {
+  PromptKind kind = PromptKind::kDeep;
+  int length = 16;
+  Placement placement = Placement::kPrefix;
+  int infix_position = 1;
+  Reparam reparam = Reparam::kNone;
+  int mlp_hidden = 256;
+  PromptInit init = PromptInit::kRandom;
+  std::string init_text;    // init = text
+  std::string init_prompt;  // init = prompt: the source artifact folder
+  double l2 = 0.0;          // λ in loss + λ‖P‖²
+  double dropout = 0.0;     // Bernoulli mask on P, training only
+  HeadPooling pooling = HeadPooling::kCls;
+};
+
+// Checks the spec against a backbone (length fits the positions, dims).
+absl::Status ValidatePromptSpec(const PromptSpec& spec,
+                                const backbone::BertConfig& config);
+
+nlohmann::json PromptSpecToJson(const PromptSpec& spec);
+absl::StatusOr<PromptSpec> PromptSpecFromJson(const nlohmann::json& json);
+
+// Parsers for command-line and API values ("deep", "prefix_infix", ...).
+absl::StatusOr<PromptKind> ParsePromptKind(absl::string_view name);
+absl::StatusOr<Placement> ParsePlacement(absl::string_view name);
+absl::StatusOr<Reparam> ParseReparam(absl::string_view name);
+absl::StatusOr<PromptInit> ParsePromptInit(absl::string_view name);
+absl::StatusOr<HeadPooling> ParseHeadPooling(absl::string_view name);
+
+}  // namespace ptune::prompts
+
+#endif  // PTUNE_SERVER_PROMPTS_PROMPT_SPEC_H_

@@ -1,0 +1,101 @@
+#include "server/training/evaluator.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include <torch/torch.h>
+
+#include "server/common/status_macros.h"
+#include "server/common/torch_call.h"
+#include "server/training/bio.h"
+#include "server/training/metrics.h"
+#include "server/training/task_batch.h"
+
+namespace ptune::training {
+
+std::vector<std::vector<size_t>> LengthSortedBatches(const datasets::Dataset& data,
+                                                     int batch_size) {
+  std::vector<size_t> order(data.size());
+  std::iota(order.begin(), order.end(), 0);
+  const auto length = [&](size_t i) {
+    return data.task == datasets::Task::kTag ? data.tagging[i].text.size()
+                                             : data.classification[i].text.size();
+  };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return length(a) < length(b); });
+  std::vector<std::vector<size_t>> batches;
+  for (size_t i = 0; i < order.size(); i += batch_size) {
+    batches.emplace_back(order.begin() + i,
+                         order.begin() + std::min(order.size(), i + batch_size));
+  }
+  return batches;
+}
+
+absl::StatusOr<Evaluation> Evaluate(const backbone::Backbone& backbone,
+                                    const prompts::PromptModel& model,
+                                    const datasets::Dataset& data,
+                                    int batch_size, int max_tokens) {
+  if (data.size() == 0) return absl::InvalidArgumentError("empty dataset");
+  const bool tagging = data.task == datasets::Task::kTag;
+  if (tagging != (model.task() == datasets::Task::kTag)) {
+    return absl::InvalidArgumentError("dataset task differs from the prompt's task");
+  }
+  Evaluation eval;
+  eval.predicted_labels.assign(data.size(), -1);
+  eval.predicted_entities.resize(tagging ? data.size() : 0);
+  c10::InferenceMode inference;
+  for (const std::vector<size_t>& indices : LengthSortedBatches(data, batch_size)) {
+    ASSIGN_OR_RETURN(TaskBatch batch,
+                     MakeTaskBatch(backbone, model, data, indices, max_tokens));
+    ASSIGN_OR_RETURN(at::Tensor logits,
+                     model.Logits(backbone, batch.tokens, /*training=*/false));
+    ASSIGN_OR_RETURN(const at::Tensor predicted,
+                     common::TorchCall("argmax", [&] {
+                       return logits.argmax(-1).to(at::kCPU).contiguous();
+                     }));
+    const int64_t* p = predicted.data_ptr<int64_t>();
+    for (size_t r = 0; r < indices.size(); ++r) {
+      if (!tagging) {
+        eval.predicted_labels[indices[r]] = static_cast<int>(p[r]);
+        continue;
+      }
+      const datasets::TaggingExample& ex = data.tagging[indices[r]];
+      const int64_t t = predicted.size(1);
+      std::vector<std::string> tags(ex.words.size(), "O");
+      for (size_t w = 0; w < ex.words.size(); ++w) {
+        const int32_t token = batch.word_tokens[r][w];
+        if (token >= 0) tags[w] = model.labels()[p[r * t + token]];
+      }
+      eval.predicted_entities[indices[r]] = TagsToSpans(ex.words, tags);
+    }
+  }
+  if (!tagging) {
+    std::vector<int> gold;
+    for (const auto& ex : data.classification) {
+      const auto it = std::find(model.labels().begin(), model.labels().end(), ex.label);
+      gold.push_back(static_cast<int>(it - model.labels().begin()));
+    }
+    const double accuracy = Accuracy(gold, eval.predicted_labels);
+    eval.metrics = {{"accuracy", accuracy},
+                    {"macro_f1", MacroF1(gold, eval.predicted_labels,
+                                         static_cast<int>(model.labels().size()))}};
+    eval.primary = accuracy;
+    return eval;
+  }
+  std::vector<std::vector<datasets::Span>> gold;
+  for (const auto& ex : data.tagging) gold.push_back(ex.entities);
+  const EntityScores scores = ScoreSpans(gold, eval.predicted_entities);
+  nlohmann::json per_type = nlohmann::json::object();
+  for (const auto& [type, s] : scores.per_type) {
+    per_type[type] = {{"precision", s.precision}, {"recall", s.recall},
+                      {"f1", s.f1}, {"support", s.support}};
+  }
+  eval.metrics = {{"precision", scores.precision},
+                  {"recall", scores.recall},
+                  {"f1", scores.f1},
+                  {"per_type", per_type}};
+  eval.primary = scores.f1;
+  return eval;
+}
+
+}  // namespace ptune::training

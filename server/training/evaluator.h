@@ -1,0 +1,38 @@
+// Runs a prompt over a labeled dataset and scores it: accuracy and macro-F1
+// for classification; entity-level micro P/R/F1 (seqeval definition) and
+// per-type F1 for tagging. Inference only (no gradients).
+#ifndef PTUNE_SERVER_TRAINING_EVALUATOR_H_
+#define PTUNE_SERVER_TRAINING_EVALUATOR_H_
+
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
+#include "server/backbone/backbone.h"
+#include "server/datasets/dataset.h"
+#include "server/prompts/prompt_model.h"
+
+namespace ptune::training {
+
+struct Evaluation {
+  // classify: {"accuracy","macro_f1"}; tag: {"precision","recall","f1","per_type"}
+  nlohmann::json metrics;
+  double primary = 0;  // accuracy (classify) or f1 (tag): what training selects on
+  std::vector<int> predicted_labels;                        // classify
+  std::vector<std::vector<datasets::Span>> predicted_entities;  // tag
+};
+
+absl::StatusOr<Evaluation> Evaluate(const backbone::Backbone& backbone,
+                                    const prompts::PromptModel& model,
+                                    const datasets::Dataset& data,
+                                    int batch_size, int max_tokens);
+
+// Indices of `data` ordered by text length, cut into batches of `batch_size`
+// (similar lengths together: less padding).
+std::vector<std::vector<size_t>> LengthSortedBatches(const datasets::Dataset& data,
+                                                     int batch_size);
+
+}  // namespace ptune::training
+
+#endif  // PTUNE_SERVER_TRAINING_EVALUATOR_H_

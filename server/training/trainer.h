@@ -1,0 +1,85 @@
+// Trains a PromptModel against the frozen backbone: AdamW, linear warmup then
+// linear decay, gradient clipping, early stopping on a validation set with
+// the best epoch's parameters kept, deterministic under a seed on CPU, and a
+// checkpoint file holding the complete state (parameters, optimizer, RNG,
+// epoch/step, best so far) so an interrupted job resumes exactly.
+//
+// Thread-safety: one Train call at a time per model; `cancelled` may be
+// flipped from another thread and is checked between steps.
+#ifndef PTUNE_SERVER_TRAINING_TRAINER_H_
+#define PTUNE_SERVER_TRAINING_TRAINER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "server/backbone/backbone.h"
+#include "server/datasets/dataset.h"
+#include "server/prompts/prompt_model.h"
+
+namespace ptune::training {
+
+struct TrainOptions {
+  int epochs = 5;
+  int batch_size = 32;
+  int eval_batch_size = 64;
+  // Text tokens per row incl. [CLS]/[SEP]; longer texts are truncated.
+  int max_tokens = 128;
+  double learning_rate = 5e-3;
+  double weight_decay = 0.0;  // the prompt's own L2 is PromptSpec::l2
+  double warmup_fraction = 0.06;
+  double max_grad_norm = 1.0;  // 0 = no clipping
+  // Stop after this many epochs without a better validation metric.
+  int patience = 2;
+  uint64_t seed = 42;
+  // Stop after this many optimizer steps in total (0 = no limit).
+  int64_t max_steps = 0;
+  // When set: written at the end of every epoch; if the file exists when
+  // training starts, training resumes from it.
+  std::string checkpoint_path;
+};
+
+struct EpochReport {
+  int epoch = 0;  // 1-based
+  int epochs = 0;
+  int64_t step = 0;
+  double train_loss = 0;
+  double valid_metric = 0;  // accuracy or entity F1
+  double examples_per_second = 0;
+  double seconds = 0;  // training time of this epoch (without evaluation)
+  bool improved = false;
+};
+
+struct TrainResult {
+  std::vector<EpochReport> epochs;
+  int best_epoch = 0;
+  double best_valid_metric = 0;
+  bool cancelled = false;
+  bool early_stopped = false;
+  double examples_per_second = 0;  // over all epochs
+};
+
+using ProgressCallback = std::function<void(const EpochReport&)>;
+
+absl::StatusOr<TrainResult> Train(const backbone::Backbone& backbone,
+                                  prompts::PromptModel& model,
+                                  const datasets::Dataset& train,
+                                  const datasets::Dataset& valid,
+                                  const TrainOptions& options,
+                                  const ProgressCallback& progress = nullptr,
+                                  const std::atomic<bool>* cancelled = nullptr);
+
+// The learning rate at `step` of `total` (linear warmup, then linear decay).
+double ScheduledLearningRate(double peak, int64_t step, int64_t total,
+                             double warmup_fraction);
+
+// The permutation of [0, n) used for epoch `epoch` under `seed`: a pure
+// function, so a resumed job sees the same order.
+std::vector<size_t> EpochOrder(size_t n, uint64_t seed, int epoch);
+
+}  // namespace ptune::training
+
+#endif  // PTUNE_SERVER_TRAINING_TRAINER_H_
