@@ -185,8 +185,9 @@ absl::StatusOr<TrainResult> Train(const backbone::Backbone& backbone,
   }
   const int64_t steps_per_epoch =
       (static_cast<int64_t>(train.size()) + options.batch_size - 1) / options.batch_size;
-  int64_t total_steps = steps_per_epoch * options.epochs;
-  if (options.max_steps > 0) total_steps = std::min(total_steps, options.max_steps);
+  // The schedule spans every epoch; max_steps only stops early, so a run
+  // stopped by it and resumed later follows the same learning rates.
+  const int64_t total_steps = steps_per_epoch * options.epochs;
 
   TrainResult result;
   double train_seconds = 0;

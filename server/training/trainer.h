@@ -35,7 +35,8 @@ struct TrainOptions {
   // Stop after this many epochs without a better validation metric.
   int patience = 2;
   uint64_t seed = 42;
-  // Stop after this many optimizer steps in total (0 = no limit).
+  // Stop after this many optimizer steps in total (0 = no limit); the
+  // learning-rate schedule still spans `epochs`.
   int64_t max_steps = 0;
   // When set: written at the end of every epoch; if the file exists when
   // training starts, training resumes from it.

@@ -1,0 +1,234 @@
+// Training on learnable toy tasks with the real (frozen) backbone: a few
+// steps each, so the suite stays fast.
+#include "server/training/trainer.h"
+
+#include <filesystem>
+
+#include <torch/torch.h>
+
+#include "gtest/gtest.h"
+#include "server/training/evaluator.h"
+#include "server/training/task_batch.h"
+#include "tests/testing/test_paths.h"
+
+namespace ptune::training {
+namespace {
+
+namespace fs = std::filesystem;
+using datasets::Dataset;
+using datasets::Task;
+
+Dataset Sentiment() {
+  Dataset d;
+  d.task = Task::kClassify;
+  const char* pos[] = {"good", "great", "wonderful", "lovely", "excellent"};
+  const char* neg[] = {"bad", "awful", "terrible", "boring", "dreadful"};
+  const char* frames[] = {"the film was %s", "a %s story", "really %s acting",
+                          "%s music and a %s ending"};
+  for (const char* frame : frames) {
+    for (int i = 0; i < 5; ++i) {
+      char buffer[128];
+      snprintf(buffer, sizeof(buffer), frame, pos[i], pos[(i + 1) % 5]);
+      d.classification.push_back({buffer, "pos"});
+      snprintf(buffer, sizeof(buffer), frame, neg[i], neg[(i + 1) % 5]);
+      d.classification.push_back({buffer, "neg"});
+    }
+  }
+  d.labels = {"neg", "pos"};
+  return d;
+}
+
+Dataset People() {
+  Dataset d;
+  d.task = Task::kTag;
+  const char* people[] = {"Alice", "Bob", "Carol", "Dmitri", "Emma", "Farid"};
+  const char* places[] = {"Paris", "Lagos", "Lima", "Oslo", "Kyoto", "Quito"};
+  for (int i = 0; i < 6; ++i) {
+    for (int j = 0; j < 3; ++j) {
+      datasets::TaggingExample ex;
+      const std::string who = people[i], where = places[(i + j) % 6];
+      ex.text = who + " flew to " + where + " today";
+      const int w = static_cast<int>(who.size());
+      const int p = w + 8;
+      ex.words = {{0, w, ""}, {w + 1, w + 4, ""}, {w + 5, w + 7, ""},
+                  {p, p + static_cast<int>(where.size()), ""},
+                  {p + static_cast<int>(where.size()) + 1,
+                   p + static_cast<int>(where.size()) + 6, ""}};
+      ex.tags = {"B-PER", "O", "O", "B-LOC", "O"};
+      ex.entities = {{0, w, "PER"}, {p, p + static_cast<int>(where.size()), "LOC"}};
+      d.tagging.push_back(ex);
+    }
+  }
+  d.labels = {"LOC", "PER"};
+  return d;
+}
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const std::string dir = ptune::testing::BackboneDir();
+    if (dir.empty()) return;
+    auto backbone = backbone::Backbone::Create({.dir = dir, .device = "cpu"});
+    ASSERT_TRUE(backbone.ok()) << backbone.status();
+    backbone_ = std::move(*backbone).release();
+  }
+  static void TearDownTestSuite() { delete backbone_; }
+  void SetUp() override {
+    if (backbone_ == nullptr) GTEST_SKIP() << "default backbone not installed";
+  }
+
+  std::unique_ptr<prompts::PromptModel> Make(const Dataset& data,
+                                             const prompts::PromptSpec& spec) {
+    auto model = prompts::PromptModel::Create(*backbone_, data.task,
+                                              ModelLabels(data), spec, 3);
+    EXPECT_TRUE(model.ok()) << model.status();
+    return std::move(*model);
+  }
+
+  static TrainOptions Quick(int epochs) {
+    TrainOptions o;
+    o.epochs = epochs;
+    o.batch_size = 8;
+    o.learning_rate = 2e-2;
+    o.patience = 100;
+    o.seed = 5;
+    return o;
+  }
+
+  static inline backbone::Backbone* backbone_ = nullptr;
+};
+
+TEST_F(TrainerTest, EveryPromptKindAndHeadLearnsAToyTask) {
+  struct Case {
+    const char* name;
+    prompts::PromptSpec spec;
+  };
+  std::vector<Case> cases;
+  prompts::PromptSpec s;
+  s.length = 4;
+  cases.push_back({"deep cls", s});
+  s.reparam = prompts::Reparam::kMlp;
+  s.mlp_hidden = 32;
+  cases.push_back({"deep mlp", s});
+  s = {};
+  s.kind = prompts::PromptKind::kShallow;
+  s.init = prompts::PromptInit::kVocab;
+  s.length = 4;
+  cases.push_back({"shallow prefix cls", s});
+  s.placement = prompts::Placement::kInfix;
+  s.pooling = prompts::HeadPooling::kMean;
+  s.l2 = 1e-4;
+  s.dropout = 0.1;
+  cases.push_back({"shallow infix mean", s});
+  const Dataset data = Sentiment();
+  for (const Case& c : cases) {
+    auto model = Make(data, c.spec);
+    auto result = Train(*backbone_, *model, data, data, Quick(4));
+    ASSERT_TRUE(result.ok()) << c.name << ": " << result.status();
+    ASSERT_EQ(result->epochs.size(), 4u) << c.name;
+    EXPECT_LT(result->epochs.back().train_loss, result->epochs.front().train_loss)
+        << c.name;
+    EXPECT_GE(result->best_valid_metric, 0.9) << c.name;
+  }
+}
+
+TEST_F(TrainerTest, TaggingLearnsEntitiesWithOffsets) {
+  const Dataset data = People();
+  prompts::PromptSpec spec;
+  spec.length = 4;
+  auto model = Make(data, spec);
+  auto result = Train(*backbone_, *model, data, data, Quick(6));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_LT(result->epochs.back().train_loss, result->epochs.front().train_loss);
+  auto eval = Evaluate(*backbone_, *model, data, 16, 64);
+  ASSERT_TRUE(eval.ok()) << eval.status();
+  EXPECT_GE(eval->primary, 0.9) << eval->metrics.dump();
+  // Predicted spans index the original text.
+  for (size_t i = 0; i < data.tagging.size(); ++i) {
+    for (const auto& span : eval->predicted_entities[i]) {
+      const std::string text = data.tagging[i].text.substr(span.begin, span.end - span.begin);
+      if (span.type == "PER") EXPECT_EQ(text, data.tagging[i].text.substr(0, text.size()));
+    }
+  }
+}
+
+TEST_F(TrainerTest, BackboneWeightsAreBitIdenticalAfterTraining) {
+  const at::Tensor before = backbone_->word_embeddings().clone();
+  const Dataset data = Sentiment();
+  prompts::PromptSpec spec;
+  spec.length = 2;
+  auto model = Make(data, spec);
+  ASSERT_TRUE(Train(*backbone_, *model, data, data, Quick(1)).ok());
+  EXPECT_TRUE(backbone_->word_embeddings().equal(before));
+  EXPECT_FALSE(backbone_->word_embeddings().grad().defined());
+}
+
+TEST_F(TrainerTest, ResumeFromCheckpointEqualsUninterruptedTraining) {
+  const Dataset data = Sentiment();
+  prompts::PromptSpec spec;
+  spec.length = 3;
+  spec.dropout = 0.2;  // exercises the saved RNG state
+  auto straight = Make(data, spec);
+  ASSERT_TRUE(Train(*backbone_, *straight, data, data, Quick(3)).ok());
+
+  const fs::path checkpoint = fs::temp_directory_path() /
+                              ("ptune_ckpt_" + std::to_string(::getpid()));
+  fs::remove(checkpoint);
+  TrainOptions first = Quick(3);
+  first.checkpoint_path = checkpoint.string();
+  first.max_steps = 5;  // the first epoch (5 steps), then "crash"
+  auto interrupted = Make(data, spec);
+  ASSERT_TRUE(Train(*backbone_, *interrupted, data, data, first).ok());
+  ASSERT_TRUE(fs::exists(checkpoint));
+
+  TrainOptions rest = Quick(3);
+  rest.checkpoint_path = checkpoint.string();
+  auto resumed = Make(data, spec);  // a new process would start from scratch
+  auto result = Train(*backbone_, *resumed, data, data, rest);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->epochs.size(), 3u);
+  EXPECT_TRUE(resumed->PromptTensor().equal(straight->PromptTensor()));
+  fs::remove(checkpoint);
+}
+
+TEST_F(TrainerTest, CancelledTrainingStopsBetweenSteps) {
+  const Dataset data = Sentiment();
+  prompts::PromptSpec spec;
+  spec.length = 2;
+  auto model = Make(data, spec);
+  std::atomic<bool> cancelled{true};
+  auto result = Train(*backbone_, *model, data, data, Quick(2), nullptr, &cancelled);
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(result->cancelled);
+  EXPECT_TRUE(result->epochs.empty());
+}
+
+TEST(TrainerScheduleTest, WarmupThenLinearDecay) {
+  EXPECT_DOUBLE_EQ(ScheduledLearningRate(1.0, 0, 100, 0.1), 0.1);
+  EXPECT_DOUBLE_EQ(ScheduledLearningRate(1.0, 9, 100, 0.1), 1.0);
+  EXPECT_DOUBLE_EQ(ScheduledLearningRate(1.0, 10, 100, 0.1), 1.0);
+  EXPECT_DOUBLE_EQ(ScheduledLearningRate(1.0, 55, 100, 0.1), 0.5);
+  EXPECT_DOUBLE_EQ(ScheduledLearningRate(1.0, 100, 100, 0.1), 0.0);
+}
+
+TEST(TrainerScheduleTest, EpochOrderIsASeededPermutation) {
+  const auto a = EpochOrder(50, 1, 0);
+  EXPECT_EQ(a, EpochOrder(50, 1, 0));
+  EXPECT_NE(a, EpochOrder(50, 1, 1));
+  EXPECT_NE(a, EpochOrder(50, 2, 0));
+  auto sorted = a;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 0; i < sorted.size(); ++i) EXPECT_EQ(sorted[i], i);
+}
+
+TEST(TaskBatchTest, FirstSubwordOfEachWord) {
+  // "[CLS] new york ##er ! [SEP]" over "New Yorker!" (words: New, Yorker, !)
+  const std::vector<datasets::Span> words = {{0, 3, ""}, {4, 10, ""}, {10, 11, ""}, {12, 13, ""}};
+  const std::vector<std::pair<int32_t, int32_t>> offsets = {
+      {0, 0}, {0, 3}, {4, 8}, {8, 10}, {10, 11}, {0, 0}};
+  EXPECT_EQ(FirstTokenOfEachWord(words, offsets),
+            (std::vector<int32_t>{1, 2, 4, -1}));
+}
+
+}  // namespace
+}  // namespace ptune::training
