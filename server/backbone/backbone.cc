@@ -151,6 +151,10 @@ const at::Tensor& Backbone::word_embeddings() const {
   return encoder_->embeddings->word_embeddings;
 }
 
+std::vector<at::Tensor> Backbone::Parameters() const {
+  return encoder_->parameters();
+}
+
 absl::StatusOr<TokenBatch> Backbone::Tokenize(
     const std::vector<std::string>& texts, int max_tokens) const {
   ASSIGN_OR_RETURN(std::vector<text::Encoding> rows,

@@ -81,6 +81,9 @@ class Backbone {
   // The frozen word-embedding table [V, H] (for prompt initialization).
   const at::Tensor& word_embeddings() const;
 
+  // Every backbone parameter (all frozen), e.g. to check none gets a gradient.
+  std::vector<at::Tensor> Parameters() const;
+
  private:
   Backbone() = default;
 

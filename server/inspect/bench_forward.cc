@@ -8,6 +8,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <nlohmann/json.hpp>
 
 #include "absl/flags/flag.h"
@@ -89,7 +90,7 @@ absl::Status RunBenchForward() {
       4.0 * batch * s * s * c.hidden_size;  // Q K^T and P V
   const double forward_flops = layer_flops * c.num_hidden_layers;
 
-  double forward_s = 0, gemm_gflops = 0;
+  double forward_s = 0, train_step_s = 0, gemm_gflops = 0;
   RETURN_IF_ERROR(common::TorchCall("bench-forward", [&]() -> absl::Status {
     c10::InferenceMode guard;
     at::manual_seed(0);
@@ -112,6 +113,31 @@ absl::Status RunBenchForward() {
       if (!out.ok()) status = out.status();
     });
     RETURN_IF_ERROR(status);
+    if (prompt > 0) {
+      // A prompt-tuning step: forward with autograd + backward to the prompt.
+      // The backbone is frozen, so no weight gradient is computed and the
+      // backward costs about one forward, not two.
+      c10::InferenceMode enable_grad(false);
+      at::Tensor trainable =
+          in.shallow.embeddings.detach().clone().set_requires_grad(true);
+      backbone::EncoderInput train_in = in;
+      train_in.shallow.embeddings = trainable;
+      train_step_s = TimePerCall(seconds, [&] {
+        auto out = model->Forward(train_in);
+        if (!out.ok()) {
+          status = out.status();
+          return;
+        }
+        out->TextStates().select(1, 0).sum().backward();
+        trainable.mutable_grad() = at::Tensor();
+      });
+      RETURN_IF_ERROR(status);
+    }
+    if (const std::string trace = absl::GetFlag(FLAGS_profile); !trace.empty()) {
+      // Three forwards under the LibTorch profiler (chrome://tracing JSON).
+      torch::autograd::profiler::RecordProfile profile(trace);
+      for (int i = 0; i < 3; ++i) RETURN_IF_ERROR(model->Forward(in).status());
+    }
     gemm_gflops = MeasureGemmRate(rows, c.hidden_size, c.intermediate_size,
                                   seconds);
     return absl::OkStatus();
@@ -125,7 +151,14 @@ absl::Status RunBenchForward() {
   std::cerr << absl::StrFormat(
       "%.1f sequences/s, %.1f GFLOP/s = %.0f%% of the GEMM rate (%.1f GFLOP/s)\n",
       batch / forward_s, gflops, 100.0 * gflops / gemm_gflops, gemm_gflops);
+  if (train_step_s > 0) {
+    std::cerr << absl::StrFormat(
+        "training step (forward + backward to the prompt): %.1f ms = %.2fx the "
+        "forward\n", train_step_s * 1e3, train_step_s / forward_s);
+  }
   nlohmann::json out;
+  out["train_step_ms"] = train_step_s * 1e3;
+  out["train_step_over_forward"] = train_step_s / forward_s;
   out["batch"] = batch;
   out["seq"] = seq;
   out["prompt"] = prompt;

@@ -15,5 +15,6 @@ ABSL_DECLARE_FLAG(int, seq);
 ABSL_DECLARE_FLAG(std::string, prompt);
 ABSL_DECLARE_FLAG(double, seconds);
 ABSL_DECLARE_FLAG(int, max_tokens);
+ABSL_DECLARE_FLAG(std::string, profile);
 
 #endif  // PTUNE_SERVER_INSPECT_FLAGS_H_

@@ -31,6 +31,9 @@ ABSL_FLAG(std::string, prompt, "",
 ABSL_FLAG(double, seconds, 5.0,
           "bench-forward: minimum measuring time per figure; longer is "
           "steadier on a shared machine.");
+ABSL_FLAG(std::string, profile, "",
+          "bench-forward: write a LibTorch profiler trace (chrome://tracing "
+          "JSON) of three forwards to this file.");
 ABSL_FLAG(int, max_tokens, 0,
           "tokenize: truncate to this many tokens including [CLS]/[SEP] "
           "(0 = the model maximum).");

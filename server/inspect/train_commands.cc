@@ -206,14 +206,21 @@ absl::Status RunTrain() {
 }
 
 absl::Status RunEval() {
-  const std::string dir = absl::GetFlag(FLAGS_prompt);
-  if (dir.empty()) return absl::InvalidArgumentError("--prompt is required");
+  const std::string dirs = absl::GetFlag(FLAGS_prompt);
+  if (dirs.empty()) return absl::InvalidArgumentError("--prompt is required");
   ASSIGN_OR_RETURN(auto model_backbone, LoadBackboneFromFlags());
-  ASSIGN_OR_RETURN(auto model, prompts::PromptModel::Load(*model_backbone, dir));
+  // Several comma-separated folders form an ensemble (averaged probabilities).
+  std::vector<std::unique_ptr<prompts::PromptModel>> models;
+  std::vector<const prompts::PromptModel*> ensemble;
+  for (absl::string_view dir : absl::StrSplit(dirs, ',')) {
+    ASSIGN_OR_RETURN(auto model, prompts::PromptModel::Load(*model_backbone, std::string(dir)));
+    ensemble.push_back(model.get());
+    models.push_back(std::move(model));
+  }
   ASSIGN_OR_RETURN(const datasets::Dataset data,
-                   ReadRequired("data", absl::GetFlag(FLAGS_data), model->task()));
+                   ReadRequired("data", absl::GetFlag(FLAGS_data), models[0]->task()));
   ASSIGN_OR_RETURN(const training::Evaluation eval,
-                   training::Evaluate(*model_backbone, *model, data, 64,
+                   training::Evaluate(*model_backbone, ensemble, data, 64,
                                       absl::GetFlag(FLAGS_max_tokens)));
   PrintMetrics(eval.metrics);
   return absl::OkStatus();

@@ -8,11 +8,13 @@
 #include <torch/torch.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/backbone/tensor_io.h"
 #include "server/common/status_macros.h"
 #include "server/common/torch_call.h"
+#include "server/prompts/json_fields.h"
 #include "server/prompts/prompt_module.h"
 #include "server/safetensors/safetensors.h"
 
@@ -32,6 +34,25 @@ PromptShape ShapeFor(const backbone::Backbone& backbone, const PromptSpec& spec,
                      int64_t num_labels) {
   return {spec.kind, spec.length, backbone.config().hidden_size,
           backbone.config().num_hidden_layers, num_labels};
+}
+
+// The served prompt's shape: [m, H] (shallow) or [L, 2, m, H] (deep).
+std::vector<int64_t> ServedPromptShape(const PromptShape& shape) {
+  return shape.kind == PromptKind::kDeep
+             ? std::vector<int64_t>{shape.layers, 2, shape.length, shape.hidden}
+             : std::vector<int64_t>{shape.length, shape.hidden};
+}
+
+// INVALID_ARGUMENT unless `tensor` is defined with shape `expected`.
+absl::Status CheckShape(const at::Tensor& tensor, absl::string_view name,
+                        const std::vector<int64_t>& expected) {
+  if (tensor.defined() && tensor.sizes().vec() == expected) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      name, " has shape [",
+      tensor.defined() ? absl::StrJoin(tensor.sizes(), ", ") : "undefined",
+      "], expected [", absl::StrJoin(expected, ", "), "]"));
 }
 
 // Embeddings of `text`'s tokens (no [CLS]/[SEP]) repeated or cut to m rows.
@@ -171,61 +192,83 @@ absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::Create(
 absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::Load(
     const backbone::Backbone& backbone, const std::string& dir) {
   ASSIGN_OR_RETURN(json meta, ReadJsonFile(dir + "/" + kMetadataFile));
-  if (meta.value("format", "") != kFormat) {
+  if (StringField(meta, "format") != kFormat) {
     return absl::InvalidArgumentError(absl::StrCat(
         dir, ": not a ptune prompt artifact (format ", kFormat, ")"));
   }
   const json& identity = meta["backbone"];
-  if (!identity.is_object() ||
-      identity.value("checksum", "") != backbone.weights_checksum()) {
+  if (StringField(identity, "checksum") != backbone.weights_checksum()) {
     return absl::FailedPreconditionError(absl::StrCat(
         dir, ": this prompt was trained for backbone \"",
-        identity.is_object() ? identity.value("name", "?") : "?", "\" (",
-        identity.is_object() ? identity.value("checksum", "?") : "?",
+        StringField(identity, "name", "?"), "\" (",
+        StringField(identity, "checksum", "?"),
         "), not the loaded \"", backbone.name(), "\" (",
         backbone.weights_checksum(), ")"));
   }
-  std::unique_ptr<PromptModel> model(new PromptModel());
-  const std::string task = meta.value("task", "");
+  const std::string task = StringField(meta, "task");
   if (task != "classify" && task != "tag") {
     return absl::InvalidArgumentError(absl::StrCat(dir, ": unknown task"));
   }
-  model->task_ = task == "tag" ? datasets::Task::kTag : datasets::Task::kClassify;
-  ASSIGN_OR_RETURN(model->spec_, PromptSpecFromJson(meta["spec"]));
-  RETURN_IF_ERROR(ValidatePromptSpec(model->spec_, backbone.config()));
-  model->spec_.reparam = Reparam::kNone;  // artifacts hold collapsed prompts
+  ASSIGN_OR_RETURN(const PromptSpec spec, PromptSpecFromJson(meta["spec"]));
+  RETURN_IF_ERROR(ValidatePromptSpec(spec, backbone.config()));
   if (!meta["labels"].is_array() || meta["labels"].empty()) {
     return absl::InvalidArgumentError(absl::StrCat(dir, ": no labels"));
   }
+  std::vector<std::string> labels;
   for (const json& label : meta["labels"]) {
     if (!label.is_string()) {
       return absl::InvalidArgumentError(absl::StrCat(dir, ": labels must be strings"));
     }
-    model->labels_.push_back(label.get<std::string>());
+    labels.push_back(label.get<std::string>());
   }
-  model->metadata_ = meta;
-  model->backbone_identity_ = identity;
   ASSIGN_OR_RETURN(auto file, safetensors::SafetensorsFile::Open(
                                   dir + "/" + kTensorsFile));
-  const PromptShape shape =
-      ShapeFor(backbone, model->spec_, model->labels_.size());
-  const std::vector<int64_t> prompt_shape =
-      shape.kind == PromptKind::kDeep
-          ? std::vector<int64_t>{shape.layers, 2, shape.length, shape.hidden}
-          : std::vector<int64_t>{shape.length, shape.hidden};
-  ASSIGN_OR_RETURN(at::Tensor prompt,
-                   backbone::ReadTensor(*file, "prompt", prompt_shape));
+  const PromptShape shape = ShapeFor(backbone, spec, labels.size());
+  ASSIGN_OR_RETURN(
+      at::Tensor prompt,
+      backbone::ReadTensor(*file, "prompt", ServedPromptShape(shape)));
   ASSIGN_OR_RETURN(at::Tensor weight,
                    backbone::ReadTensor(*file, "head.weight",
                                         {shape.num_labels, shape.hidden}));
   ASSIGN_OR_RETURN(at::Tensor bias, backbone::ReadTensor(*file, "head.bias",
                                                          {shape.num_labels}));
-  RETURN_IF_ERROR(common::TorchCall("loading a prompt", [&] {
+  const datasets::Task task_kind =
+      task == "tag" ? datasets::Task::kTag : datasets::Task::kClassify;
+  ASSIGN_OR_RETURN(std::unique_ptr<PromptModel> model,
+                   FromTensors(backbone, task_kind, std::move(labels), spec,
+                               prompt, weight, bias));
+  model->metadata_ = meta;
+  model->backbone_identity_ = identity;
+  return model;
+}
+
+absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::FromTensors(
+    const backbone::Backbone& backbone, datasets::Task task,
+    std::vector<std::string> labels, PromptSpec spec, const at::Tensor& prompt,
+    const at::Tensor& head_weight, const at::Tensor& head_bias) {
+  RETURN_IF_ERROR(ValidatePromptSpec(spec, backbone.config()));
+  spec.reparam = Reparam::kNone;  // the tensors are the served prompt
+  if (labels.empty()) return absl::InvalidArgumentError("a task needs labels");
+  const PromptShape shape = ShapeFor(backbone, spec, labels.size());
+  RETURN_IF_ERROR(CheckShape(prompt, "prompt", ServedPromptShape(shape)));
+  RETURN_IF_ERROR(CheckShape(head_weight, "head weight",
+                             {shape.num_labels, shape.hidden}));
+  RETURN_IF_ERROR(CheckShape(head_bias, "head bias", {shape.num_labels}));
+  std::unique_ptr<PromptModel> model(new PromptModel());
+  model->task_ = task;
+  model->backbone_identity_ = {
+      {"name", backbone.name()},
+      {"checksum", backbone.weights_checksum()},
+      {"hidden_size", backbone.config().hidden_size},
+      {"num_layers", backbone.config().num_hidden_layers}};
+  model->spec_ = spec;
+  model->labels_ = std::move(labels);
+  RETURN_IF_ERROR(common::TorchCall("building a prompt", [&] {
     torch::NoGradGuard no_grad;
     model->module_ = std::make_shared<PromptModuleImpl>(shape, Reparam::kNone, 0);
     model->module_->prompt.copy_(prompt);
-    model->module_->head->weight.copy_(weight);
-    model->module_->head->bias.copy_(bias);
+    model->module_->head->weight.copy_(head_weight);
+    model->module_->head->bias.copy_(head_bias);
     model->module_->to(backbone.device());
   }));
   return model;

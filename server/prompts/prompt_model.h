@@ -36,6 +36,17 @@ class PromptModel {
   static absl::StatusOr<std::unique_ptr<PromptModel>> Load(
       const backbone::Backbone& backbone, const std::string& dir);
 
+  // A model from the served tensors: `prompt` [m, H] (shallow) or
+  // [L, 2, m, H] (deep) as spec.kind says, `head_weight` [C, H] and
+  // `head_bias` [C] with C = labels.size(). The spec is validated against the
+  // backbone and its reparam dropped (the tensors are plain vectors). Load
+  // and format importers (peft_format.h) build models through it.
+  static absl::StatusOr<std::unique_ptr<PromptModel>> FromTensors(
+      const backbone::Backbone& backbone, datasets::Task task,
+      std::vector<std::string> labels, PromptSpec spec,
+      const at::Tensor& prompt, const at::Tensor& head_weight,
+      const at::Tensor& head_bias);
+
   ~PromptModel();
 
   // Writes <dir>/prompt.safetensors and <dir>/prompt.json (spec, labels,

@@ -35,11 +35,31 @@ absl::StatusOr<Evaluation> Evaluate(const backbone::Backbone& backbone,
                                     const prompts::PromptModel& model,
                                     const datasets::Dataset& data,
                                     int batch_size, int max_tokens) {
+  return Evaluate(backbone, std::vector<const prompts::PromptModel*>{&model},
+                  data, batch_size, max_tokens);
+}
+
+absl::StatusOr<Evaluation> Evaluate(
+    const backbone::Backbone& backbone,
+    const std::vector<const prompts::PromptModel*>& ensemble,
+    const datasets::Dataset& data, int batch_size, int max_tokens) {
   if (data.size() == 0) return absl::InvalidArgumentError("empty dataset");
+  if (ensemble.empty()) return absl::InvalidArgumentError("no prompt to evaluate");
   const bool tagging = data.task == datasets::Task::kTag;
-  if (tagging != (model.task() == datasets::Task::kTag)) {
-    return absl::InvalidArgumentError("dataset task differs from the prompt's task");
+  // The shortest text budget of the members, so every member sees the same
+  // tokens.
+  const prompts::PromptModel* budget = ensemble.front();
+  for (const prompts::PromptModel* member : ensemble) {
+    if ((member->task() == datasets::Task::kTag) != tagging) {
+      return absl::InvalidArgumentError("dataset task differs from the prompt's task");
+    }
+    if (member->labels() != ensemble.front()->labels()) {
+      return absl::InvalidArgumentError(
+          "the prompts of an ensemble must share one label set");
+    }
+    if (member->MaxTextTokens(backbone) < budget->MaxTextTokens(backbone)) budget = member;
   }
+  const prompts::PromptModel& model = *budget;
   Evaluation eval;
   eval.predicted_labels.assign(data.size(), -1);
   eval.predicted_entities.resize(tagging ? data.size() : 0);
@@ -47,11 +67,18 @@ absl::StatusOr<Evaluation> Evaluate(const backbone::Backbone& backbone,
   for (const std::vector<size_t>& indices : LengthSortedBatches(data, batch_size)) {
     ASSIGN_OR_RETURN(TaskBatch batch,
                      MakeTaskBatch(backbone, model, data, indices, max_tokens));
-    ASSIGN_OR_RETURN(at::Tensor logits,
-                     model.Logits(backbone, batch.tokens, /*training=*/false));
+    at::Tensor probabilities;
+    for (const prompts::PromptModel* member : ensemble) {
+      ASSIGN_OR_RETURN(at::Tensor logits,
+                       member->Logits(backbone, batch.tokens, /*training=*/false));
+      RETURN_IF_ERROR(common::TorchCall("ensemble", [&] {
+        const at::Tensor p = logits.softmax(-1);
+        probabilities = probabilities.defined() ? probabilities + p : p;
+      }));
+    }
     ASSIGN_OR_RETURN(const at::Tensor predicted,
                      common::TorchCall("argmax", [&] {
-                       return logits.argmax(-1).to(at::kCPU).contiguous();
+                       return probabilities.argmax(-1).to(at::kCPU).contiguous();
                      }));
     const int64_t* p = predicted.data_ptr<int64_t>();
     for (size_t r = 0; r < indices.size(); ++r) {

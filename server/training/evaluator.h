@@ -28,6 +28,13 @@ absl::StatusOr<Evaluation> Evaluate(const backbone::Backbone& backbone,
                                     const datasets::Dataset& data,
                                     int batch_size, int max_tokens);
 
+// A prompt ensemble ("prompt mixing"): several prompts of one task and label
+// set whose class (or per-token tag) probabilities are averaged.
+absl::StatusOr<Evaluation> Evaluate(
+    const backbone::Backbone& backbone,
+    const std::vector<const prompts::PromptModel*>& ensemble,
+    const datasets::Dataset& data, int batch_size, int max_tokens);
+
 // Indices of `data` ordered by text length, cut into batches of `batch_size`
 // (similar lengths together: less padding).
 std::vector<std::vector<size_t>> LengthSortedBatches(const datasets::Dataset& data,

@@ -153,14 +153,19 @@ TEST_F(TrainerTest, TaggingLearnsEntitiesWithOffsets) {
 }
 
 TEST_F(TrainerTest, BackboneWeightsAreBitIdenticalAfterTraining) {
-  const at::Tensor before = backbone_->word_embeddings().clone();
+  std::vector<at::Tensor> before;
+  for (const at::Tensor& p : backbone_->Parameters()) before.push_back(p.clone());
   const Dataset data = Sentiment();
   prompts::PromptSpec spec;
   spec.length = 2;
   auto model = Make(data, spec);
   ASSERT_TRUE(Train(*backbone_, *model, data, data, Quick(1)).ok());
-  EXPECT_TRUE(backbone_->word_embeddings().equal(before));
-  EXPECT_FALSE(backbone_->word_embeddings().grad().defined());
+  const std::vector<at::Tensor> after = backbone_->Parameters();
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_TRUE(after[i].equal(before[i])) << "parameter " << i;
+    EXPECT_FALSE(after[i].grad().defined()) << "parameter " << i;
+  }
 }
 
 TEST_F(TrainerTest, ResumeFromCheckpointEqualsUninterruptedTraining) {
@@ -201,6 +206,29 @@ TEST_F(TrainerTest, CancelledTrainingStopsBetweenSteps) {
   ASSERT_TRUE(result.ok());
   EXPECT_TRUE(result->cancelled);
   EXPECT_TRUE(result->epochs.empty());
+}
+
+TEST_F(TrainerTest, EnsembleAveragesProbabilitiesOfOneLabelSet) {
+  const Dataset data = Sentiment();
+  prompts::PromptSpec spec;
+  spec.length = 2;
+  auto a = Make(data, spec);
+  ASSERT_TRUE(Train(*backbone_, *a, data, data, Quick(2)).ok());
+  spec.length = 3;
+  auto b = Make(data, spec);
+  ASSERT_TRUE(Train(*backbone_, *b, data, data, Quick(2)).ok());
+  auto single = Evaluate(*backbone_, *a, data, 16, 64);
+  auto twice = Evaluate(*backbone_, {a.get(), a.get()}, data, 16, 64);
+  ASSERT_TRUE(single.ok() && twice.ok());
+  EXPECT_EQ(single->predicted_labels, twice->predicted_labels);
+  auto mixed = Evaluate(*backbone_, {a.get(), b.get()}, data, 16, 64);
+  ASSERT_TRUE(mixed.ok()) << mixed.status();
+  EXPECT_GE(mixed->primary, 0.9);
+  auto other = prompts::PromptModel::Create(*backbone_, Task::kClassify,
+                                            {"x", "y"}, spec, 1);
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(Evaluate(*backbone_, {a.get(), other->get()}, data, 16, 64).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(TrainerScheduleTest, WarmupThenLinearDecay) {
