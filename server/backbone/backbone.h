@@ -34,6 +34,10 @@ struct TokenBatch {
   at::Tensor input_ids;       // [B, T] int64 on the backbone's device
   at::Tensor attention_mask;  // [B, T] int64 on the backbone's device
   std::vector<text::Encoding> encodings;  // offsets for each row
+  // Set when rows were laid into a prompt template: per row, where its soft
+  // runs go and the token index of its [MASK] slot.
+  std::vector<std::vector<PromptSegment>> segments;
+  std::vector<int32_t> slot_positions;
 };
 
 class Backbone {

@@ -51,7 +51,15 @@ ABSL_FLAG(std::string, init_text, "", "Text whose token embeddings start the pro
 ABSL_FLAG(std::string, init_prompt, "", "Prompt artifact folder to start from.");
 ABSL_FLAG(double, l2, 0.0, "λ of the λ‖P‖² regularizer.");
 ABSL_FLAG(double, dropout, 0.0, "Prompt dropout probability (training only).");
-ABSL_FLAG(std::string, head_pooling, "cls", "Classification head input: cls or mean.");
+ABSL_FLAG(std::string, head_pooling, "cls",
+          "Classification head input: cls, mean, or mask (the template's "
+          "[MASK] slot).");
+ABSL_FLAG(std::string, template_text, "",
+          "Template around the text, e.g. '<soft:4> {text} It was [MASK] .' "
+          "(soft runs must add up to --length for shallow prompts).");
+ABSL_FLAG(std::string, verbalizer, "",
+          "Comma-separated label words, one per label in label order; the "
+          "head's rows start from their embeddings (--head_pooling mask).");
 ABSL_FLAG(int, epochs, 5, "Maximum epochs (early stopping may end sooner).");
 ABSL_FLAG(int, batch_size, 32, "Training batch size.");
 ABSL_FLAG(double, lr, 0.0,
@@ -86,6 +94,10 @@ absl::StatusOr<prompts::PromptSpec> SpecFromFlags() {
   spec.l2 = absl::GetFlag(FLAGS_l2);
   spec.dropout = absl::GetFlag(FLAGS_dropout);
   ASSIGN_OR_RETURN(spec.pooling, prompts::ParseHeadPooling(absl::GetFlag(FLAGS_head_pooling)));
+  spec.template_text = absl::GetFlag(FLAGS_template_text);
+  if (const std::string words = absl::GetFlag(FLAGS_verbalizer); !words.empty()) {
+    spec.verbalizer = absl::StrSplit(words, ',');
+  }
   return spec;
 }
 

@@ -161,6 +161,11 @@ absl::Status ExportPeftAdapter(const PromptModel& model,
         PromptSpecToJson(spec).value("placement", "?"),
         " (only placement prefix exports)"));
   }
+  if (!spec.template_text.empty()) {
+    return absl::FailedPreconditionError(
+        "PEFT has no prompt templates; a prompt trained with a template "
+        "does not export");
+  }
   const backbone::BertConfig& c = backbone.config();
   at::Tensor prompt, weight, bias;
   for (const auto& [name, tensor] : model.NamedParameters()) {

@@ -16,6 +16,7 @@
 #include "server/common/torch_call.h"
 #include "server/prompts/json_fields.h"
 #include "server/prompts/prompt_module.h"
+#include "server/prompts/prompt_template.h"
 #include "server/safetensors/safetensors.h"
 
 namespace ptune::prompts {
@@ -121,9 +122,28 @@ absl::Status Initialize(const backbone::Backbone& backbone,
       break;
     }
   }
-  // Heads start as Hugging Face initializes classifiers.
+  // Heads start as Hugging Face initializes classifiers, or, with a
+  // verbalizer, each label's row from its label word's embedding.
   module.head->weight.normal_(0, 0.02);
   module.head->bias.zero_();
+  if (!spec.verbalizer.empty()) {
+    if (static_cast<int64_t>(spec.verbalizer.size()) != shape.num_labels) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "verbalizer has ", spec.verbalizer.size(), " words for ",
+          shape.num_labels, " labels"));
+    }
+    for (size_t i = 0; i < spec.verbalizer.size(); ++i) {
+      ASSIGN_OR_RETURN(text::Encoding enc, backbone.tokenizer().Encode(
+                                               spec.verbalizer[i], 0, false));
+      if (enc.ids.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "verbalizer word \"", spec.verbalizer[i], "\" has no tokens"));
+      }
+      std::vector<int64_t> ids(enc.ids.begin(), enc.ids.end());
+      module.head->weight[i].copy_(
+          words.index_select(0, torch::tensor(ids).to(words.device())).mean(0));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -299,6 +319,29 @@ absl::Status PromptModel::Save(const std::string& dir, const json& metadata) {
   return WriteFileAtomically(dir + "/" + kMetadataFile, meta.dump(2) + "\n");
 }
 
+absl::StatusOr<backbone::TokenBatch> PromptModel::Tokenize(
+    const backbone::Backbone& backbone, const std::vector<std::string>& texts,
+    int max_tokens) const {
+  const int limit =
+      std::min(max_tokens > 0 ? max_tokens : 1 << 30, MaxTextTokens(backbone));
+  if (spec_.template_text.empty()) return backbone.Tokenize(texts, limit);
+  ASSIGN_OR_RETURN(const PromptTemplate tmpl, ParsePromptTemplate(spec_.template_text));
+  std::vector<text::Encoding> rows;
+  std::vector<std::vector<backbone::PromptSegment>> segments;
+  std::vector<int32_t> slots;
+  for (const std::string& text : texts) {
+    ASSIGN_OR_RETURN(TemplatedText row,
+                     ApplyTemplate(tmpl, backbone.tokenizer(), text, limit));
+    rows.push_back(std::move(row.encoding));
+    segments.push_back(std::move(row.segments));
+    slots.push_back(row.mask_position);
+  }
+  ASSIGN_OR_RETURN(backbone::TokenBatch batch, backbone.Collate(std::move(rows)));
+  batch.segments = std::move(segments);
+  batch.slot_positions = std::move(slots);
+  return batch;
+}
+
 backbone::EncoderInput PromptModel::MakeInput(const backbone::TokenBatch& batch,
                                               bool training) const {
   backbone::EncoderInput in{.input_ids = batch.input_ids,
@@ -312,6 +355,10 @@ backbone::EncoderInput PromptModel::MakeInput(const backbone::TokenBatch& batch,
     return in;
   }
   in.shallow.embeddings = p.unsqueeze(0).expand({b, m, p.size(1)});
+  if (!batch.segments.empty()) {  // laid out by the template
+    in.shallow.segments = batch.segments;
+    return in;
+  }
   std::vector<backbone::PromptSegment> segments;
   switch (spec_.placement) {
     case Placement::kPrefix:
@@ -336,6 +383,14 @@ absl::StatusOr<at::Tensor> PromptModel::Logits(const backbone::Backbone& backbon
   return common::TorchCall("prompt head", [&] {
     const at::Tensor states = out.TextStates();
     if (task_ == datasets::Task::kTag) return module_->head->forward(states);
+    if (spec_.pooling == HeadPooling::kMask) {
+      const at::Tensor slots =
+          at::tensor(std::vector<int64_t>(batch.slot_positions.begin(),
+                                          batch.slot_positions.end()))
+              .to(states.device());
+      return module_->head->forward(
+          states.index({at::arange(states.size(0), slots.options()), slots}));
+    }
     const at::Tensor pooled = backbone::Pool(
         states, out.text_mask,
         spec_.pooling == HeadPooling::kMean ? backbone::PoolingMode::kMean

@@ -53,6 +53,12 @@ class PromptModel {
   // backbone identity, `metadata` such as metrics). Collapses the MLP first.
   absl::Status Save(const std::string& dir, const nlohmann::json& metadata);
 
+  // Tokenizes `texts` the way this prompt reads them: plainly, or laid into
+  // its template. Rows keep at most min(max_tokens, MaxTextTokens) tokens.
+  absl::StatusOr<backbone::TokenBatch> Tokenize(
+      const backbone::Backbone& backbone, const std::vector<std::string>& texts,
+      int max_tokens) const;
+
   // Encoder input for `batch` with this prompt on every row. `training`
   // applies prompt dropout.
   backbone::EncoderInput MakeInput(const backbone::TokenBatch& batch,

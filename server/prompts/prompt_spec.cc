@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "server/common/status_macros.h"
+#include "server/prompts/prompt_template.h"
 
 namespace ptune::prompts {
 namespace {
@@ -29,8 +30,9 @@ constexpr NameTable<PromptInit, 4> kInits{{{"random", PromptInit::kRandom},
                                            {"vocab", PromptInit::kVocab},
                                            {"text", PromptInit::kText},
                                            {"prompt", PromptInit::kPrompt}}};
-constexpr NameTable<HeadPooling, 2> kPoolings{
-    {{"cls", HeadPooling::kCls}, {"mean", HeadPooling::kMean}}};
+constexpr NameTable<HeadPooling, 3> kPoolings{{{"cls", HeadPooling::kCls},
+                                               {"mean", HeadPooling::kMean},
+                                               {"mask", HeadPooling::kMask}}};
 
 template <typename E, size_t N>
 absl::StatusOr<E> Parse(const NameTable<E, N>& table, absl::string_view name,
@@ -107,6 +109,26 @@ absl::Status ValidatePromptSpec(const PromptSpec& spec,
       (spec.mlp_hidden < 1 || spec.mlp_hidden > 8192)) {
     return absl::InvalidArgumentError("mlp_hidden outside [1, 8192]");
   }
+  if (!spec.template_text.empty()) {
+    ASSIGN_OR_RETURN(const PromptTemplate tmpl, ParsePromptTemplate(spec.template_text));
+    if (spec.kind == PromptKind::kShallow && tmpl.soft_tokens != spec.length) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "template has ", tmpl.soft_tokens, " soft tokens; the shallow prompt length is ",
+          spec.length, " (they must agree)"));
+    }
+    if (spec.kind == PromptKind::kDeep && tmpl.soft_tokens > 0) {
+      return absl::InvalidArgumentError(
+          "<soft:N> runs need a shallow prompt; a deep prompt's template holds hard text only");
+    }
+    if (spec.pooling == HeadPooling::kMask && !tmpl.has_mask) {
+      return absl::InvalidArgumentError("pooling mask needs a [MASK] in the template");
+    }
+  } else if (spec.pooling == HeadPooling::kMask) {
+    return absl::InvalidArgumentError("pooling mask needs a template with [MASK]");
+  }
+  if (!spec.verbalizer.empty() && spec.pooling != HeadPooling::kMask) {
+    return absl::InvalidArgumentError("a verbalizer needs pooling mask");
+  }
   if (spec.l2 < 0 || spec.l2 > 10) {
     return absl::InvalidArgumentError("l2 outside [0, 10]");
   }
@@ -128,7 +150,9 @@ json PromptSpecToJson(const PromptSpec& spec) {
               {"init_prompt", spec.init_prompt},
               {"l2", spec.l2},
               {"dropout", spec.dropout},
-              {"pooling", Name(kPoolings, spec.pooling)}};
+              {"pooling", Name(kPoolings, spec.pooling)},
+              {"template", spec.template_text},
+              {"verbalizer", spec.verbalizer}};
 }
 
 absl::StatusOr<PromptSpec> PromptSpecFromJson(const json& j) {
@@ -163,6 +187,16 @@ absl::StatusOr<PromptSpec> PromptSpecFromJson(const json& j) {
   RETURN_IF_ERROR(str("pooling", &pooling));
   RETURN_IF_ERROR(str("init_text", &spec.init_text));
   RETURN_IF_ERROR(str("init_prompt", &spec.init_prompt));
+  RETURN_IF_ERROR(str("template", &spec.template_text));
+  if (auto it = j.find("verbalizer"); it != j.end()) {
+    if (!it->is_array()) return absl::InvalidArgumentError("spec.verbalizer must be a list");
+    for (const json& word : *it) {
+      if (!word.is_string()) {
+        return absl::InvalidArgumentError("spec.verbalizer must hold strings");
+      }
+      spec.verbalizer.push_back(word.get<std::string>());
+    }
+  }
   RETURN_IF_ERROR(num("length", &spec.length));
   RETURN_IF_ERROR(num("infix_position", &spec.infix_position));
   RETURN_IF_ERROR(num("mlp_hidden", &spec.mlp_hidden));

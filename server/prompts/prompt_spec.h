@@ -6,6 +6,7 @@
 #define PTUNE_SERVER_PROMPTS_PROMPT_SPEC_H_
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -27,8 +28,9 @@ enum class Reparam { kNone, kMlp };
 // random; vocab: sampled token embeddings; text: the embeddings of
 // `init_text`, repeated or cut to m; prompt: a copy of another prompt.
 enum class PromptInit { kRandom, kVocab, kText, kPrompt };
-// Classification head input: [CLS] state or mask-aware mean of text tokens.
-enum class HeadPooling { kCls, kMean };
+// Classification head input: [CLS] state, mask-aware mean of text tokens,
+// or the state at the template's [MASK] slot (a learned verbalizer).
+enum class HeadPooling { kCls, kMean, kMask };
 
 struct PromptSpec {
   PromptKind kind = PromptKind::kDeep;
@@ -43,6 +45,12 @@ struct PromptSpec {
   double l2 = 0.0;          // λ in loss + λ‖P‖²
   double dropout = 0.0;     // Bernoulli mask on P, training only
   HeadPooling pooling = HeadPooling::kCls;
+  // Optional template mixing hard text and soft runs around the input
+  // (prompt_template.h), e.g. "<soft:4> {text} It was [MASK] .".
+  std::string template_text;
+  // Label words, one per label in label order: the head's rows start from
+  // their embeddings (pooling mask only).
+  std::vector<std::string> verbalizer;
 };
 
 // Checks the spec against a backbone (length fits the positions, dims).

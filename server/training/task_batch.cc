@@ -59,10 +59,8 @@ absl::StatusOr<TaskBatch> MakeTaskBatch(const backbone::Backbone& backbone,
   for (size_t i : indices) {
     texts.push_back(tagging ? data.tagging[i].text : data.classification[i].text);
   }
-  const int limit =
-      std::min(max_tokens > 0 ? max_tokens : 1 << 30, model.MaxTextTokens(backbone));
   TaskBatch batch;
-  ASSIGN_OR_RETURN(batch.tokens, backbone.Tokenize(texts, limit));
+  ASSIGN_OR_RETURN(batch.tokens, model.Tokenize(backbone, texts, max_tokens));
   const int64_t b = static_cast<int64_t>(indices.size());
   const int64_t t = batch.tokens.input_ids.size(1);
   std::vector<int64_t> targets;

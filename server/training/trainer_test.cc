@@ -120,6 +120,19 @@ TEST_F(TrainerTest, EveryPromptKindAndHeadLearnsAToyTask) {
   s.l2 = 1e-4;
   s.dropout = 0.1;
   cases.push_back({"shallow infix mean", s});
+  s = {};
+  s.kind = prompts::PromptKind::kShallow;
+  s.init = prompts::PromptInit::kVocab;
+  s.length = 4;
+  s.template_text = "<soft:4> {text} It was [MASK] .";
+  s.pooling = prompts::HeadPooling::kMask;
+  s.verbalizer = {"bad", "good"};  // labels are {neg, pos}
+  cases.push_back({"shallow template verbalizer", s});
+  s = {};
+  s.length = 4;
+  s.template_text = "{text} All in all, it was [MASK] .";
+  s.pooling = prompts::HeadPooling::kMask;
+  cases.push_back({"deep hard template mask", s});
   const Dataset data = Sentiment();
   for (const Case& c : cases) {
     auto model = Make(data, c.spec);
