@@ -1,12 +1,11 @@
 #include "server/backbone/bert_config.h"
 
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "server/common/files.h"
 #include "server/common/status_macros.h"
 
 namespace ptune::backbone {
@@ -116,11 +115,8 @@ absl::StatusOr<BertConfig> ParseBertConfig(absl::string_view text,
 
 absl::StatusOr<BertConfig> LoadBertConfig(const std::string& dir) {
   const std::string path = dir + "/config.json";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return ParseBertConfig(buffer.str(), path);
+  ASSIGN_OR_RETURN(const std::string text, common::ReadFile(path));
+  return ParseBertConfig(text, path);
 }
 
 }  // namespace ptune::backbone

@@ -1,14 +1,13 @@
 #include "server/backbone/pooling.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "server/common/files.h"
 #include "server/common/status_macros.h"
 
 namespace ptune::backbone {
@@ -17,11 +16,8 @@ namespace {
 using nlohmann::json;
 
 absl::StatusOr<json> ReadJson(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  json j = json::parse(buffer.str(), nullptr, /*allow_exceptions=*/false);
+  ASSIGN_OR_RETURN(const std::string text, common::ReadFile(path));
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": invalid JSON"));
   }

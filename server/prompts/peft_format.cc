@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/backbone/tensor_io.h"
+#include "server/common/files.h"
 #include "server/common/status_macros.h"
 #include "server/common/torch_call.h"
 #include "server/prompts/json_fields.h"
@@ -30,37 +31,6 @@ constexpr char kSidecarFormat[] = "ptune.peft_export.v1";
 constexpr char kPromptKey[] = "prompt_embeddings";
 constexpr char kHeadWeightKey[] = "base_model.classifier.weight";
 constexpr char kHeadBiasKey[] = "base_model.classifier.bias";
-
-// NOT_FOUND when `path` is missing; INVALID_ARGUMENT unless a JSON object.
-absl::StatusOr<json> ReadJsonObject(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  json j = json::parse(buffer.str(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": invalid JSON"));
-  }
-  return j;
-}
-
-absl::Status WriteFileAtomically(const std::string& path,
-                                 const std::string& contents) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << contents;
-    out.flush();
-    if (!out) return absl::InternalError(absl::StrCat("cannot write ", tmp));
-  }
-  std::error_code error;
-  std::filesystem::rename(tmp, path, error);
-  if (error) {
-    return absl::InternalError(
-        absl::StrCat("cannot rename ", tmp, ": ", error.message()));
-  }
-  return absl::OkStatus();
-}
 
 // config[key] as an integer; `fallback` when absent or null (nullopt
 // fallback = required).
@@ -210,9 +180,9 @@ absl::Status ExportPeftAdapter(const PromptModel& model,
       {"readout", Readout(model)},
   };
   RETURN_IF_ERROR(
-      WriteFileAtomically(dir + "/" + kSidecarFile, sidecar.dump(2) + "\n"));
+      common::WriteFileAtomically(dir + "/" + kSidecarFile, sidecar.dump(2) + "\n"));
   RETURN_IF_ERROR(writer.WriteFile(dir + "/" + kWeightsFile));
-  return WriteFileAtomically(
+  return common::WriteFileAtomically(
       dir + "/" + kConfigFile,
       AdapterConfig(model, backbone, options).dump(2) + "\n");
 }

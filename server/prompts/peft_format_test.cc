@@ -11,7 +11,7 @@
 #include "gtest/gtest.h"
 #include "server/backbone/tensor_io.h"
 #include "server/safetensors/safetensors.h"
-#include "tests/testing/test_paths.h"
+#include "tests/testing/shared_backbone.h"
 
 namespace ptune::prompts {
 namespace {
@@ -59,15 +59,8 @@ json LogitsJson(const at::Tensor& logits, const backbone::TokenBatch& batch) {
 
 class PeftFormatTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    const std::string dir = ptune::testing::BackboneDir();
-    if (dir.empty()) return;
-    auto backbone = backbone::Backbone::Create({.dir = dir, .device = "cpu"});
-    ASSERT_TRUE(backbone.ok()) << backbone.status();
-    backbone_ = std::move(*backbone).release();
-  }
-  static void TearDownTestSuite() { delete backbone_; }
   void SetUp() override {
+    backbone_ = ptune::testing::SharedBackbone();
     if (backbone_ == nullptr) GTEST_SKIP() << "default backbone not installed";
     dir_ = fs::temp_directory_path() /
            ("ptune_peft_" + std::to_string(::getpid()) + "_" +
@@ -129,7 +122,7 @@ class PeftFormatTest : public ::testing::Test {
         .status();
   }
 
-  static inline backbone::Backbone* backbone_ = nullptr;
+  const backbone::Backbone* backbone_ = nullptr;
   fs::path dir_;
 };
 

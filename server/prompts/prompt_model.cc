@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/backbone/tensor_io.h"
+#include "server/common/files.h"
 #include "server/common/status_macros.h"
 #include "server/common/torch_call.h"
 #include "server/prompts/json_fields.h"
@@ -147,36 +148,6 @@ absl::Status Initialize(const backbone::Backbone& backbone,
   return absl::OkStatus();
 }
 
-absl::StatusOr<json> ReadJsonFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  json j = json::parse(buffer.str(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": invalid JSON"));
-  }
-  return j;
-}
-
-absl::Status WriteFileAtomically(const std::string& path,
-                                 const std::string& contents) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << contents;
-    out.flush();
-    if (!out) return absl::InternalError(absl::StrCat("cannot write ", tmp));
-  }
-  std::error_code error;
-  std::filesystem::rename(tmp, path, error);
-  if (error) {
-    return absl::InternalError(
-        absl::StrCat("cannot rename ", tmp, ": ", error.message()));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 PromptModel::~PromptModel() = default;
@@ -211,7 +182,7 @@ absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::Create(
 
 absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::Load(
     const backbone::Backbone& backbone, const std::string& dir) {
-  ASSIGN_OR_RETURN(json meta, ReadJsonFile(dir + "/" + kMetadataFile));
+  ASSIGN_OR_RETURN(json meta, ReadJsonObject(dir + "/" + kMetadataFile));
   if (StringField(meta, "format") != kFormat) {
     return absl::InvalidArgumentError(absl::StrCat(
         dir, ": not a ptune prompt artifact (format ", kFormat, ")"));
@@ -316,7 +287,7 @@ absl::Status PromptModel::Save(const std::string& dir, const json& metadata) {
   meta["backbone"] = backbone_identity_;
   meta["created_at"] = absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone());
   metadata_ = meta;
-  return WriteFileAtomically(dir + "/" + kMetadataFile, meta.dump(2) + "\n");
+  return common::WriteFileAtomically(dir + "/" + kMetadataFile, meta.dump(2) + "\n");
 }
 
 absl::StatusOr<backbone::TokenBatch> PromptModel::Tokenize(

@@ -6,7 +6,7 @@
 #include <torch/torch.h>
 
 #include "gtest/gtest.h"
-#include "tests/testing/test_paths.h"
+#include "tests/testing/shared_backbone.h"
 
 namespace ptune::prompts {
 namespace {
@@ -15,15 +15,8 @@ namespace fs = std::filesystem;
 
 class PromptModelTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    const std::string dir = ptune::testing::BackboneDir();
-    if (dir.empty()) return;
-    auto backbone = backbone::Backbone::Create({.dir = dir, .device = "cpu"});
-    ASSERT_TRUE(backbone.ok()) << backbone.status();
-    backbone_ = std::move(*backbone).release();
-  }
-  static void TearDownTestSuite() { delete backbone_; }
   void SetUp() override {
+    backbone_ = ptune::testing::SharedBackbone();
     if (backbone_ == nullptr) GTEST_SKIP() << "default backbone not installed";
     dir_ = fs::temp_directory_path() /
            ("ptune_prompt_" + std::to_string(::getpid()) + "_" +
@@ -46,7 +39,7 @@ class PromptModelTest : public ::testing::Test {
     return *logits;
   }
 
-  static inline backbone::Backbone* backbone_ = nullptr;
+  const backbone::Backbone* backbone_ = nullptr;
   fs::path dir_;
 };
 

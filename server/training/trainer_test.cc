@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "server/training/evaluator.h"
 #include "server/training/task_batch.h"
-#include "tests/testing/test_paths.h"
+#include "tests/testing/shared_backbone.h"
 
 namespace ptune::training {
 namespace {
@@ -65,15 +65,8 @@ Dataset People() {
 
 class TrainerTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    const std::string dir = ptune::testing::BackboneDir();
-    if (dir.empty()) return;
-    auto backbone = backbone::Backbone::Create({.dir = dir, .device = "cpu"});
-    ASSERT_TRUE(backbone.ok()) << backbone.status();
-    backbone_ = std::move(*backbone).release();
-  }
-  static void TearDownTestSuite() { delete backbone_; }
   void SetUp() override {
+    backbone_ = ptune::testing::SharedBackbone();
     if (backbone_ == nullptr) GTEST_SKIP() << "default backbone not installed";
   }
 
@@ -95,7 +88,7 @@ class TrainerTest : public ::testing::Test {
     return o;
   }
 
-  static inline backbone::Backbone* backbone_ = nullptr;
+  const backbone::Backbone* backbone_ = nullptr;
 };
 
 TEST_F(TrainerTest, EveryPromptKindAndHeadLearnsAToyTask) {
