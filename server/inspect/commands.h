@@ -25,6 +25,9 @@ absl::Status RunBenchForward();
 absl::Status RunTrain();
 // eval: a prompt artifact's metrics on a labeled file.
 absl::Status RunEval();
+// export-peft / import-peft: a prompt artifact <-> a Hugging Face PEFT adapter.
+absl::Status RunExportPeft();
+absl::Status RunImportPeft();
 
 }  // namespace ptune::inspect
 

@@ -50,7 +50,9 @@ Commands:
   train          --backbone DIR --task classify|tag --train F [--valid F] [--test F]
                  --out DIR [--kind --length|--lengths --placement --reparam --init
                  --l2 --dropout --epochs --lr --batch_size ...]
-  eval           --backbone DIR --prompt DIR --data F
+  eval           --backbone DIR --prompt DIR[,DIR...] --data F   (several = ensemble)
+  export-peft    --backbone DIR --prompt DIR --out ADAPTER_DIR
+  import-peft    --backbone DIR --prompt ADAPTER_DIR [--labels a,b,...] --out DIR
 )";
 
 }  // namespace
@@ -77,6 +79,10 @@ int main(int argc, char** argv) {
     status = ptune::inspect::RunTrain();
   } else if (command == "eval") {
     status = ptune::inspect::RunEval();
+  } else if (command == "export-peft") {
+    status = ptune::inspect::RunExportPeft();
+  } else if (command == "import-peft") {
+    status = ptune::inspect::RunImportPeft();
   } else if (command == "bench-forward") {
     status = ptune::inspect::RunBenchForward();
   } else {

@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "server/common/status_macros.h"
 #include "server/datasets/split.h"
+#include "server/prompts/peft_format.h"
 #include "server/inspect/commands.h"
 #include "server/inspect/flags.h"
 #include "server/training/evaluator.h"
@@ -66,6 +67,9 @@ ABSL_FLAG(double, lr, 0.0,
           "Peak learning rate (0 = default: 1e-2 deep, 3e-2 shallow).");
 ABSL_FLAG(int, patience, 2, "Epochs without validation gain before stopping.");
 ABSL_FLAG(uint64_t, seed, 42, "Seed for init, shuffling and dropout.");
+ABSL_FLAG(std::string, labels, "",
+          "import-peft: comma-separated label names in head order (PEFT "
+          "stores none; not needed for adapters exported by ptune).");
 ABSL_FLAG(std::string, checkpoint, "",
           "Checkpoint file written each epoch; training resumes from it.");
 
@@ -235,6 +239,37 @@ absl::Status RunEval() {
                    training::Evaluate(*model_backbone, ensemble, data, 64,
                                       absl::GetFlag(FLAGS_max_tokens)));
   PrintMetrics(eval.metrics);
+  return absl::OkStatus();
+}
+
+absl::Status RunExportPeft() {
+  const std::string dir = absl::GetFlag(FLAGS_prompt);
+  const std::string out = absl::GetFlag(FLAGS_out);
+  if (dir.empty() || out.empty()) {
+    return absl::InvalidArgumentError("--prompt and --out are required");
+  }
+  ASSIGN_OR_RETURN(auto model_backbone, LoadBackboneFromFlags());
+  ASSIGN_OR_RETURN(auto model, prompts::PromptModel::Load(*model_backbone, dir));
+  RETURN_IF_ERROR(prompts::ExportPeftAdapter(*model, *model_backbone, out));
+  std::cerr << "wrote PEFT adapter " << out << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status RunImportPeft() {
+  const std::string dir = absl::GetFlag(FLAGS_prompt);
+  const std::string out = absl::GetFlag(FLAGS_out);
+  if (dir.empty() || out.empty()) {
+    return absl::InvalidArgumentError("--prompt (the adapter folder) and --out are required");
+  }
+  std::vector<std::string> labels;
+  if (const std::string list = absl::GetFlag(FLAGS_labels); !list.empty()) {
+    labels = absl::StrSplit(list, ',');
+  }
+  ASSIGN_OR_RETURN(auto model_backbone, LoadBackboneFromFlags());
+  ASSIGN_OR_RETURN(auto model,
+                   prompts::ImportPeftAdapter(*model_backbone, dir, std::move(labels)));
+  RETURN_IF_ERROR(model->Save(out, {{"imported_from", dir}}));
+  std::cerr << "wrote ptune prompt " << out << "\n";
   return absl::OkStatus();
 }
 
