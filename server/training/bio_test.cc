@@ -1,5 +1,7 @@
 #include "server/training/bio.h"
 
+#include <cmath>
+
 #include <string>
 #include <vector>
 
@@ -59,6 +61,29 @@ TEST(TrainingBioTest, BioLabelSet) {
       BioLabelSet({"PER", "LOC", "ORG", "LOC"}),
       ElementsAre("O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"));
   EXPECT_THAT(BioLabelSet({}), ElementsAre("O"));
+}
+
+TEST(TrainingBioTest, ConstrainedDecodeNeverStartsWithInside) {
+  const std::vector<std::string> labels = {"O", "B-PER", "I-PER", "B-LOC", "I-LOC"};
+  const auto row = [](std::vector<float> p) {
+    for (float& x : p) x = std::log(x);
+    return p;
+  };
+  std::vector<float> scores;
+  // word 0: argmax I-PER (invalid start) -> B-PER; word 1: I-PER; word 2:
+  // argmax I-LOC after PER -> best valid path; word 3: O.
+  for (const auto& r : {row({0.1, 0.3, 0.4, 0.1, 0.1}), row({0.05, 0.05, 0.8, 0.05, 0.05}),
+                        row({0.3, 0.05, 0.05, 0.2, 0.4}), row({0.9, 0.025, 0.025, 0.025, 0.025})}) {
+    scores.insert(scores.end(), r.begin(), r.end());
+  }
+  EXPECT_EQ(ConstrainedBioDecode(scores, 4, labels), (std::vector<int>{1, 2, 0, 0}));
+  // Unconstrained rows that are already valid decode to their argmax.
+  std::vector<float> valid;
+  for (const auto& r : {row({0.1, 0.7, 0.1, 0.05, 0.05}), row({0.1, 0.1, 0.7, 0.05, 0.05})}) {
+    valid.insert(valid.end(), r.begin(), r.end());
+  }
+  EXPECT_EQ(ConstrainedBioDecode(valid, 2, labels), (std::vector<int>{1, 2}));
+  EXPECT_TRUE(ConstrainedBioDecode({}, 0, labels).empty());
 }
 
 }  // namespace

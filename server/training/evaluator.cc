@@ -76,22 +76,42 @@ absl::StatusOr<Evaluation> Evaluate(
         probabilities = probabilities.defined() ? probabilities + p : p;
       }));
     }
-    ASSIGN_OR_RETURN(const at::Tensor predicted,
-                     common::TorchCall("argmax", [&] {
-                       return probabilities.argmax(-1).to(at::kCPU).contiguous();
-                     }));
-    const int64_t* p = predicted.data_ptr<int64_t>();
-    for (size_t r = 0; r < indices.size(); ++r) {
-      if (!tagging) {
+    if (!tagging) {
+      ASSIGN_OR_RETURN(const at::Tensor predicted,
+                       common::TorchCall("argmax", [&] {
+                         return probabilities.argmax(-1).to(at::kCPU).contiguous();
+                       }));
+      const int64_t* p = predicted.data_ptr<int64_t>();
+      for (size_t r = 0; r < indices.size(); ++r) {
         eval.predicted_labels[indices[r]] = static_cast<int>(p[r]);
-        continue;
       }
+      continue;
+    }
+    // Tagging: the best BIO-valid tag sequence over each word's first
+    // sub-word (constrained Viterbi on log-probabilities).
+    ASSIGN_OR_RETURN(const at::Tensor log_probs,
+                     common::TorchCall("log-probabilities", [&] {
+                       return (probabilities / static_cast<double>(ensemble.size()))
+                           .clamp_min(1e-12).log().to(at::kCPU, at::kFloat).contiguous();
+                     }));
+    const int64_t t = log_probs.size(1), k = log_probs.size(2);
+    const float* lp = log_probs.data_ptr<float>();
+    for (size_t r = 0; r < indices.size(); ++r) {
       const datasets::TaggingExample& ex = data.tagging[indices[r]];
-      const int64_t t = predicted.size(1);
-      std::vector<std::string> tags(ex.words.size(), "O");
+      std::vector<size_t> words_with_token;
+      std::vector<float> scores;
       for (size_t w = 0; w < ex.words.size(); ++w) {
         const int32_t token = batch.word_tokens[r][w];
-        if (token >= 0) tags[w] = model.labels()[p[r * t + token]];
+        if (token < 0) continue;
+        words_with_token.push_back(w);
+        const float* row = lp + (static_cast<int64_t>(r) * t + token) * k;
+        scores.insert(scores.end(), row, row + k);
+      }
+      const std::vector<int> path = ConstrainedBioDecode(
+          scores, static_cast<int>(words_with_token.size()), model.labels());
+      std::vector<std::string> tags(ex.words.size(), "O");
+      for (size_t i = 0; i < path.size(); ++i) {
+        tags[words_with_token[i]] = model.labels()[path[i]];
       }
       eval.predicted_entities[indices[r]] = TagsToSpans(ex.words, tags);
     }
