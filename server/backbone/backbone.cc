@@ -252,12 +252,14 @@ absl::StatusOr<EncoderOutput> Backbone::Forward(const EncoderInput& in) const {
                                        has_shallow ? in.shallow.segments
                                                    : std::vector<std::vector<PromptSegment>>{},
                                        prompt_rows));
-    const int64_t s = std::max<int64_t>(layout.seq_len, 1);
+    if (layout.seq_len == 0) {
+      return absl::InvalidArgumentError("every row is empty (no tokens)");
+    }
     int64_t longest_deep = 0;
     for (int32_t len : in.deep.lengths) longest_deep = std::max<int64_t>(longest_deep, len);
-    if (s + longest_deep > config_.max_position_embeddings) {
+    if (layout.seq_len + longest_deep > config_.max_position_embeddings) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "sequence of ", s, " positions plus a deep prompt of ", longest_deep,
+          "sequence of ", layout.seq_len, " positions plus a deep prompt of ", longest_deep,
           " exceeds the backbone's ", config_.max_position_embeddings,
           " positions"));
     }

@@ -28,7 +28,7 @@ struct TrainOptions {
   int eval_batch_size = 64;
   // Text tokens per row incl. [CLS]/[SEP]; longer texts are truncated.
   int max_tokens = 128;
-  double learning_rate = 5e-3;
+  double learning_rate = 3e-2;
   double weight_decay = 0.0;  // the prompt's own L2 is PromptSpec::l2
   double warmup_fraction = 0.06;
   double max_grad_norm = 1.0;  // 0 = no clipping
