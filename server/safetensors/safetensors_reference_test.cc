@@ -16,30 +16,16 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "server/safetensors/safetensors.h"
+#include "tests/testing/test_paths.h"
 
-// Both come from CMake (see CMakeLists.txt); the fallbacks keep the file
-// compilable on its own.
-#ifndef PTUNE_TEST_SOURCE_DIR
-#define PTUNE_TEST_SOURCE_DIR "."
-#endif
-#ifndef PTUNE_TEST_BACKBONE_DIR
-#define PTUNE_TEST_BACKBONE_DIR ""
-#endif
 
 namespace ptune::safetensors {
 namespace {
 
 using ::nlohmann::json;
 
-std::string SourceDir() {
-  if (const char* dir = std::getenv("PTUNE_SOURCE_DIR"); dir && *dir) {
-    return dir;
-  }
-  return PTUNE_TEST_SOURCE_DIR;
-}
-
 std::string FixturePath(const std::string& name) {
-  return SourceDir() + "/tests/fixtures/safetensors/" + name;
+  return ptune::testing::SourceDir() + "/tests/fixtures/safetensors/" + name;
 }
 
 std::string ReadAll(const std::string& path) {
@@ -187,15 +173,9 @@ TEST_F(ReferenceFixtureTest, WriterReproducesTheReferenceBytes) {
       << "header expected: " << expected.substr(8, 1000);
 }
 
-// The backbone folder: $PTUNE_BACKBONE_DIR, else the PTUNE_TEST_BACKBONE_DIR
-// CMake cache variable.
+// The default backbone's weights file, or "" when it is not installed.
 std::string BackboneModelPath() {
-  std::string dir;
-  if (const char* env = std::getenv("PTUNE_BACKBONE_DIR"); env && *env) {
-    dir = env;
-  } else {
-    dir = PTUNE_TEST_BACKBONE_DIR;
-  }
+  const std::string dir = ptune::testing::BackboneDir();
   if (dir.empty()) return "";
   for (const char* relative :
        {"model.safetensors", "model/model.safetensors"}) {

@@ -42,20 +42,16 @@ using nlohmann::json;
 constexpr int kNoTruncation = 1 << 30;
 constexpr int kMaxReportedFailures = 10;
 
+// The default backbone folder when it has a tokenizer.json, else "".
 std::string BackboneDir() {
-  const char* env = std::getenv("PTUNE_BACKBONE_DIR");
-  std::string dir =
-      env != nullptr && *env != '\0' ? env : PTUNE_TEST_BACKBONE_DIR;
+  const std::string dir = ptune::testing::BackboneDir();
   if (dir.empty() || !fs::exists(dir + "/tokenizer.json")) return "";
   return dir;
 }
 
-std::string SourceDir() {
-  const char* env = std::getenv("PTUNE_SOURCE_DIR");
-  return env != nullptr && *env != '\0' ? env : ".";
+std::string FixtureDir() {
+  return ptune::testing::SourceDir() + "/tests/fixtures/tokenizer";
 }
-
-std::string FixtureDir() { return SourceDir() + "/tests/fixtures/tokenizer"; }
 
 // `relative` under ../shared/data, or "" when that file is absent.
 std::string SharedDataFile(const std::string& relative) {

@@ -13,7 +13,7 @@ namespace ptune::testing {
 // (PTUNE_TEST_BACKBONE_DIR), else "" when neither holds a config.json.
 inline std::string BackboneDir() {
   const char* env = std::getenv("PTUNE_BACKBONE_DIR");
-  std::string dir = env != nullptr ? env : "";
+  std::string dir = env != nullptr && *env != '\0' ? env : "";
 #ifdef PTUNE_TEST_BACKBONE_DIR
   if (dir.empty()) dir = PTUNE_TEST_BACKBONE_DIR;
 #endif
@@ -21,10 +21,16 @@ inline std::string BackboneDir() {
   return dir;
 }
 
-// The project root (ctest sets PTUNE_SOURCE_DIR), else the current folder.
+// The project root: $PTUNE_SOURCE_DIR (ctest sets it), else the folder CMake
+// was configured from, else the current folder.
 inline std::string SourceDir() {
   const char* env = std::getenv("PTUNE_SOURCE_DIR");
-  return env != nullptr ? env : ".";
+  if (env != nullptr && *env != '\0') return env;
+#ifdef PTUNE_TEST_SOURCE_DIR
+  return PTUNE_TEST_SOURCE_DIR;
+#else
+  return ".";
+#endif
 }
 
 // ../shared/data next to the project root, or "" when absent.
