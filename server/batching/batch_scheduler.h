@@ -1,0 +1,367 @@
+#ifndef PTUNE_SERVER_BATCHING_BATCH_SCHEDULER_H_
+#define PTUNE_SERVER_BATCHING_BATCH_SCHEDULER_H_
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/batching/batch.h"
+#include "server/batching/clock.h"
+#include "server/batching/scheduler_options.h"
+
+namespace ptune::batching {
+
+// Queues inference rows from many tenants and forms the batches of the one
+// device executor (ARCHITECTURE.md §3-4). Torch-free: TaskT carries whatever
+// the engine needs; see task.h for the members TaskT must offer.
+//
+// Batch formation (TryFormBatch, which NextBatch wraps):
+//  1. Rows whose client cancelled or whose deadline passed are removed and
+//     failed (CANCELLED / DEADLINE_EXCEEDED); they never reach a batch.
+//  2. Fairness: each tenant with queued rows has a count of rows served
+//     (start-time fair queueing on rows). The anchor row of a batch is the
+//     head of the least-served tenant (ties: least recently anchored, then
+//     first to arrive), and no tenant may end the batch more than
+//     max_batch_size rows ahead of that minimum. So a flood from one tenant
+//     delays another's row by at most one batch, and among backlogged tenants
+//     rows served differ by at most one batch's worth. A tenant whose queue
+//     empties forgets its count; it comes back level with the least served
+//     active tenant (no credit for idle time).
+//  3. Length grouping: the other rows are picked from the first length_window
+//     rows of every tenant, closest in length to the anchor first, while the
+//     batch fits max_batch_size and the padded budget max_batch_tokens
+//     (rows x longest row).
+//  4. A partial batch waits until batch_timeout after its oldest queued row,
+//     unless it is full (max_batch_size rows or no room for one more token
+//     row) or queued work is left over (waiting would only add latency).
+//
+// Thread-safety: Schedule, Shutdown and stats are thread-safe; NextBatch and
+// TryFormBatch are meant for the one executor thread (they are safe, but two
+// callers would compete for rows). Ownership: owns queued tasks; a formed
+// Batch owns its tasks; failed tasks are destroyed after their Fail hook.
+// Destroying the scheduler shuts it down; the executor must have stopped
+// calling NextBatch by then.
+template <typename TaskT>
+class BatchScheduler {
+ public:
+  using Options = BatchSchedulerOptions;
+
+  static absl::StatusOr<std::unique_ptr<BatchScheduler>> Create(
+      const Options& options) {
+    if (absl::Status status = options.Validate(); !status.ok()) return status;
+    return std::unique_ptr<BatchScheduler>(new BatchScheduler(options));
+  }
+
+  BatchScheduler(const BatchScheduler&) = delete;
+  BatchScheduler& operator=(const BatchScheduler&) = delete;
+  ~BatchScheduler() { Shutdown(); }
+
+  // Queues *task. On OK the scheduler owns it and *task is null; on any error
+  // *task is left with the caller. INVALID_ARGUMENT: null task, tokens() <= 0
+  // or tokens() > max_batch_tokens (could never fit a batch). UNAVAILABLE:
+  // queue full or shut down (retryable).
+  absl::Status Schedule(std::unique_ptr<TaskT>* task) {
+    if (task == nullptr || *task == nullptr) {
+      return absl::InvalidArgumentError("null task");
+    }
+    const int tokens = (*task)->tokens();
+    if (tokens <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("task has ", tokens, " tokens; must be positive"));
+    }
+    if (tokens > options_.max_batch_tokens) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "task has ", tokens, " tokens, more than max_batch_tokens ",
+          options_.max_batch_tokens));
+    }
+    absl::MutexLock lock(&mu_);
+    if (shutdown_) return absl::UnavailableError("batch scheduler shut down");
+    if (queue_size_ >= options_.max_queue_size) {
+      ++stats_.rejected_queue_full;
+      return absl::UnavailableError(absl::StrCat(
+          "batch queue full (", options_.max_queue_size, " rows)"));
+    }
+    auto [it, inserted] = tenants_.try_emplace((*task)->tenant());
+    TenantQueue& queue = it->second;
+    if (inserted) {
+      queue.served = vtime_;
+      queue.arrival = next_seq_;
+    }
+    queue.entries.push_back(
+        Entry{std::move(*task), clock_->Now(), next_seq_++});
+    ++queue_size_;
+    cv_.Signal();
+    return absl::OkStatus();
+  }
+
+  // Blocks until a batch is ready, max_wait has passed on the clock (then an
+  // empty batch) or Shutdown (then CANCELLED). With a FakeClock, pass
+  // max_wait = 0 (or use TryFormBatch): waits are in real time, and a fake
+  // clock that does not move never reaches a later deadline.
+  absl::StatusOr<Batch<TaskT>> NextBatch(absl::Duration max_wait) {
+    const absl::Time give_up = clock_->Now() + max_wait;
+    while (true) {
+      std::vector<Dropped> dropped;
+      std::optional<absl::StatusOr<Batch<TaskT>>> result;
+      {
+        absl::MutexLock lock(&mu_);
+        const absl::Time now = clock_->Now();
+        absl::Time release_at = absl::InfiniteFuture();
+        if (shutdown_) {
+          result = absl::CancelledError("batch scheduler shut down");
+        } else if (std::optional<Batch<TaskT>> batch =
+                       FormBatchLocked(now, &dropped, &release_at)) {
+          result = std::move(*batch);
+        } else if (now >= give_up) {
+          result = Batch<TaskT>();
+        } else if (dropped.empty()) {
+          cv_.WaitWithTimeout(&mu_, std::min(give_up, release_at) - now);
+        }
+      }
+      FailAll(dropped);
+      if (result.has_value()) return *std::move(result);
+    }
+  }
+
+  // One non-blocking formation attempt at the clock's current time: drops
+  // cancelled and expired rows, then returns a batch if one is ready (see the
+  // class comment), else an empty batch. For tests and for executors that
+  // poll between training steps.
+  Batch<TaskT> TryFormBatch() {
+    std::vector<Dropped> dropped;
+    std::optional<Batch<TaskT>> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      absl::Time release_at;
+      if (!shutdown_)
+        batch = FormBatchLocked(clock_->Now(), &dropped, &release_at);
+    }
+    FailAll(dropped);
+    return batch.has_value() ? *std::move(batch) : Batch<TaskT>();
+  }
+
+  // Fails every queued task with UNAVAILABLE, refuses new ones and wakes
+  // NextBatch (which then returns CANCELLED). Idempotent.
+  void Shutdown() {
+    std::vector<Dropped> dropped;
+    {
+      absl::MutexLock lock(&mu_);
+      shutdown_ = true;
+      for (auto& [tenant, queue] : tenants_) {
+        for (Entry& entry : queue.entries) {
+          dropped.push_back(
+              {std::move(entry.task),
+               absl::UnavailableError("batch scheduler shut down")});
+          ++stats_.dropped_shutdown;
+        }
+      }
+      tenants_.clear();
+      queue_size_ = 0;
+      cv_.SignalAll();
+    }
+    FailAll(dropped);
+  }
+
+  BatchSchedulerStats stats() const {
+    absl::MutexLock lock(&mu_);
+    BatchSchedulerStats stats = stats_;
+    stats.queue_depth = queue_size_;
+    return stats;
+  }
+
+ private:
+  struct Entry {
+    std::unique_ptr<TaskT> task;
+    absl::Time enqueued;
+    int64_t seq;  // arrival order across tenants
+  };
+  struct TenantQueue {
+    std::deque<Entry> entries;  // arrival order
+    int64_t served = 0;         // rows served, on the shared virtual scale
+    int64_t last_anchor = -1;   // batch number this tenant last anchored
+    int64_t arrival = 0;        // seq when the queue became non-empty
+    int taking = 0;             // rows picked by the batch being formed
+  };
+  struct Candidate {
+    TenantQueue* queue;
+    int index;  // into queue->entries
+    int tokens;
+    int64_t seq;
+  };
+  struct Dropped {
+    std::unique_ptr<TaskT> task;
+    absl::Status status;
+  };
+
+  explicit BatchScheduler(const Options& options)
+      : options_(options),
+        clock_(options.clock != nullptr ? options.clock : Clock::Real()) {}
+
+  static void FailAll(std::vector<Dropped>& dropped) {
+    for (Dropped& d : dropped) d.task->Fail(std::move(d.status));
+  }
+
+  // Removes cancelled and expired rows into *dropped.
+  void DropDeadLocked(absl::Time now, std::vector<Dropped>* dropped)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (auto it = tenants_.begin(); it != tenants_.end();) {
+      std::deque<Entry>& entries = it->second.entries;
+      auto keep = entries.begin();
+      for (auto e = entries.begin(); e != entries.end(); ++e) {
+        if (e->task->cancelled()) {
+          ++stats_.dropped_cancelled;
+          dropped->push_back(
+              {std::move(e->task), absl::CancelledError("request cancelled")});
+        } else if (e->task->deadline() <= now) {
+          ++stats_.dropped_deadline;
+          dropped->push_back(
+              {std::move(e->task),
+               absl::DeadlineExceededError(
+                   "deadline passed while waiting for a batch")});
+        } else {
+          if (keep != e) *keep = std::move(*e);
+          ++keep;
+        }
+      }
+      queue_size_ -= entries.end() - keep;
+      entries.erase(keep, entries.end());
+      if (entries.empty()) {
+        tenants_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // Forms the next batch if one is ready at `now`; otherwise sets
+  // *release_at to when a partial batch would be released by the timeout.
+  std::optional<Batch<TaskT>> FormBatchLocked(absl::Time now,
+                                              std::vector<Dropped>* dropped,
+                                              absl::Time* release_at)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    *release_at = absl::InfiniteFuture();
+    DropDeadLocked(now, dropped);
+    if (tenants_.empty()) return std::nullopt;
+
+    // The anchor: head of the least-served tenant.
+    TenantQueue* anchor = nullptr;
+    absl::Time oldest = absl::InfiniteFuture();
+    for (auto& [tenant, queue] : tenants_) {
+      queue.taking = 0;
+      oldest = std::min(oldest, queue.entries.front().enqueued);
+      if (anchor == nullptr ||
+          std::tie(queue.served, queue.last_anchor, queue.arrival) <
+              std::tie(anchor->served, anchor->last_anchor, anchor->arrival)) {
+        anchor = &queue;
+      }
+    }
+    const int64_t min_served = anchor->served;
+    vtime_ = min_served;
+    const int64_t max_served = min_served + options_.max_batch_size;
+
+    const int anchor_tokens = anchor->entries.front().task->tokens();
+    std::vector<Candidate> candidates;
+    for (auto& [tenant, queue] : tenants_) {
+      const int window = std::min<int>(options_.length_window,
+                                       static_cast<int>(queue.entries.size()));
+      for (int i = (&queue == anchor ? 1 : 0); i < window; ++i) {
+        const Entry& e = queue.entries[i];
+        candidates.push_back({&queue, i, e.task->tokens(), e.seq});
+      }
+    }
+    std::sort(candidates.begin(), candidates.end(),
+              [anchor_tokens](const Candidate& a, const Candidate& b) {
+                const int da = std::abs(a.tokens - anchor_tokens);
+                const int db = std::abs(b.tokens - anchor_tokens);
+                return da != db ? da < db : a.seq < b.seq;
+              });
+
+    std::vector<Candidate> picked = {{anchor, 0, anchor_tokens, 0}};
+    anchor->taking = 1;
+    int max_tokens = anchor_tokens;
+    for (const Candidate& c : candidates) {
+      const int rows = static_cast<int>(picked.size());
+      if (rows == options_.max_batch_size) break;
+      if (c.queue->served + c.queue->taking + 1 > max_served) continue;
+      const int longest = std::max(max_tokens, c.tokens);
+      if (static_cast<int64_t>(rows + 1) * longest >
+          options_.max_batch_tokens) {
+        continue;
+      }
+      picked.push_back(c);
+      ++c.queue->taking;
+      max_tokens = longest;
+    }
+
+    const int rows = static_cast<int>(picked.size());
+    const bool full =
+        rows == options_.max_batch_size ||
+        static_cast<int64_t>(rows + 1) * max_tokens > options_.max_batch_tokens;
+    const bool work_left = rows < queue_size_;
+    if (!full && !work_left && now < oldest + options_.batch_timeout) {
+      *release_at = oldest + options_.batch_timeout;
+      return std::nullopt;
+    }
+
+    anchor->last_anchor = stats_.batches;
+    Batch<TaskT> batch;
+    for (const Candidate& c : picked) {
+      batch.Add(std::move(c.queue->entries[c.index].task));
+    }
+    for (auto it = tenants_.begin(); it != tenants_.end();) {
+      TenantQueue& queue = it->second;
+      if (queue.taking > 0) {
+        queue.served += queue.taking;
+        const int window = std::min<int>(
+            options_.length_window, static_cast<int>(queue.entries.size()));
+        auto end = queue.entries.begin() + window;
+        queue.entries.erase(
+            std::remove_if(queue.entries.begin(), end,
+                           [](const Entry& e) { return e.task == nullptr; }),
+            end);
+      }
+      if (queue.entries.empty()) {
+        tenants_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+    queue_size_ -= rows;
+    ++stats_.batches;
+    stats_.rows += rows;
+    stats_.real_tokens += batch.real_tokens();
+    stats_.padded_tokens += batch.padded_tokens();
+    return batch;
+  }
+
+  const Options options_;
+  Clock* const clock_;
+
+  mutable absl::Mutex mu_;
+  absl::CondVar cv_;  // signalled on Schedule and Shutdown
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  // Only tenants with queued rows.
+  absl::flat_hash_map<std::string, TenantQueue> tenants_ ABSL_GUARDED_BY(mu_);
+  int64_t queue_size_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t vtime_ ABSL_GUARDED_BY(mu_) = 0;     // least served, last batch
+  int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;  // arrival counter
+  BatchSchedulerStats stats_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace ptune::batching
+
+#endif  // PTUNE_SERVER_BATCHING_BATCH_SCHEDULER_H_
