@@ -60,15 +60,6 @@ absl::StatusOr<PoolingMode> ModeFromPoolingConfig(const json& j,
 
 }  // namespace
 
-absl::StatusOr<PoolingMode> ParsePoolingMode(absl::string_view name) {
-  if (name == "cls") return PoolingMode::kCls;
-  if (name == "mean") return PoolingMode::kMean;
-  if (name == "max") return PoolingMode::kMax;
-  if (name == "mean_sqrt_len") return PoolingMode::kMeanSqrtLen;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown pooling \"", name, "\" (cls, mean, max, mean_sqrt_len)"));
-}
-
 at::Tensor Pool(const at::Tensor& states, const at::Tensor& mask,
                 PoolingMode mode) {
   const at::Tensor m = mask.to(states.scalar_type()).unsqueeze(-1);

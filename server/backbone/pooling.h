@@ -16,8 +16,6 @@ namespace ptune::backbone {
 
 enum class PoolingMode { kCls, kMean, kMax, kMeanSqrtLen };
 
-absl::StatusOr<PoolingMode> ParsePoolingMode(absl::string_view name);
-
 // states [B, T, H] (text tokens only), mask [B, T] (1 = real) -> [B, H].
 at::Tensor Pool(const at::Tensor& states, const at::Tensor& mask,
                 PoolingMode mode);

@@ -18,6 +18,7 @@
 #include "server/training/evaluator.h"
 #include "server/training/length_search.h"
 #include "server/training/task_batch.h"
+#include "server/training/trainer.h"
 
 // Defaults come from the measurements in tests/bench/README.md (SST-2,
 // CoNLL-2003, WNUT-17): deep prompts beat shallow ones on this small
@@ -61,14 +62,18 @@ ABSL_FLAG(std::string, template_text, "",
 ABSL_FLAG(std::string, verbalizer, "",
           "Comma-separated label words, one per label in label order; the "
           "head's rows start from their embeddings (--head_pooling mask).");
-ABSL_FLAG(int, epochs, 5, "Maximum epochs (early stopping may end sooner).");
-ABSL_FLAG(int, batch_size, 32, "Training batch size.");
-ABSL_FLAG(double, lr, 3e-2,
+ABSL_FLAG(int, epochs, ptune::training::TrainOptions{}.epochs,
+          "Maximum epochs (early stopping may end sooner).");
+ABSL_FLAG(int, batch_size, ptune::training::TrainOptions{}.batch_size,
+          "Training batch size.");
+ABSL_FLAG(double, lr, ptune::training::TrainOptions{}.learning_rate,
           "Peak learning rate (AdamW, linear warmup and decay). 3e-2 beat 1e-2 "
           "and 3e-3 on both SST-2 and CoNLL-2003 (tests/bench/README.md); "
           "lower it if the loss diverges.");
-ABSL_FLAG(int, patience, 2, "Epochs without validation gain before stopping.");
-ABSL_FLAG(uint64_t, seed, 42, "Seed for init, shuffling and dropout.");
+ABSL_FLAG(int, patience, ptune::training::TrainOptions{}.patience,
+          "Epochs without validation gain before stopping.");
+ABSL_FLAG(uint64_t, seed, ptune::training::TrainOptions{}.seed,
+          "Seed for init, shuffling and dropout.");
 ABSL_FLAG(std::string, labels, "",
           "import-peft: comma-separated label names in head order (PEFT "
           "stores none; not needed for adapters exported by ptune).");

@@ -13,24 +13,6 @@
 
 namespace ptune::training {
 
-std::vector<std::vector<size_t>> LengthSortedBatches(const datasets::Dataset& data,
-                                                     int batch_size) {
-  std::vector<size_t> order(data.size());
-  std::iota(order.begin(), order.end(), 0);
-  const auto length = [&](size_t i) {
-    return data.task == datasets::Task::kTag ? data.tagging[i].text.size()
-                                             : data.classification[i].text.size();
-  };
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return length(a) < length(b); });
-  std::vector<std::vector<size_t>> batches;
-  for (size_t i = 0; i < order.size(); i += batch_size) {
-    batches.emplace_back(order.begin() + i,
-                         order.begin() + std::min(order.size(), i + batch_size));
-  }
-  return batches;
-}
-
 absl::StatusOr<Evaluation> Evaluate(const backbone::Backbone& backbone,
                                     const prompts::PromptModel& model,
                                     const datasets::Dataset& data,
@@ -64,7 +46,10 @@ absl::StatusOr<Evaluation> Evaluate(
   eval.predicted_labels.assign(data.size(), -1);
   eval.predicted_entities.resize(tagging ? data.size() : 0);
   c10::InferenceMode inference;
-  for (const std::vector<size_t>& indices : LengthSortedBatches(data, batch_size)) {
+  std::vector<size_t> all(data.size());
+  std::iota(all.begin(), all.end(), 0);
+  for (const std::vector<size_t>& indices :
+       LengthSortedBatches(data, std::move(all), batch_size)) {
     ASSIGN_OR_RETURN(TaskBatch batch,
                      MakeTaskBatch(backbone, model, data, indices, max_tokens));
     at::Tensor probabilities;

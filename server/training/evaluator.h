@@ -35,11 +35,6 @@ absl::StatusOr<Evaluation> Evaluate(
     const std::vector<const prompts::PromptModel*>& ensemble,
     const datasets::Dataset& data, int batch_size, int max_tokens);
 
-// Indices of `data` ordered by text length, cut into batches of `batch_size`
-// (similar lengths together: less padding).
-std::vector<std::vector<size_t>> LengthSortedBatches(const datasets::Dataset& data,
-                                                     int batch_size);
-
 }  // namespace ptune::training
 
 #endif  // PTUNE_SERVER_TRAINING_EVALUATOR_H_

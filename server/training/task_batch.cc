@@ -31,6 +31,23 @@ std::vector<int32_t> FirstTokenOfEachWord(
   return out;
 }
 
+std::vector<std::vector<size_t>> LengthSortedBatches(const datasets::Dataset& data,
+                                                     std::vector<size_t> indices,
+                                                     int batch_size) {
+  const auto length = [&](size_t i) {
+    return data.task == datasets::Task::kTag ? data.tagging[i].text.size()
+                                             : data.classification[i].text.size();
+  };
+  std::stable_sort(indices.begin(), indices.end(),
+                   [&](size_t a, size_t b) { return length(a) < length(b); });
+  std::vector<std::vector<size_t>> batches;
+  for (size_t i = 0; i < indices.size(); i += batch_size) {
+    batches.emplace_back(indices.begin() + i,
+                         indices.begin() + std::min(indices.size(), i + batch_size));
+  }
+  return batches;
+}
+
 std::vector<std::string> ModelLabels(const datasets::Dataset& data) {
   if (data.task == datasets::Task::kTag) return BioLabelSet(data.labels);
   return data.labels;

@@ -42,6 +42,12 @@ absl::StatusOr<TaskBatch> MakeTaskBatch(const backbone::Backbone& backbone,
                                         const std::vector<size_t>& indices,
                                         int max_tokens);
 
+// `indices` ordered by text length (stable) and cut into batches of
+// `batch_size`: similar lengths together, so batches pad less.
+std::vector<std::vector<size_t>> LengthSortedBatches(const datasets::Dataset& data,
+                                                     std::vector<size_t> indices,
+                                                     int batch_size);
+
 // The label set a model for `data` needs: the classification labels, or the
 // BIO tags of the entity types.
 std::vector<std::string> ModelLabels(const datasets::Dataset& data);

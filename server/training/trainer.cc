@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <iterator>
 #include <numeric>
 
 #include <torch/torch.h>
@@ -26,21 +27,16 @@ using Clock = std::chrono::steady_clock;
 std::vector<std::vector<size_t>> EpochBatches(const datasets::Dataset& data,
                                               uint64_t seed, int epoch,
                                               int batch_size) {
-  std::vector<size_t> order = EpochOrder(data.size(), seed, epoch);
-  const auto length = [&](size_t i) {
-    return data.task == datasets::Task::kTag ? data.tagging[i].text.size()
-                                             : data.classification[i].text.size();
-  };
+  const std::vector<size_t> order = EpochOrder(data.size(), seed, epoch);
   const size_t window = static_cast<size_t>(batch_size) * 50;
   std::vector<std::vector<size_t>> batches;
   for (size_t start = 0; start < order.size(); start += window) {
-    const auto begin = order.begin() + start;
-    const auto end = order.begin() + std::min(order.size(), start + window);
-    std::stable_sort(begin, end,
-                     [&](size_t a, size_t b) { return length(a) < length(b); });
-    for (auto it = begin; it < end; it += batch_size) {
-      batches.emplace_back(it, std::min(end, it + batch_size));
-    }
+    auto window_batches = LengthSortedBatches(
+        data,
+        std::vector<size_t>(order.begin() + start,
+                            order.begin() + std::min(order.size(), start + window)),
+        batch_size);
+    std::move(window_batches.begin(), window_batches.end(), std::back_inserter(batches));
   }
   datasets::Random random(seed * 1000003 + epoch * 7919 + 17);
   random.Shuffle(&batches);
