@@ -26,7 +26,7 @@ APT_PACKAGES=(
   build-essential cmake pkg-config ccache git ca-certificates
   libtorch-dev libopenblas0-pthread
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev prometheus-cpp-dev libcpp-httplib-dev
+  libabsl-dev prometheus-cpp-dev libcpp-httplib-dev libssl-dev
   libgtest-dev libgmock-dev libicu-dev nlohmann-json3-dev libsqlite3-dev
   python3 python3-pip
 )

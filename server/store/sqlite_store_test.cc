@@ -1,0 +1,160 @@
+// SQLite-engine specifics: schema migrations, file settings, concurrency.
+#include "server/store/sqlite_store.h"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/store/sqlite_schema.h"
+#include "server/store/store.h"
+
+namespace ptune::store {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string FreshPath() {
+  static int counter = 0;
+  const std::string dir = absl::StrCat(::testing::TempDir(), "/ptune_sqlite_",
+                                       getpid(), "_", counter++);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir + "/ptune.db";
+}
+
+SqliteStore::Options At(const std::string& path, int schema_version = -1) {
+  SqliteStore::Options options;
+  options.path = path;
+  options.schema_version = schema_version;
+  return options;
+}
+
+// Runs one SQL statement through a separate raw connection and returns the
+// first column of the first row ("" when none).
+std::string RawQuery(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  std::string result;
+  const int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr) {
+    result = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  }
+  EXPECT_TRUE(rc == SQLITE_ROW || rc == SQLITE_DONE) << sqlite3_errmsg(db);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return result;
+}
+
+TEST(SqliteStoreTest, FileIsInWalModeAtLatestSchema) {
+  const std::string path = FreshPath();
+  auto store = SqliteStore::Create(At(path));
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(RawQuery(path, "PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(*(*store)->SchemaVersion(), sqlite::LatestSchemaVersion());
+  EXPECT_GE(sqlite::LatestSchemaVersion(), 2);
+}
+
+TEST(SqliteStoreTest, OpeningAnOlderFileMigratesIt) {
+  const std::string path = FreshPath();
+  std::string tenant_id;
+  {
+    auto old = SqliteStore::Create(At(path, 1));
+    ASSERT_TRUE(old.ok()) << old.status();
+    EXPECT_EQ(*(*old)->SchemaVersion(), 1);
+    Tenant t;
+    t.name = "legacy";
+    tenant_id = (*old)->CreateTenant(t)->id;
+  }
+  EXPECT_EQ(RawQuery(path, "SELECT name FROM sqlite_master WHERE name = "
+                           "'jobs_by_state'"),
+            "");
+
+  auto store = OpenStore(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(RawQuery(path, "SELECT MAX(version) FROM schema_migrations"),
+            absl::StrCat(sqlite::LatestSchemaVersion()));
+  EXPECT_EQ(RawQuery(path, "SELECT name FROM sqlite_master WHERE name = "
+                           "'jobs_by_state'"),
+            "jobs_by_state");
+  EXPECT_EQ((*store)->GetTenant(tenant_id)->name, "legacy");
+}
+
+TEST(SqliteStoreTest, ANewerSchemaIsRefused) {
+  const std::string path = FreshPath();
+  ASSERT_TRUE(OpenStore(path).ok());
+  RawQuery(path,
+           "INSERT INTO schema_migrations (version, applied_at) VALUES "
+           "(999, 0)");
+  auto store = OpenStore(path);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(store.status().message(), HasSubstr("999"));
+}
+
+// Threads hammer one store, and a second connection to the same file, with
+// version creation: numbering must stay dense and unique (max + 1 is atomic
+// across connections too).
+TEST(SqliteStoreTest, ConcurrentWritersKeepVersionsUnique) {
+  const std::string path = FreshPath();
+  auto first = OpenStore(path);
+  auto second = OpenStore(path);
+  ASSERT_TRUE(first.ok() && second.ok());
+  Tenant t;
+  t.name = "busy";
+  const std::string tenant_id = (*first)->CreateTenant(t)->id;
+
+  constexpr int kThreads = 6;
+  constexpr int kPerThread = 15;
+  std::vector<std::thread> threads;
+  std::vector<std::vector<int>> versions(kThreads);
+  std::vector<int> failures(kThreads, 0);
+  for (int i = 0; i < kThreads; ++i) {
+    Store* store = (i % 2 == 0 ? first : second)->get();
+    threads.emplace_back([&, i, store] {
+      for (int k = 0; k < kPerThread; ++k) {
+        PromptVersion p;
+        p.tenant_id = tenant_id;
+        p.name = "shared";
+        p.task = "tag";
+        auto created = store->CreatePromptVersion(p);
+        if (!created.ok()) {
+          ++failures[i];
+          continue;
+        }
+        versions[i].push_back(created->version);
+        Job job;
+        job.tenant_id = tenant_id;
+        job.prompt_name = "shared";
+        job.prompt_version = created->version;
+        if (!store->CreateJob(job).ok()) ++failures[i];
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+
+  std::set<int> all;
+  for (int i = 0; i < kThreads; ++i) {
+    EXPECT_EQ(failures[i], 0) << "thread " << i;
+    all.insert(versions[i].begin(), versions[i].end());
+  }
+  EXPECT_EQ(all.size(), size_t{kThreads * kPerThread});
+  EXPECT_EQ(*all.begin(), 1);
+  EXPECT_EQ(*all.rbegin(), kThreads * kPerThread);
+  EXPECT_EQ(*(*first)->CountActiveJobs(tenant_id), kThreads * kPerThread);
+  auto summaries = (*second)->ListPrompts(tenant_id);
+  ASSERT_EQ(summaries->size(), 1u);
+  EXPECT_EQ((*summaries)[0].versions.size(), size_t{kThreads * kPerThread});
+}
+
+}  // namespace
+}  // namespace ptune::store
