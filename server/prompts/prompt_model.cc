@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include <torch/torch.h>
@@ -55,6 +56,11 @@ absl::Status CheckShape(const at::Tensor& tensor, absl::string_view name,
       name, " has shape [",
       tensor.defined() ? absl::StrJoin(tensor.sizes(), ", ") : "undefined",
       "], expected [", absl::StrJoin(expected, ", "), "]"));
+}
+
+std::mutex& GlobalSeedMutex() {
+  static std::mutex* const mutex = new std::mutex();
+  return *mutex;
 }
 
 // Embeddings of `text`'s tokens (no [CLS]/[SEP]) repeated or cut to m rows.
@@ -169,6 +175,11 @@ absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::Create(
   model->spec_ = spec;
   model->labels_ = std::move(labels);
   RETURN_IF_ERROR(common::TorchCall("creating a prompt", [&]() -> absl::Status {
+    // Initialization draws from LibTorch's global generator: hold it while
+    // seeding and drawing, so that models created on several threads at
+    // once (e.g. training jobs of several tenants) each get their seed's
+    // values.
+    std::lock_guard<std::mutex> seeded(GlobalSeedMutex());
     torch::manual_seed(seed);
     model->module_ = std::make_shared<PromptModuleImpl>(
         ShapeFor(backbone, spec, model->labels_.size()), spec.reparam,
@@ -182,7 +193,22 @@ absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::Create(
 
 absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::Load(
     const backbone::Backbone& backbone, const std::string& dir) {
-  ASSIGN_OR_RETURN(json meta, ReadJsonObject(dir + "/" + kMetadataFile));
+  PromptArtifact artifact;
+  ASSIGN_OR_RETURN(artifact.metadata_json,
+                   common::ReadFile(dir + "/" + kMetadataFile));
+  ASSIGN_OR_RETURN(artifact.tensors, common::ReadFile(dir + "/" + kTensorsFile));
+  return Deserialize(backbone, std::move(artifact), dir);
+}
+
+absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::Deserialize(
+    const backbone::Backbone& backbone, PromptArtifact artifact,
+    const std::string& source) {
+  const std::string& dir = source;  // names the artifact in messages
+  json meta = json::parse(artifact.metadata_json, nullptr, /*allow_exceptions=*/false);
+  if (meta.is_discarded() || !meta.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(dir, ": ", kMetadataFile, " is not a JSON object"));
+  }
   if (StringField(meta, "format") != kFormat) {
     return absl::InvalidArgumentError(absl::StrCat(
         dir, ": not a ptune prompt artifact (format ", kFormat, ")"));
@@ -212,8 +238,9 @@ absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::Load(
     }
     labels.push_back(label.get<std::string>());
   }
-  ASSIGN_OR_RETURN(auto file, safetensors::SafetensorsFile::Open(
-                                  dir + "/" + kTensorsFile));
+  ASSIGN_OR_RETURN(auto file, safetensors::SafetensorsFile::FromBuffer(
+                                  std::move(artifact.tensors),
+                                  absl::StrCat(dir, "/", kTensorsFile)));
   const PromptShape shape = ShapeFor(backbone, spec, labels.size());
   ASSIGN_OR_RETURN(
       at::Tensor prompt,
@@ -265,19 +292,13 @@ absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::FromTensors(
   return model;
 }
 
-absl::Status PromptModel::Save(const std::string& dir, const json& metadata) {
+absl::StatusOr<PromptArtifact> PromptModel::Serialize(const json& metadata) {
   Collapse();
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error) {
-    return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", error.message()));
-  }
   safetensors::SafetensorsWriter writer;
   writer.SetMetadata("format", kFormat);
   RETURN_IF_ERROR(backbone::AddTensor(writer, "prompt", module_->prompt));
   RETURN_IF_ERROR(backbone::AddTensor(writer, "head.weight", module_->head->weight));
   RETURN_IF_ERROR(backbone::AddTensor(writer, "head.bias", module_->head->bias));
-  RETURN_IF_ERROR(writer.WriteFile(dir + "/" + kTensorsFile));
 
   json meta = metadata.is_object() ? metadata : json::object();
   meta["format"] = kFormat;
@@ -287,7 +308,19 @@ absl::Status PromptModel::Save(const std::string& dir, const json& metadata) {
   meta["backbone"] = backbone_identity_;
   meta["created_at"] = absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone());
   metadata_ = meta;
-  return common::WriteFileAtomically(dir + "/" + kMetadataFile, meta.dump(2) + "\n");
+  return PromptArtifact{.tensors = writer.Serialize(),
+                        .metadata_json = meta.dump(2) + "\n"};
+}
+
+absl::Status PromptModel::Save(const std::string& dir, const json& metadata) {
+  ASSIGN_OR_RETURN(PromptArtifact artifact, Serialize(metadata));
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) {
+    return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", error.message()));
+  }
+  RETURN_IF_ERROR(common::WriteFileAtomically(dir + "/" + kTensorsFile, artifact.tensors));
+  return common::WriteFileAtomically(dir + "/" + kMetadataFile, artifact.metadata_json);
 }
 
 absl::StatusOr<backbone::TokenBatch> PromptModel::Tokenize(
@@ -368,6 +401,24 @@ absl::StatusOr<at::Tensor> PromptModel::Logits(const backbone::Backbone& backbon
                                             : backbone::PoolingMode::kCls);
     return module_->head->forward(pooled);
   });
+}
+
+at::Tensor PromptModel::Prompt(bool training, at::Generator* generator) const {
+  if (generator == nullptr || !training || spec_.dropout <= 0) {
+    return module_->Prompt(training, spec_.dropout);
+  }
+  const at::Tensor p = module_->Prompt(/*training=*/false, 0);
+  const double keep = 1.0 - spec_.dropout;
+  const at::Tensor mask =
+      at::empty(p.sizes(), at::TensorOptions().dtype(at::kFloat))
+          .bernoulli_(keep, *generator)
+          .div_(keep)
+          .to(p.device(), p.scalar_type());
+  return p * mask;
+}
+
+at::Tensor PromptModel::Head(const at::Tensor& states) const {
+  return module_->head->forward(states);
 }
 
 at::Tensor PromptModel::Penalty() const {

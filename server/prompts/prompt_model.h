@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
@@ -22,6 +23,15 @@
 namespace ptune::prompts {
 
 class PromptModuleImpl;
+
+// A prompt artifact in memory: the bytes of prompt.safetensors (prompt,
+// head.weight, head.bias) and of prompt.json (format, task, labels, spec,
+// backbone identity, caller metadata). Save/Load write and read these two
+// files; the service's store keeps them as blobs.
+struct PromptArtifact {
+  std::string tensors;
+  std::string metadata_json;
+};
 
 class PromptModel {
  public:
@@ -47,7 +57,15 @@ class PromptModel {
       const at::Tensor& prompt, const at::Tensor& head_weight,
       const at::Tensor& head_bias);
 
+  // Load from memory; `source` names the artifact in error messages.
+  static absl::StatusOr<std::unique_ptr<PromptModel>> Deserialize(
+      const backbone::Backbone& backbone, PromptArtifact artifact,
+      const std::string& source);
+
   ~PromptModel();
+
+  // The artifact Save writes (collapses the MLP first).
+  absl::StatusOr<PromptArtifact> Serialize(const nlohmann::json& metadata);
 
   // Writes <dir>/prompt.safetensors and <dir>/prompt.json (spec, labels,
   // backbone identity, `metadata` such as metrics). Collapses the MLP first.
@@ -68,6 +86,15 @@ class PromptModel {
   absl::StatusOr<at::Tensor> Logits(const backbone::Backbone& backbone,
                                     const backbone::TokenBatch& batch,
                                     bool training) const;
+
+  // The prompt as a differentiable tensor, [m, H] (shallow) or [L, 2, m, H]
+  // (deep). With `training` and spec.dropout > 0 a Bernoulli mask is applied,
+  // drawn from `generator` (a CPU generator, so a job's draws do not depend
+  // on the device or on other jobs) or, when null, from LibTorch's default.
+  at::Tensor Prompt(bool training, at::Generator* generator = nullptr) const;
+
+  // The head on hidden states: [..., H] → [..., C].
+  at::Tensor Head(const at::Tensor& states) const;
 
   // λ‖P‖² (zero when spec.l2 is 0).
   at::Tensor Penalty() const;

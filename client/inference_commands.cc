@@ -1,0 +1,70 @@
+// ptune classify | tag.
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "client/commands.h"
+#include "client/formatters.h"
+#include "client/local_files.h"
+#include "server/common/status_macros.h"
+
+namespace ptune::client {
+
+absl::StatusOr<std::vector<std::string>> InputTexts(const ParsedArgs& args) {
+  const bool has_file = args.Has("file");
+  if (has_file == !args.positional.empty()) {
+    return absl::InvalidArgumentError(
+        "give the texts as arguments or --file FILE (one text per line), not "
+        "both");
+  }
+  if (!has_file) return args.positional;
+  ASSIGN_OR_RETURN(std::string contents, ReadLocalFile(args.GetString("file")));
+  std::vector<std::string> texts;
+  for (absl::string_view line : absl::StrSplit(contents, '\n')) {
+    absl::ConsumeSuffix(&line, "\r");
+    if (!absl::StripAsciiWhitespace(line).empty()) texts.emplace_back(line);
+  }
+  if (texts.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--file ", args.GetString("file"), " has no texts"));
+  }
+  return texts;
+}
+
+absl::Status RunClassify(const ParsedArgs& args,
+                         const CommandContext& context) {
+  v1::ClassifyRequest request;
+  request.set_prompt_name(args.GetString("prompt"));
+  if (request.prompt_name().empty()) {
+    return absl::InvalidArgumentError("--prompt is required");
+  }
+  ASSIGN_OR_RETURN(int64_t version, args.GetInt("version", 0));
+  request.set_version(version);
+  ASSIGN_OR_RETURN(std::vector<std::string> texts, InputTexts(args));
+  for (const std::string& text : texts) request.add_texts(text);
+  ASSIGN_OR_RETURN(v1::ClassifyResponse response,
+                   context.client->Classify(request));
+  *context.out << (context.json ? ToJson(response)
+                                : FormatClassifications(texts, response));
+  return absl::OkStatus();
+}
+
+absl::Status RunTag(const ParsedArgs& args, const CommandContext& context) {
+  v1::TagEntitiesRequest request;
+  request.set_prompt_name(args.GetString("prompt"));
+  if (request.prompt_name().empty()) {
+    return absl::InvalidArgumentError("--prompt is required");
+  }
+  ASSIGN_OR_RETURN(int64_t version, args.GetInt("version", 0));
+  request.set_version(version);
+  ASSIGN_OR_RETURN(std::vector<std::string> texts, InputTexts(args));
+  for (const std::string& text : texts) request.add_texts(text);
+  ASSIGN_OR_RETURN(v1::TagEntitiesResponse response,
+                   context.client->TagEntities(request));
+  *context.out << (context.json ? ToJson(response)
+                                : FormatTaggedTexts(texts, response));
+  return absl::OkStatus();
+}
+
+}  // namespace ptune::client

@@ -1,0 +1,54 @@
+// ptune-server: the ptune gRPC service (see README.md and
+// server/service/server.h). Runs until SIGTERM or SIGINT, then shuts down
+// gracefully: in-flight calls finish, training jobs stop at their next step
+// and resume from their last checkpoint at the next start. Exit code 0 after
+// a clean shutdown.
+#include <csignal>
+#include <iostream>
+
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "server/common/process_tuning.h"
+#include "server/platform/blas_kernel.h"
+#include "server/service/flags.h"
+#include "server/service/server.h"
+
+int main(int argc, char** argv) {
+  ptune::platform::SelectBlasKernel(argv);
+  absl::SetProgramUsageMessage(
+      "ptune-server --backbone_dir DIR [--listen 0.0.0.0:8500] "
+      "[--admin_key_file FILE] ...\nServes prompt tuning over gRPC.");
+  absl::ParseCommandLine(argc, argv);
+
+  // Block the signals before any thread starts, so that every thread
+  // inherits the mask and only sigwait below receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::cerr << "ptune-server: " << ptune::common::ApplyCpuTuning({}) << "\n";
+
+  absl::StatusOr<ptune::service::Server::Options> options =
+      ptune::service::ServerOptionsFromFlags();
+  if (!options.ok()) {
+    std::cerr << "ptune-server: " << options.status().message() << "\n";
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<ptune::service::Server>> server =
+      ptune::service::Server::BuildAndStart(*options);
+  if (!server.ok()) {
+    std::cerr << "ptune-server: " << server.status() << "\n";
+    return 1;
+  }
+  // Machine-readable start line for scripts and tests.
+  std::cout << "ptune-server listening grpc_port=" << (*server)->grpc_port()
+            << " metrics_port=" << (*server)->metrics_port() << std::endl;
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  std::cerr << "ptune-server: signal " << signal << ", shutting down\n";
+  (*server)->Shutdown();
+  std::cerr << "ptune-server: stopped\n";
+  return 0;
+}

@@ -1,0 +1,110 @@
+#include "server/service/flags.h"
+
+#include <cstdlib>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "server/common/status_macros.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:8500",
+          "gRPC address (host:port). Port 0 picks a free port.");
+ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9090",
+          "Prometheus /metrics address on its own port; empty turns metrics off.");
+ABSL_FLAG(std::string, backbone_dir, "",
+          "Hugging Face folder of the frozen backbone (config.json, model.safetensors, "
+          "vocab.txt). Default: $PTUNE_BACKBONE_DIR. Prompts are bound to this "
+          "backbone's weights checksum.");
+ABSL_FLAG(std::string, device, "auto",
+          "auto (cuda when available), cpu, cuda or cuda:N. One device per process.");
+ABSL_FLAG(std::string, dtype, "float32",
+          "float32, or float16/bfloat16 on CUDA: half the memory and about twice the "
+          "throughput, outputs differ by ~1e-3.");
+ABSL_FLAG(std::string, store, "",
+          "State store URL: sqlite:///abs/path.db (one file, WAL, synchronous=FULL). "
+          "Default: sqlite://<data_dir>/ptune.db.");
+ABSL_FLAG(std::string, data_dir, ".", "Folder for the default SQLite file.");
+ABSL_FLAG(std::string, admin_key_file, "",
+          "File with the admin key (>= 32 characters) for the Admin service. Without it "
+          "nobody can create tenants or keys.");
+ABSL_FLAG(std::string, tls_cert, "", "Server certificate chain (PEM); empty = plaintext.");
+ABSL_FLAG(std::string, tls_key, "", "Server private key (PEM).");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "CA (PEM) that client certificates must chain to: turns on mutual TLS.");
+ABSL_FLAG(int, max_batch_size, 32,
+          "Most texts in one forward. Larger raises throughput until the forward is "
+          "compute-bound; beyond that only latency grows.");
+ABSL_FLAG(int, max_batch_tokens, 8192,
+          "Padded tokens (rows x longest row) in one forward: bounds activation memory "
+          "and the time of one batch.");
+ABSL_FLAG(int, batch_timeout_us, 2000,
+          "How long a partial batch may wait for more texts. Larger fills batches "
+          "(throughput) at the cost of up to this much latency at low load.");
+ABSL_FLAG(int, max_queue, 1024,
+          "Texts queued before calls get UNAVAILABLE. Larger absorbs bursts but lets "
+          "queueing delay grow; smaller sheds load early so clients retry elsewhere.");
+ABSL_FLAG(int64_t, prompt_cache_bytes, int64_t{1} << 30,
+          "Device bytes of resident prompts (LRU). Larger keeps more tenants warm at the "
+          "cost of memory taken from activations.");
+ABSL_FLAG(int, training_concurrency, 2,
+          "Training jobs running at once. More lets more tenants progress (and share "
+          "forward/backward passes) but each job runs slower.");
+ABSL_FLAG(double, training_share, 0.3,
+          "Fraction of the executor's time training gets while serving also has work. "
+          "Higher finishes jobs sooner; serving latency rises by up to one training step.");
+ABSL_FLAG(int, max_texts, 256, "Texts per Classify/TagEntities call.");
+ABSL_FLAG(int64_t, max_text_bytes, 16384,
+          "Bytes per text; the tokenizer truncates long texts anyway, this bounds request "
+          "memory.");
+ABSL_FLAG(int64_t, max_dataset_bytes, int64_t{256} << 20, "Bytes per uploaded dataset.");
+ABSL_FLAG(int, shutdown_grace_s, 20,
+          "Seconds in-flight calls get to finish after SIGTERM; keep it below the "
+          "Kubernetes terminationGracePeriodSeconds.");
+
+namespace ptune::service {
+
+absl::StatusOr<Server::Options> ServerOptionsFromFlags() {
+  Server::Options o;
+  o.listen_address = absl::GetFlag(FLAGS_listen);
+  o.metrics_address = absl::GetFlag(FLAGS_metrics_listen);
+  o.backbone_dir = absl::GetFlag(FLAGS_backbone_dir);
+  if (o.backbone_dir.empty()) {
+    if (const char* env = std::getenv("PTUNE_BACKBONE_DIR")) o.backbone_dir = env;
+  }
+  o.device = absl::GetFlag(FLAGS_device);
+  o.dtype = absl::GetFlag(FLAGS_dtype);
+  o.store_url = absl::GetFlag(FLAGS_store);
+  o.data_dir = absl::GetFlag(FLAGS_data_dir);
+  o.admin_key_file = absl::GetFlag(FLAGS_admin_key_file);
+  o.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  o.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  o.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  o.batching.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  o.batching.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
+  o.batching.batch_timeout = absl::Microseconds(absl::GetFlag(FLAGS_batch_timeout_us));
+  o.batching.max_queue_size = absl::GetFlag(FLAGS_max_queue);
+  RETURN_IF_ERROR(o.batching.Validate());
+  o.prompt_cache_bytes = absl::GetFlag(FLAGS_prompt_cache_bytes);
+  if (o.prompt_cache_bytes <= 0) {
+    return absl::InvalidArgumentError("--prompt_cache_bytes must be > 0");
+  }
+  o.training_concurrency = absl::GetFlag(FLAGS_training_concurrency);
+  if (o.training_concurrency < 1 || o.training_concurrency > 64) {
+    return absl::InvalidArgumentError("--training_concurrency must be in 1..64");
+  }
+  o.training_share = absl::GetFlag(FLAGS_training_share);
+  if (!(o.training_share > 0 && o.training_share < 1)) {
+    return absl::InvalidArgumentError("--training_share must be in (0, 1)");
+  }
+  o.limits.max_texts = absl::GetFlag(FLAGS_max_texts);
+  o.limits.max_text_bytes = absl::GetFlag(FLAGS_max_text_bytes);
+  o.limits.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
+  if (o.limits.max_texts < 1 || o.limits.max_text_bytes < 1 ||
+      o.limits.max_dataset_bytes < 1) {
+    return absl::InvalidArgumentError("--max_texts, --max_text_bytes and "
+                                      "--max_dataset_bytes must be positive");
+  }
+  o.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s));
+  return o;
+}
+
+}  // namespace ptune::service

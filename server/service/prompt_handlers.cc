@@ -1,0 +1,258 @@
+// ListPrompts, GetPrompt, DeletePrompt, ExportPrompt, ImportPrompt.
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "server/auth/quotas.h"
+#include "server/common/files.h"
+#include "server/common/status_macros.h"
+#include "server/prompts/peft_format.h"
+#include "server/service/proto_convert.h"
+#include "server/service/prompt_service.h"
+
+namespace ptune::service {
+namespace {
+
+// Files of an adapter folder that Export writes and Import reads.
+constexpr const char* kAdapterFiles[] = {"adapter_config.json",
+                                         "adapter_model.safetensors",
+                                         "ptune_export.json"};
+
+// A private temporary folder, removed on destruction. PEFT's layout is a
+// folder; the peft_format functions read and write folders.
+class ScratchDir {
+ public:
+  static absl::StatusOr<ScratchDir> Create() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "ptune-peft-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) {
+      return absl::InternalError("cannot create a temporary folder");
+    }
+    return ScratchDir(pattern);
+  }
+  ScratchDir(ScratchDir&& other) noexcept : path_(std::move(other.path_)) {
+    other.path_.clear();
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit ScratchDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* PromptServiceImpl::ListPrompts(
+    grpc::CallbackServerContext* context, const v1::ListPromptsRequest* request,
+    v1::ListPromptsResponse* response) {
+  CallRecorder recorder(deps_.metrics, "ListPrompts");
+  absl::Status status = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(auth::Principal who, Authorize(deps_, *context, false));
+    if (request->page_size() < 0 || request->page_size() > 1000) {
+      return absl::InvalidArgumentError("page_size must be in 0..1000");
+    }
+    const size_t page_size = request->page_size() == 0 ? 100 : request->page_size();
+    ASSIGN_OR_RETURN(std::vector<store::PromptSummary> all,
+                     deps_.store->ListPrompts(who.tenant_id));
+    // Names ascending; the token is the last name of the previous page.
+    for (const store::PromptSummary& summary : all) {
+      if (!request->page_token().empty() && summary.name <= request->page_token()) continue;
+      if (static_cast<size_t>(response->prompts_size()) == page_size) {
+        response->set_next_page_token(response->prompts().rbegin()->name());
+        break;
+      }
+      const int shown = summary.latest_ready_version > 0 ? summary.latest_ready_version
+                                                         : summary.latest_version;
+      for (const store::PromptVersion& version : summary.versions) {
+        if (version.version == shown) *response->add_prompts() = PromptToProto(version);
+      }
+    }
+    return absl::OkStatus();
+  }();
+  return FinishNow(context, recorder.Done(status));
+}
+
+absl::Status PromptServiceImpl::DoGetPrompt(const std::string& tenant,
+                                            const v1::GetPromptRequest& request,
+                                            v1::Prompt* response) {
+  RETURN_IF_ERROR(ValidateName(request.prompt_name(), "prompt_name"));
+  if (request.version() < 0) return absl::InvalidArgumentError("version must be >= 0");
+  ASSIGN_OR_RETURN(std::vector<store::PromptSummary> all, deps_.store->ListPrompts(tenant));
+  for (const store::PromptSummary& summary : all) {
+    if (summary.name != request.prompt_name()) continue;
+    int wanted = static_cast<int>(request.version());
+    if (wanted == 0) {
+      wanted = summary.latest_ready_version > 0 ? summary.latest_ready_version
+                                                : summary.latest_version;
+    }
+    bool found = false;
+    for (const store::PromptVersion& version : summary.versions) {
+      if (version.version == wanted) {
+        *response = PromptToProto(version);
+        found = true;
+      }
+    }
+    if (!found) {
+      return absl::NotFoundError(absl::StrCat("prompt ", request.prompt_name(),
+                                              " has no version ", wanted));
+    }
+    for (const store::PromptVersion& version : summary.versions) {
+      *response->add_versions() = PromptVersionToProto(version);
+    }
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(absl::StrCat("prompt ", request.prompt_name(), " not found"));
+}
+
+grpc::ServerUnaryReactor* PromptServiceImpl::GetPrompt(grpc::CallbackServerContext* context,
+                                                       const v1::GetPromptRequest* request,
+                                                       v1::Prompt* response) {
+  CallRecorder recorder(deps_.metrics, "GetPrompt");
+  absl::Status status = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(auth::Principal who, Authorize(deps_, *context, false));
+    return DoGetPrompt(who.tenant_id, *request, response);
+  }();
+  return FinishNow(context, recorder.Done(status));
+}
+
+absl::Status PromptServiceImpl::DoDeletePrompt(const std::string& tenant,
+                                               const v1::DeletePromptRequest& request,
+                                               v1::DeletePromptResponse* response) {
+  RETURN_IF_ERROR(ValidateName(request.prompt_name(), "prompt_name"));
+  ASSIGN_OR_RETURN(std::vector<store::PromptSummary> all, deps_.store->ListPrompts(tenant));
+  for (const store::PromptSummary& summary : all) {
+    if (summary.name != request.prompt_name()) continue;
+    for (const store::PromptVersion& version : summary.versions) {
+      if (version.state == store::PromptState::kTraining) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "prompt ", request.prompt_name(), " version ", version.version,
+            " is still training (job ", version.job_id, "); cancel the job first"));
+      }
+    }
+    RETURN_IF_ERROR(deps_.store->DeletePrompt(tenant, request.prompt_name()));
+    for (const store::PromptVersion& version : summary.versions) {
+      deps_.engine->EvictPrompt({tenant, request.prompt_name(), version.version});
+    }
+    response->set_deleted_versions(static_cast<int32_t>(summary.versions.size()));
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(absl::StrCat("prompt ", request.prompt_name(), " not found"));
+}
+
+grpc::ServerUnaryReactor* PromptServiceImpl::DeletePrompt(
+    grpc::CallbackServerContext* context, const v1::DeletePromptRequest* request,
+    v1::DeletePromptResponse* response) {
+  CallRecorder recorder(deps_.metrics, "DeletePrompt");
+  absl::Status status = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(auth::Principal who, Authorize(deps_, *context, false));
+    return DoDeletePrompt(who.tenant_id, *request, response);
+  }();
+  return FinishNow(context, recorder.Done(status));
+}
+
+absl::Status PromptServiceImpl::DoExportPrompt(const std::string& tenant,
+                                               const v1::ExportPromptRequest& request,
+                                               v1::ExportPromptResponse* response) {
+  RETURN_IF_ERROR(ValidateName(request.prompt_name(), "prompt_name"));
+  std::optional<int> version;
+  if (request.version() > 0) version = static_cast<int>(request.version());
+  ASSIGN_OR_RETURN(store::PromptVersion stored,
+                   deps_.store->GetPrompt(tenant, request.prompt_name(), version));
+  if (stored.state != store::PromptState::kReady) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "prompt ", request.prompt_name(), " version ", stored.version, " is not ready"));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<prompts::PromptModel> model,
+                   prompts::PromptModel::Deserialize(
+                       *deps_.backbone,
+                       {std::move(stored.artifact_safetensors),
+                        std::move(stored.artifact_json)},
+                       request.prompt_name()));
+  ASSIGN_OR_RETURN(ScratchDir dir, ScratchDir::Create());
+  RETURN_IF_ERROR(prompts::ExportPeftAdapter(*model, *deps_.backbone, dir.path()));
+  for (const char* name : kAdapterFiles) {
+    ASSIGN_OR_RETURN(std::string content, common::ReadFile(dir.path() + "/" + name));
+    v1::File* file = response->add_files();
+    file->set_name(name);
+    file->set_content(std::move(content));
+  }
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* PromptServiceImpl::ExportPrompt(
+    grpc::CallbackServerContext* context, const v1::ExportPromptRequest* request,
+    v1::ExportPromptResponse* response) {
+  CallRecorder recorder(deps_.metrics, "ExportPrompt");
+  absl::Status status = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(auth::Principal who, Authorize(deps_, *context, false));
+    return DoExportPrompt(who.tenant_id, *request, response);
+  }();
+  return FinishNow(context, recorder.Done(status));
+}
+
+absl::Status PromptServiceImpl::DoImportPrompt(const std::string& tenant,
+                                               const v1::ImportPromptRequest& request,
+                                               v1::Prompt* response) {
+  RETURN_IF_ERROR(ValidateName(request.prompt_name(), "prompt_name"));
+  ASSIGN_OR_RETURN(ScratchDir dir, ScratchDir::Create());
+  int64_t bytes = 0;
+  for (int i = 0; i < request.files_size(); ++i) {
+    const v1::File& file = request.files(i);
+    bool known = false;
+    for (const char* name : kAdapterFiles) known |= file.name() == name;
+    if (!known) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "files[", i, "].name must be adapter_config.json, "
+          "adapter_model.safetensors or ptune_export.json"));
+    }
+    bytes += static_cast<int64_t>(file.content().size());
+    RETURN_IF_ERROR(
+        common::WriteFileAtomically(dir.path() + "/" + file.name(), file.content()));
+  }
+  ASSIGN_OR_RETURN(store::Tenant owner, deps_.store->GetTenant(tenant));
+  ASSIGN_OR_RETURN(int64_t stored_bytes, deps_.store->StoredBytes(tenant));
+  RETURN_IF_ERROR(auth::CheckStorageQuota(stored_bytes, bytes, owner.quotas.max_stored_bytes));
+  ASSIGN_OR_RETURN(std::vector<store::PromptSummary> prompts, deps_.store->ListPrompts(tenant));
+  bool new_name = true;
+  for (const auto& p : prompts) new_name &= p.name != request.prompt_name();
+  if (new_name) {
+    RETURN_IF_ERROR(auth::CheckPromptQuota(static_cast<int64_t>(prompts.size()),
+                                           owner.quotas.max_prompts));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<prompts::PromptModel> model,
+                   prompts::ImportPeftAdapter(
+                       *deps_.backbone, dir.path(),
+                       std::vector<std::string>(request.labels().begin(),
+                                                request.labels().end())));
+  ASSIGN_OR_RETURN(prompts::PromptArtifact artifact,
+                   model->Serialize({{"imported", true}}));
+  store::PromptVersion version;
+  version.tenant_id = tenant;
+  version.name = request.prompt_name();
+  version.state = store::PromptState::kReady;
+  version.task = model->task() == datasets::Task::kTag ? "tag" : "classify";
+  version.spec_json = prompts::PromptSpecToJson(model->spec()).dump();
+  version.labels = model->labels();
+  version.metrics_json = "{}";
+  version.artifact_safetensors = std::move(artifact.tensors);
+  version.artifact_json = std::move(artifact.metadata_json);
+  ASSIGN_OR_RETURN(store::PromptVersion created, deps_.store->CreatePromptVersion(version));
+  *response = PromptToProto(created);
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* PromptServiceImpl::ImportPrompt(
+    grpc::CallbackServerContext* context, const v1::ImportPromptRequest* request,
+    v1::Prompt* response) {
+  CallRecorder recorder(deps_.metrics, "ImportPrompt");
+  absl::Status status = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(auth::Principal who, Authorize(deps_, *context, false));
+    return DoImportPrompt(who.tenant_id, *request, response);
+  }();
+  return FinishNow(context, recorder.Done(status));
+}
+
+}  // namespace ptune::service

@@ -1,0 +1,104 @@
+// PromptServiceImpl: the tenant-facing gRPC service (ptune.v1.PromptService)
+// on the callback API. Thin: each handler authenticates (call_context.h),
+// validates, delegates to the engine / store / job runner, maps the status
+// (grpc_status.h) and records metrics. Inference handlers never block on the
+// model: the engine completes them from its executor.
+//
+// The handlers live in four files by theme: inference_handlers.cc,
+// training_handlers.cc, job_handlers.cc, prompt_handlers.cc.
+//
+// Thread-safety: thread-safe (state lives in the collaborators).
+// Ownership: borrows everything in ServiceDeps.
+#ifndef PTUNE_SERVER_SERVICE_PROMPT_SERVICE_H_
+#define PTUNE_SERVER_SERVICE_PROMPT_SERVICE_H_
+
+#include "ptune/v1/ptune.grpc.pb.h"
+#include "server/service/call_context.h"
+
+namespace ptune::service {
+
+class PromptServiceImpl final : public v1::PromptService::CallbackService {
+ public:
+  explicit PromptServiceImpl(ServiceDeps deps) : deps_(std::move(deps)) {}
+
+  grpc::ServerUnaryReactor* TrainPrompt(grpc::CallbackServerContext* context,
+                                        const v1::TrainPromptRequest* request,
+                                        v1::TrainPromptResponse* response) override;
+  grpc::ServerReadReactor<v1::UploadDatasetRequest>* UploadDataset(
+      grpc::CallbackServerContext* context, v1::Dataset* response) override;
+
+  grpc::ServerUnaryReactor* GetJob(grpc::CallbackServerContext* context,
+                                   const v1::GetJobRequest* request,
+                                   v1::Job* response) override;
+  grpc::ServerUnaryReactor* ListJobs(grpc::CallbackServerContext* context,
+                                     const v1::ListJobsRequest* request,
+                                     v1::ListJobsResponse* response) override;
+  grpc::ServerUnaryReactor* CancelJob(grpc::CallbackServerContext* context,
+                                      const v1::CancelJobRequest* request,
+                                      v1::Job* response) override;
+  grpc::ServerWriteReactor<v1::Job>* WatchJob(
+      grpc::CallbackServerContext* context,
+      const v1::WatchJobRequest* request) override;
+
+  grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context,
+                                     const v1::ClassifyRequest* request,
+                                     v1::ClassifyResponse* response) override;
+  grpc::ServerUnaryReactor* TagEntities(grpc::CallbackServerContext* context,
+                                        const v1::TagEntitiesRequest* request,
+                                        v1::TagEntitiesResponse* response) override;
+
+  grpc::ServerUnaryReactor* ListPrompts(grpc::CallbackServerContext* context,
+                                        const v1::ListPromptsRequest* request,
+                                        v1::ListPromptsResponse* response) override;
+  grpc::ServerUnaryReactor* GetPrompt(grpc::CallbackServerContext* context,
+                                      const v1::GetPromptRequest* request,
+                                      v1::Prompt* response) override;
+  grpc::ServerUnaryReactor* DeletePrompt(grpc::CallbackServerContext* context,
+                                         const v1::DeletePromptRequest* request,
+                                         v1::DeletePromptResponse* response) override;
+  grpc::ServerUnaryReactor* ExportPrompt(grpc::CallbackServerContext* context,
+                                         const v1::ExportPromptRequest* request,
+                                         v1::ExportPromptResponse* response) override;
+  grpc::ServerUnaryReactor* ImportPrompt(grpc::CallbackServerContext* context,
+                                         const v1::ImportPromptRequest* request,
+                                         v1::Prompt* response) override;
+
+ private:
+  // The job as the API shows it, with its prompt version's metrics once it
+  // succeeded.
+  v1::Job JobView(const store::Job& job) const;
+  // Synchronous bodies of the unary handlers above (store and runner calls
+  // are short; the engine calls are asynchronous and live in the handlers).
+  absl::Status DoTrainPrompt(const std::string& tenant,
+                             const v1::TrainPromptRequest& request,
+                             v1::TrainPromptResponse* response);
+  absl::Status DoGetPrompt(const std::string& tenant,
+                           const v1::GetPromptRequest& request, v1::Prompt* response);
+  absl::Status DoDeletePrompt(const std::string& tenant,
+                              const v1::DeletePromptRequest& request,
+                              v1::DeletePromptResponse* response);
+  absl::Status DoExportPrompt(const std::string& tenant,
+                              const v1::ExportPromptRequest& request,
+                              v1::ExportPromptResponse* response);
+  absl::Status DoImportPrompt(const std::string& tenant,
+                              const v1::ImportPromptRequest& request,
+                              v1::Prompt* response);
+  // The version a Classify/TagEntities call uses (0 = latest ready), checked
+  // to be ready and of `task`.
+  absl::StatusOr<int64_t> ResolveServingVersion(const std::string& tenant,
+                                                const std::string& name,
+                                                int64_t version,
+                                                absl::string_view task);
+  // Stores a dataset after parsing it (which validates every row).
+  absl::StatusOr<store::Dataset> StoreDataset(const std::string& tenant,
+                                              const std::string& name,
+                                              datasets::Task task,
+                                              datasets::Format format,
+                                              std::string content);
+
+  const ServiceDeps deps_;
+};
+
+}  // namespace ptune::service
+
+#endif  // PTUNE_SERVER_SERVICE_PROMPT_SERVICE_H_

@@ -1,0 +1,89 @@
+// Server: one ptune process — the backbone, the engine (executor, prompt
+// cache, training driver), the store, the job runner, authentication, the
+// gRPC services (+ grpc.health.v1 and reflection) and the /metrics endpoint.
+// Built from one Options struct (flags.h fills it from the command line).
+//
+//   ASSIGN_OR_RETURN(auto server, Server::BuildAndStart(options));
+//   ...  // until SIGTERM
+//   server->Shutdown();
+//
+// Thread-safety: Shutdown and the accessors may be called from any thread.
+// Ownership: owns every component; destruction shuts down.
+#ifndef PTUNE_SERVER_SERVICE_SERVER_H_
+#define PTUNE_SERVER_SERVICE_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/batching/scheduler_options.h"
+#include "server/service/validation.h"
+#include "server/store/records.h"
+
+namespace ptune::service {
+
+class Server {
+ public:
+  struct Options {
+    // gRPC address. Port 0 picks a free port (see grpc_port()).
+    std::string listen_address = "0.0.0.0:8500";
+    // Prometheus /metrics address (own port); empty turns it off.
+    std::string metrics_address = "0.0.0.0:9090";
+    // Hugging Face folder of the backbone (config.json, model.safetensors,
+    // vocab.txt). Every prompt is bound to this backbone's checksum.
+    std::string backbone_dir;
+    // "auto" (cuda when available), "cpu", "cuda", "cuda:N".
+    std::string device = "auto";
+    // "float32", or "float16"/"bfloat16" on CUDA (half the memory, ~2x
+    // throughput, outputs differ by ~1e-3).
+    std::string dtype = "float32";
+    // Where state lives: "sqlite:///abs/path.db" (default: <data_dir>/ptune.db).
+    std::string store_url;
+    // Folder for the default SQLite file and scratch files.
+    std::string data_dir = ".";
+    // File holding the admin key (>= 32 characters). Without it, the Admin
+    // service answers UNAUTHENTICATED to everyone.
+    std::string admin_key_file;
+    // TLS: server certificate chain and key (PEM). Empty = plaintext (only
+    // behind a mesh or on loopback). With client_ca_file, clients must
+    // present a certificate signed by it (mTLS).
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    std::string tls_client_ca_file;
+    // Serving batches: see batching::BatchSchedulerOptions.
+    batching::BatchSchedulerOptions batching;
+    // Device bytes for resident prompts (LRU).
+    int64_t prompt_cache_bytes = int64_t{1} << 30;
+    // Training jobs running at once on this replica.
+    int training_concurrency = 2;
+    // Share of the executor's time training gets while serving has work.
+    double training_share = 0.3;
+    // Per-request limits (texts per call, bytes per text, dataset sizes).
+    RequestLimits limits;
+    // Quotas of tenants created without explicit ones.
+    store::Quotas default_quotas;
+    // How long Shutdown lets in-flight calls finish before cancelling them.
+    absl::Duration shutdown_grace = absl::Seconds(20);
+  };
+
+  static absl::StatusOr<std::unique_ptr<Server>> BuildAndStart(const Options& options);
+  ~Server();
+
+  // Stops accepting calls, lets in-flight calls finish within the grace
+  // period, stops training jobs at their next step (they resume from their
+  // last checkpoint at the next start), drains the engine. Idempotent.
+  void Shutdown();
+
+  int grpc_port() const;
+  int metrics_port() const;  // 0 when metrics are off
+
+ private:
+  struct Components;
+  explicit Server(std::unique_ptr<Components> components);
+  std::unique_ptr<Components> c_;
+};
+
+}  // namespace ptune::service
+
+#endif  // PTUNE_SERVER_SERVICE_SERVER_H_

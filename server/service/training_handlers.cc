@@ -1,0 +1,256 @@
+// TrainPrompt and UploadDataset: validate, store the data, enqueue the job.
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "server/auth/quotas.h"
+#include "server/common/status_macros.h"
+#include "server/service/proto_convert.h"
+#include "server/service/prompt_service.h"
+#include "server/service/training_job_executor.h"
+
+namespace ptune::service {
+absl::StatusOr<store::Dataset> PromptServiceImpl::StoreDataset(
+    const std::string& tenant, const std::string& name, datasets::Task task,
+    datasets::Format format, std::string content) {
+  if (static_cast<int64_t>(content.size()) > deps_.limits.max_dataset_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "dataset ", name, " has ", content.size(), " bytes; the limit is ",
+        deps_.limits.max_dataset_bytes));
+  }
+  ASSIGN_OR_RETURN(const datasets::Dataset parsed,
+                   datasets::ParseDataset(content, name, task, format));
+  const int64_t count = static_cast<int64_t>(parsed.size());
+  if (count > deps_.limits.max_examples) {
+    return absl::InvalidArgumentError(absl::StrCat("dataset ", name, " has ", count,
+                                                   " examples; the limit is ",
+                                                   deps_.limits.max_examples));
+  }
+  ASSIGN_OR_RETURN(store::Tenant owner, deps_.store->GetTenant(tenant));
+  ASSIGN_OR_RETURN(int64_t stored, deps_.store->StoredBytes(tenant));
+  RETURN_IF_ERROR(auth::CheckStorageQuota(stored, static_cast<int64_t>(content.size()),
+                                          owner.quotas.max_stored_bytes));
+  store::Dataset record;
+  record.tenant_id = tenant;
+  record.name = name;
+  record.task = std::string(datasets::TaskName(task));
+  record.format = std::string(datasets::FormatName(format));
+  record.content = std::move(content);
+  record.example_count = count;
+  return deps_.store->CreateDataset(record);
+}
+
+absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
+                                              const v1::TrainPromptRequest& in,
+                                              v1::TrainPromptResponse* response) {
+  RETURN_IF_ERROR(ValidateName(in.prompt_name(), "prompt_name"));
+  ASSIGN_OR_RETURN(const datasets::Task task, TaskFromProto(in.task(), "task"));
+  ASSIGN_OR_RETURN(prompts::PromptSpec spec, SpecFromProto(in.spec()));
+  RETURN_IF_ERROR(prompts::ValidatePromptSpec(spec, deps_.backbone->config()));
+  ASSIGN_OR_RETURN(const training::TrainOptions options, OptionsFromProto(in.options()));
+  if (in.labels_size() > deps_.limits.max_labels) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "labels has ", in.labels_size(), " entries; the limit is ", deps_.limits.max_labels));
+  }
+  for (int i = 0; i < in.labels_size(); ++i) {
+    if (in.labels(i).empty() || in.labels(i).size() > 128) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("labels[", i, "] must be 1-128 bytes"));
+    }
+  }
+  if (spec.init == prompts::PromptInit::kPrompt) {
+    RETURN_IF_ERROR(ValidateName(spec.init_prompt, "spec.init_prompt"));
+    RETURN_IF_ERROR(deps_.store->GetPrompt(tenant, spec.init_prompt).status());
+  }
+
+  ASSIGN_OR_RETURN(store::Tenant owner, deps_.store->GetTenant(tenant));
+  ASSIGN_OR_RETURN(std::vector<store::PromptSummary> prompts,
+                   deps_.store->ListPrompts(tenant));
+  bool new_name = true;
+  for (const auto& p : prompts) new_name &= p.name != in.prompt_name();
+  if (new_name) {
+    RETURN_IF_ERROR(auth::CheckPromptQuota(static_cast<int64_t>(prompts.size()),
+                                           owner.quotas.max_prompts));
+  }
+
+  // The data goes into the store as datasets; the job refers to them.
+  v1::TrainPromptRequest job_request = in;
+  auto resolve = [&](bool has_inline, const v1::ExampleSet& inline_set,
+                     const std::string& dataset_id, absl::string_view field,
+                     const std::string& suffix) -> absl::StatusOr<std::string> {
+    if (has_inline) {
+      ASSIGN_OR_RETURN(std::string jsonl, ExamplesToJsonl(task, inline_set, field));
+      ASSIGN_OR_RETURN(store::Dataset stored,
+                       StoreDataset(tenant, in.prompt_name() + suffix, task,
+                                    datasets::Format::kJsonl, std::move(jsonl)));
+      return stored.id;
+    }
+    if (dataset_id.empty()) return std::string();
+    RETURN_IF_ERROR(ValidateId(dataset_id, field));
+    ASSIGN_OR_RETURN(store::Dataset stored, deps_.store->GetDataset(tenant, dataset_id));
+    if (stored.task != datasets::TaskName(task)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, " ", dataset_id, " is a ", stored.task, " dataset, not ",
+          datasets::TaskName(task)));
+    }
+    return stored.id;
+  };
+  ASSIGN_OR_RETURN(
+      const std::string train_id,
+      resolve(in.has_train_examples(), in.train_examples(), in.train_dataset_id(),
+              in.has_train_examples() ? "train_examples" : "train_dataset_id", ".train"));
+  if (train_id.empty()) {
+    return absl::InvalidArgumentError(
+        "train_examples or train_dataset_id is required");
+  }
+  ASSIGN_OR_RETURN(
+      const std::string valid_id,
+      resolve(in.has_valid_examples(), in.valid_examples(), in.valid_dataset_id(),
+              in.has_valid_examples() ? "valid_examples" : "valid_dataset_id", ".valid"));
+
+  // Check sizes and labels now, so that a bad request fails here and not in
+  // the queue.
+  ASSIGN_OR_RETURN(store::Dataset train_record, deps_.store->GetDataset(tenant, train_id));
+  if (train_record.example_count < deps_.limits.min_examples) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the training data has ", train_record.example_count,
+        " examples; at least ", deps_.limits.min_examples, " are needed"));
+  }
+  {
+    ASSIGN_OR_RETURN(const datasets::Dataset train,
+                     datasets::ParseDataset(train_record.content, "train", task,
+                                            StoredFormat(train_record.format)));
+    RETURN_IF_ERROR(RequestLabels(task,
+                                  std::vector<std::string>(in.labels().begin(),
+                                                           in.labels().end()),
+                                  train)
+                        .status());
+  }
+
+  job_request.clear_train_examples();
+  job_request.clear_valid_examples();
+  job_request.set_train_dataset_id(train_id);
+  if (!valid_id.empty()) job_request.set_valid_dataset_id(valid_id);
+  std::string request_json;
+  google::protobuf::util::JsonPrintOptions print;
+  print.preserve_proto_field_names = true;
+  if (!google::protobuf::util::MessageToJsonString(job_request, &request_json, print).ok()) {
+    return absl::InternalError("cannot serialize the training request");
+  }
+
+  store::PromptVersion version;
+  version.tenant_id = tenant;
+  version.name = in.prompt_name();
+  version.state = store::PromptState::kTraining;
+  version.task = std::string(datasets::TaskName(task));
+  version.spec_json = prompts::PromptSpecToJson(spec).dump();
+  version.job_id = store::NewId("job_");
+  ASSIGN_OR_RETURN(store::PromptVersion created, deps_.store->CreatePromptVersion(version));
+
+  store::Job job;
+  job.id = version.job_id;
+  job.tenant_id = tenant;
+  job.prompt_name = in.prompt_name();
+  job.prompt_version = created.version;
+  job.request_json = std::move(request_json);
+  ASSIGN_OR_RETURN(store::Job submitted, deps_.jobs->Submit(job));
+  *response->mutable_job() = JobView(submitted);
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* PromptServiceImpl::TrainPrompt(
+    grpc::CallbackServerContext* context, const v1::TrainPromptRequest* request,
+    v1::TrainPromptResponse* response) {
+  CallRecorder recorder(deps_.metrics, "TrainPrompt");
+  absl::Status status = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(auth::Principal who, Authorize(deps_, *context, false));
+    return DoTrainPrompt(who.tenant_id, *request, response);
+  }();
+  return FinishNow(context, recorder.Done(status));
+}
+
+namespace {
+
+// Collects the chunks of one UploadDataset stream, then stores the dataset.
+class UploadReactor : public grpc::ServerReadReactor<v1::UploadDatasetRequest> {
+ public:
+  using StoreFn = std::function<absl::StatusOr<store::Dataset>(
+      const v1::UploadDatasetRequest::Header&, std::string)>;
+
+  UploadReactor(absl::Status auth, int64_t max_bytes, StoreFn store,
+                v1::Dataset* response, CallRecorder recorder)
+      : max_bytes_(max_bytes), store_(std::move(store)), response_(response),
+        recorder_(std::move(recorder)) {
+    if (!auth.ok()) {
+      Finish(recorder_.Done(auth));
+      return;
+    }
+    StartRead(&message_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client finished sending
+      Finish(recorder_.Done(Complete()));
+      return;
+    }
+    if (message_.has_header()) {
+      if (has_header_) {
+        Finish(recorder_.Done(
+            absl::InvalidArgumentError("header must be sent once, in the first message")));
+        return;
+      }
+      header_ = message_.header();
+      has_header_ = true;
+    } else if (!has_header_) {
+      Finish(recorder_.Done(
+          absl::InvalidArgumentError("the first message must carry the header")));
+      return;
+    }
+    if (static_cast<int64_t>(content_.size() + message_.chunk().size()) > max_bytes_) {
+      Finish(recorder_.Done(absl::InvalidArgumentError(
+          absl::StrCat("the dataset exceeds the limit of ", max_bytes_, " bytes"))));
+      return;
+    }
+    content_ += message_.chunk();
+    message_.Clear();
+    StartRead(&message_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  absl::Status Complete() {
+    if (!has_header_) return absl::InvalidArgumentError("no header was sent");
+    ASSIGN_OR_RETURN(store::Dataset stored, store_(header_, std::move(content_)));
+    *response_ = DatasetToProto(stored);
+    return absl::OkStatus();
+  }
+
+  const int64_t max_bytes_;
+  const StoreFn store_;
+  v1::Dataset* const response_;
+  const CallRecorder recorder_;
+  v1::UploadDatasetRequest message_;
+  v1::UploadDatasetRequest::Header header_;
+  bool has_header_ = false;
+  std::string content_;
+};
+
+}  // namespace
+
+grpc::ServerReadReactor<v1::UploadDatasetRequest>* PromptServiceImpl::UploadDataset(
+    grpc::CallbackServerContext* context, v1::Dataset* response) {
+  absl::StatusOr<auth::Principal> who = Authorize(deps_, *context, false);
+  const std::string tenant = who.ok() ? who->tenant_id : "";
+  return new UploadReactor(
+      who.status(), deps_.limits.max_dataset_bytes,
+      [this, tenant](const v1::UploadDatasetRequest::Header& header,
+                     std::string content) -> absl::StatusOr<store::Dataset> {
+        RETURN_IF_ERROR(ValidateName(header.name(), "header.name"));
+        ASSIGN_OR_RETURN(const datasets::Task task, TaskFromProto(header.task(), "header.task"));
+        ASSIGN_OR_RETURN(const datasets::Format format, FormatFromProto(header.format()));
+        return StoreDataset(tenant, header.name(), task, format, std::move(content));
+      },
+      response, CallRecorder(deps_.metrics, "UploadDataset"));
+}
+
+}  // namespace ptune::service

@@ -1,0 +1,47 @@
+// TrainingJobExecutor: runs one TrainPrompt job for the JobRunner. It reads
+// the job's request (a TrainPromptRequest stored as JSON, with its data
+// already in the store as datasets), trains on the engine's executor
+// (interleaved with serving), reports progress and epoch checkpoints to the
+// job context, and returns the trained prompt's artifact for the store.
+// Length selection: with spec.length_candidates, one prompt per length is
+// trained and the best on the validation set is kept.
+//
+// Thread-safety: thread-safe (one job per Run call). Ownership: borrows the
+// store and the engine, which must outlive it.
+#ifndef PTUNE_SERVER_SERVICE_TRAINING_JOB_EXECUTOR_H_
+#define PTUNE_SERVER_SERVICE_TRAINING_JOB_EXECUTOR_H_
+
+#include <memory>
+
+#include "server/backbone/backbone.h"
+#include "server/engine/engine.h"
+#include "server/jobs/job_executor.h"
+#include "server/store/store.h"
+
+namespace ptune::service {
+
+class TrainingJobExecutor : public jobs::JobExecutor {
+ public:
+  TrainingJobExecutor(store::Store* store, engine::Engine* engine,
+                      std::shared_ptr<const backbone::Backbone> backbone)
+      : store_(store), engine_(engine), backbone_(std::move(backbone)) {}
+
+  absl::StatusOr<jobs::JobOutcome> Run(const store::Job& job,
+                                       jobs::JobContext& ctx) override;
+
+ private:
+  store::Store* const store_;
+  engine::Engine* const engine_;
+  const std::shared_ptr<const backbone::Backbone> backbone_;
+};
+
+// Labels of a training request: classification labels (declared, or those
+// of the data), or the BIO tag set of the entity types. INVALID_ARGUMENT
+// when the data uses a label or type that was not declared.
+absl::StatusOr<std::vector<std::string>> RequestLabels(
+    datasets::Task task, const std::vector<std::string>& declared,
+    const datasets::Dataset& train);
+
+}  // namespace ptune::service
+
+#endif  // PTUNE_SERVER_SERVICE_TRAINING_JOB_EXECUTOR_H_

@@ -1,0 +1,440 @@
+// Service tests on an in-process server (real backbone, engine, SQLite
+// store, job runner, gRPC on loopback): the whole train → watch → use cycle,
+// authentication, tenant isolation on every RPC, input validation, mixed-
+// tenant batches, metrics, and restart.
+#include <filesystem>
+#include <thread>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include <httplib.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/service/service_fixture.h"
+#include "tests/testing/test_paths.h"
+
+namespace ptune::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string ExamplesDir() { return SourceDir() + "/client/examples"; }
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(std::filesystem::temp_directory_path() /
+                           ("ptune-service-test-" + std::to_string(getpid())));
+    service::Server::Options options;
+    options.limits.max_texts = 8;
+    options.training_concurrency = 2;
+    server_ = InProcessServer::Start(*dir_, options).release();
+    ASSERT_NE(server_, nullptr);
+    alice_ = new TestTenant(server_->CreateTenant("alice"));
+    bob_ = new TestTenant(server_->CreateTenant("bob"));
+
+    // Alice trains a sentiment prompt and an NER prompt, Bob a sentiment
+    // prompt of another length; the jobs share the executor.
+    sentiment_job_ = new std::string(Train(alice_->key, "sentiment", v1::TASK_CLASSIFY,
+                                           ReadTsvExamples(ExamplesDir() + "/sentiment.tsv"), 8));
+    ner_job_ = new std::string(Train(alice_->key, "ner", v1::TASK_TAG,
+                                     ReadConllExamples(ExamplesDir() + "/ner.conll"), 8));
+    bob_job_ = new std::string(Train(bob_->key, "mood", v1::TASK_CLASSIFY,
+                                     ReadTsvExamples(ExamplesDir() + "/sentiment.tsv"), 4));
+  }
+
+  static void TearDownTestSuite() {
+    delete server_;
+    std::filesystem::remove_all(*dir_);
+  }
+
+  static std::string Train(const std::string& key, const std::string& name, v1::Task task,
+                           const v1::ExampleSet& examples, int length) {
+    v1::TrainPromptRequest request;
+    request.set_prompt_name(name);
+    request.set_task(task);
+    *request.mutable_train_examples() = examples;
+    *request.mutable_valid_examples() = examples;
+    request.mutable_spec()->set_length(length);
+    request.mutable_options()->set_epochs(3);
+    request.mutable_options()->set_batch_size(8);
+    v1::TrainPromptResponse response;
+    const grpc::Status status =
+        server_->prompts().TrainPrompt(Call(key).get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.job().state(), v1::JOB_STATE_QUEUED);
+    return response.job().id();
+  }
+
+  static grpc::Status Classify(const std::string& key, const std::string& prompt,
+                               const std::vector<std::string>& texts,
+                               v1::ClassifyResponse* response) {
+    v1::ClassifyRequest request;
+    request.set_prompt_name(prompt);
+    for (const auto& t : texts) request.add_texts(t);
+    return server_->prompts().Classify(Call(key).get(), request, response);
+  }
+
+  static std::string* dir_;
+  static InProcessServer* server_;
+  static TestTenant* alice_;
+  static TestTenant* bob_;
+  static std::string* sentiment_job_;
+  static std::string* ner_job_;
+  static std::string* bob_job_;
+};
+
+std::string* ServiceTest::dir_ = nullptr;
+InProcessServer* ServiceTest::server_ = nullptr;
+TestTenant* ServiceTest::alice_ = nullptr;
+TestTenant* ServiceTest::bob_ = nullptr;
+std::string* ServiceTest::sentiment_job_ = nullptr;
+std::string* ServiceTest::ner_job_ = nullptr;
+std::string* ServiceTest::bob_job_ = nullptr;
+
+TEST_F(ServiceTest, JobsSucceedWithProgressAndMetrics) {
+  for (const auto& [key, id] : {std::pair{alice_->key, *sentiment_job_},
+                                std::pair{alice_->key, *ner_job_},
+                                std::pair{bob_->key, *bob_job_}}) {
+    const v1::Job job = WaitForJob(*server_, key, id);
+    EXPECT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.reason();
+    EXPECT_GE(job.progress().epoch(), 1);
+    EXPECT_GT(job.progress().step(), 0);
+    EXPECT_TRUE(job.metrics().contains("valid_metric")) << job.DebugString();
+  }
+  v1::GetPromptRequest get;
+  get.set_prompt_name("sentiment");
+  v1::Prompt prompt;
+  ASSERT_TRUE(server_->prompts().GetPrompt(Call(alice_->key).get(), get, &prompt).ok());
+  EXPECT_EQ(prompt.state(), v1::PROMPT_STATE_READY);
+  EXPECT_EQ(prompt.version(), 1);
+  EXPECT_EQ(prompt.spec().length(), 8);
+  EXPECT_THAT(prompt.labels(), ::testing::ElementsAre("negative", "positive"));
+  ASSERT_EQ(prompt.versions_size(), 1);
+}
+
+TEST_F(ServiceTest, ClassifyAnswersEveryTextWithProbabilities) {
+  WaitForJob(*server_, alice_->key, *sentiment_job_);
+  v1::ClassifyResponse response;
+  const grpc::Status status =
+      Classify(alice_->key, "sentiment",
+               {"what a wonderful , friendly place", "broken , late and rude"}, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.results_size(), 2);
+  EXPECT_EQ(response.version(), 1);
+  for (const v1::Classification& r : response.results()) {
+    ASSERT_EQ(r.scores_size(), 2);
+    EXPECT_NEAR(r.scores(0).score() + r.scores(1).score(), 1.0, 1e-5);
+    EXPECT_THAT(r.label(), ::testing::AnyOf("negative", "positive"));
+  }
+}
+
+TEST_F(ServiceTest, TagEntitiesOffsetsPointIntoTheOriginalText) {
+  const v1::Job job = WaitForJob(*server_, alice_->key, *ner_job_);
+  ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED);
+  v1::TagEntitiesRequest request;
+  request.set_prompt_name("ner");
+  const std::string text = "Zoë Müller flew from Berlin to Paris with Siemens .";
+  request.add_texts(text);
+  v1::TagEntitiesResponse response;
+  const grpc::Status status =
+      server_->prompts().TagEntities(Call(alice_->key).get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.results_size(), 1);
+  for (const v1::Entity& e : response.results(0).entities()) {
+    ASSERT_LE(e.byte_end(), static_cast<int>(text.size()));
+    EXPECT_EQ(text.substr(e.byte_start(), e.byte_end() - e.byte_start()), e.text());
+    EXPECT_LT(e.start(), e.end());
+    EXPECT_THAT(e.type(), ::testing::AnyOf("PER", "LOC", "ORG"));
+  }
+}
+
+TEST_F(ServiceTest, UnauthenticatedAndWrongKeysAreRefused) {
+  v1::ListPromptsRequest request;
+  v1::ListPromptsResponse response;
+  EXPECT_EQ(server_->prompts().ListPrompts(Call("").get(), request, &response).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(server_->prompts()
+                .ListPrompts(Call("ptk_not-a-real-key").get(), request, &response)
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  v1::ListTenantsResponse tenants;
+  EXPECT_EQ(server_->admin()
+                .ListTenants(Call(alice_->key).get(), v1::ListTenantsRequest(), &tenants)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(server_->prompts()
+                .ListPrompts(Call(server_->admin_key()).get(), request, &response)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(ServiceTest, HealthServiceAnswersWithoutKey) {
+  auto health = grpc::health::v1::Health::NewStub(server_->channel());
+  grpc::ClientContext context;
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(health->Check(&context, request, &response).ok());
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(ServiceTest, AnotherTenantsObjectsAreNotFoundOnEveryRpc) {
+  WaitForJob(*server_, alice_->key, *sentiment_job_);
+  auto& s = server_->prompts();
+  const std::string& bob = bob_->key;
+  auto expect_not_found = [](const grpc::Status& status, const char* rpc) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND)
+        << rpc << ": " << status.error_message();
+  };
+  v1::Job job;
+  v1::GetJobRequest get_job;
+  get_job.set_job_id(*sentiment_job_);
+  expect_not_found(s.GetJob(Call(bob).get(), get_job, &job), "GetJob");
+  v1::CancelJobRequest cancel;
+  cancel.set_job_id(*sentiment_job_);
+  expect_not_found(s.CancelJob(Call(bob).get(), cancel, &job), "CancelJob");
+  {
+    auto context = Call(bob);
+    v1::WatchJobRequest watch;
+    watch.set_job_id(*sentiment_job_);
+    auto reader = s.WatchJob(context.get(), watch);
+    while (reader->Read(&job)) ADD_FAILURE() << "Bob read Alice's job";
+    expect_not_found(reader->Finish(), "WatchJob");
+  }
+  v1::ListJobsResponse jobs;
+  ASSERT_TRUE(s.ListJobs(Call(bob).get(), v1::ListJobsRequest(), &jobs).ok());
+  for (const v1::Job& j : jobs.jobs()) EXPECT_NE(j.id(), *sentiment_job_);
+  v1::ClassifyResponse classified;
+  expect_not_found(Classify(bob, "sentiment", {"hello"}, &classified), "Classify");
+  v1::TagEntitiesRequest tag;
+  tag.set_prompt_name("ner");
+  tag.add_texts("hello");
+  v1::TagEntitiesResponse tagged;
+  expect_not_found(s.TagEntities(Call(bob).get(), tag, &tagged), "TagEntities");
+  v1::GetPromptRequest get_prompt;
+  get_prompt.set_prompt_name("sentiment");
+  v1::Prompt prompt;
+  expect_not_found(s.GetPrompt(Call(bob).get(), get_prompt, &prompt), "GetPrompt");
+  v1::ListPromptsResponse prompts;
+  ASSERT_TRUE(s.ListPrompts(Call(bob).get(), v1::ListPromptsRequest(), &prompts).ok());
+  for (const v1::Prompt& p : prompts.prompts()) EXPECT_NE(p.name(), "sentiment");
+  v1::ExportPromptRequest export_request;
+  export_request.set_prompt_name("sentiment");
+  v1::ExportPromptResponse exported;
+  expect_not_found(s.ExportPrompt(Call(bob).get(), export_request, &exported),
+                   "ExportPrompt");
+  v1::DeletePromptRequest del;
+  del.set_prompt_name("sentiment");
+  v1::DeletePromptResponse deleted;
+  expect_not_found(s.DeletePrompt(Call(bob).get(), del, &deleted), "DeletePrompt");
+  // Training over Alice's prompt name makes Bob's own prompt, not a version
+  // of Alice's; init from Alice's prompt is NOT_FOUND.
+  v1::TrainPromptRequest train;
+  train.set_prompt_name("bobs");
+  train.set_task(v1::TASK_CLASSIFY);
+  *train.mutable_train_examples() = ReadTsvExamples(ExamplesDir() + "/sentiment.tsv");
+  train.mutable_spec()->set_init(v1::PROMPT_INIT_PROMPT);
+  train.mutable_spec()->set_init_prompt("sentiment");
+  v1::TrainPromptResponse trained;
+  expect_not_found(s.TrainPrompt(Call(bob).get(), train, &trained), "TrainPrompt(init)");
+  // Alice's prompt is untouched.
+  ASSERT_TRUE(s.GetPrompt(Call(alice_->key).get(), get_prompt, &prompt).ok());
+}
+
+TEST_F(ServiceTest, BadInputsGetInvalidArgumentNamingTheField) {
+  WaitForJob(*server_, alice_->key, *sentiment_job_);
+  auto expect_invalid = [](const grpc::Status& status, const std::string& needle) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(needle));
+  };
+  v1::ClassifyResponse r;
+  expect_invalid(Classify(alice_->key, "sentiment", {}, &r), "texts");
+  expect_invalid(Classify(alice_->key, "sentiment", std::vector<std::string>(9, "x"), &r),
+                 "limit is 8");
+  // Invalid UTF-8 in a proto3 string field never reaches the service:
+  // protobuf refuses to parse the request (ptune.proto says so).
+  EXPECT_FALSE(
+      Classify(alice_->key, "sentiment", {"ok", std::string("bad \xff utf8")}, &r).ok());
+  expect_invalid(Classify(alice_->key, "bad name!", {"x"}, &r), "prompt_name");
+  expect_invalid(Classify(alice_->key, "ner", {"x"}, &r), "tag prompt");
+
+  v1::TrainPromptRequest train;
+  train.set_prompt_name("t1");
+  train.set_task(v1::TASK_CLASSIFY);
+  *train.mutable_train_examples() = ReadTsvExamples(ExamplesDir() + "/sentiment.tsv");
+  v1::TrainPromptResponse trained;
+  auto try_train = [&](v1::TrainPromptRequest request) {
+    return server_->prompts().TrainPrompt(Call(alice_->key).get(), request, &trained);
+  };
+  {
+    v1::TrainPromptRequest bad = train;
+    bad.mutable_spec()->set_length(500);
+    expect_invalid(try_train(bad), "spec.length");
+  }
+  {
+    v1::TrainPromptRequest bad = train;
+    bad.add_labels("positive");
+    bad.add_labels("neutral");
+    expect_invalid(try_train(bad), "label \"negative\"");
+  }
+  {
+    v1::TrainPromptRequest bad = train;
+    bad.set_task(v1::TASK_UNSPECIFIED);
+    expect_invalid(try_train(bad), "task");
+  }
+  {
+    v1::TrainPromptRequest bad = train;
+    bad.mutable_train_examples()->mutable_examples()->DeleteSubrange(2, 46);
+    expect_invalid(try_train(bad), "at least 4");
+  }
+  {
+    v1::TrainPromptRequest bad;
+    bad.set_prompt_name("t2");
+    bad.set_task(v1::TASK_TAG);
+    *bad.mutable_train_examples() = ReadConllExamples(ExamplesDir() + "/ner.conll");
+    bad.mutable_train_examples()->mutable_examples(0)->set_tags(0, "X-PER");
+    expect_invalid(try_train(bad), "X-PER");
+  }
+  {
+    v1::TrainPromptRequest bad = train;
+    bad.mutable_options()->set_epochs(1000);
+    expect_invalid(try_train(bad), "options.epochs");
+  }
+}
+
+TEST_F(ServiceTest, MixedTenantBatchesGiveTheSameAnswersAsSingleCalls) {
+  WaitForJob(*server_, alice_->key, *sentiment_job_);
+  WaitForJob(*server_, bob_->key, *bob_job_);
+  const std::vector<std::string> texts = {"a lovely , sunny day", "the worst film ever",
+                                          "it was fine i guess", "great staff"};
+  // Alone, one text per call, one after another.
+  std::vector<v1::ClassifyResponse> alone_a(texts.size()), alone_b(texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    ASSERT_TRUE(Classify(alice_->key, "sentiment", {texts[i]}, &alone_a[i]).ok());
+    ASSERT_TRUE(Classify(bob_->key, "mood", {texts[i]}, &alone_b[i]).ok());
+  }
+  // Concurrently from both tenants, so that batches mix prompts.
+  for (int round = 0; round < 3; ++round) {
+    std::vector<v1::ClassifyResponse> mixed_a(texts.size()), mixed_b(texts.size());
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      threads.emplace_back([&, i] { Classify(alice_->key, "sentiment", {texts[i]}, &mixed_a[i]); });
+      threads.emplace_back([&, i] { Classify(bob_->key, "mood", {texts[i]}, &mixed_b[i]); });
+    }
+    for (auto& t : threads) t.join();
+    for (size_t i = 0; i < texts.size(); ++i) {
+      ASSERT_EQ(mixed_a[i].results_size(), 1);
+      ASSERT_EQ(mixed_b[i].results_size(), 1);
+      for (int k = 0; k < 2; ++k) {
+        EXPECT_NEAR(mixed_a[i].results(0).scores(k).score(),
+                    alone_a[i].results(0).scores(k).score(), 1e-5);
+        EXPECT_NEAR(mixed_b[i].results(0).scores(k).score(),
+                    alone_b[i].results(0).scores(k).score(), 1e-5);
+      }
+    }
+  }
+}
+
+TEST_F(ServiceTest, RateLimitGivesResourceExhausted) {
+  const TestTenant carol = server_->CreateTenant("carol");
+  v1::SetQuotaRequest quota;
+  quota.set_tenant_id(carol.id);
+  quota.mutable_quotas()->set_requests_per_second(0.01);
+  quota.mutable_quotas()->set_burst(2);
+  v1::Tenant tenant;
+  ASSERT_TRUE(server_->admin().SetQuota(Call(server_->admin_key()).get(), quota, &tenant).ok());
+  v1::ListPromptsResponse response;
+  grpc::StatusCode last = grpc::StatusCode::OK;
+  for (int i = 0; i < 3; ++i) {
+    last = server_->prompts()
+               .ListPrompts(Call(carol.key).get(), v1::ListPromptsRequest(), &response)
+               .error_code();
+  }
+  EXPECT_EQ(last, grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST_F(ServiceTest, RevokedKeyNoLongerAuthenticates) {
+  const TestTenant dave = server_->CreateTenant("dave");
+  v1::ListPromptsResponse response;
+  ASSERT_TRUE(server_->prompts()
+                  .ListPrompts(Call(dave.key).get(), v1::ListPromptsRequest(), &response)
+                  .ok());
+  // Find the key id: the tenant has exactly one.
+  v1::CreateApiKeyRequest second;
+  second.set_tenant_id(dave.id);
+  v1::CreateApiKeyResponse created;
+  ASSERT_TRUE(server_->admin().CreateApiKey(Call(server_->admin_key()).get(), second, &created).ok());
+  v1::RevokeApiKeyRequest revoke;
+  revoke.set_tenant_id(dave.id);
+  revoke.set_key_id(created.key_id());
+  v1::RevokeApiKeyResponse revoked;
+  ASSERT_TRUE(server_->admin().RevokeApiKey(Call(server_->admin_key()).get(), revoke, &revoked).ok());
+  EXPECT_EQ(server_->prompts()
+                .ListPrompts(Call(created.api_key()).get(), v1::ListPromptsRequest(), &response)
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(server_->prompts()
+                  .ListPrompts(Call(dave.key).get(), v1::ListPromptsRequest(), &response)
+                  .ok());
+}
+
+TEST_F(ServiceTest, ExportThenImportServesTheSameScores) {
+  WaitForJob(*server_, alice_->key, *sentiment_job_);
+  v1::ExportPromptRequest export_request;
+  export_request.set_prompt_name("sentiment");
+  v1::ExportPromptResponse exported;
+  grpc::Status status =
+      server_->prompts().ExportPrompt(Call(alice_->key).get(), export_request, &exported);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(exported.files_size(), 3);
+  v1::ImportPromptRequest import_request;
+  import_request.set_prompt_name("sentiment-copy");
+  *import_request.mutable_files() = exported.files();
+  v1::Prompt imported;
+  status = server_->prompts().ImportPrompt(Call(alice_->key).get(), import_request, &imported);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(imported.state(), v1::PROMPT_STATE_READY);
+  v1::ClassifyResponse original, copy;
+  ASSERT_TRUE(Classify(alice_->key, "sentiment", {"nice people"}, &original).ok());
+  ASSERT_TRUE(Classify(alice_->key, "sentiment-copy", {"nice people"}, &copy).ok());
+  EXPECT_NEAR(original.results(0).score(), copy.results(0).score(), 1e-5);
+  v1::DeletePromptRequest del;
+  del.set_prompt_name("sentiment-copy");
+  v1::DeletePromptResponse deleted;
+  ASSERT_TRUE(server_->prompts().DeletePrompt(Call(alice_->key).get(), del, &deleted).ok());
+  EXPECT_EQ(deleted.deleted_versions(), 1);
+  EXPECT_EQ(Classify(alice_->key, "sentiment-copy", {"x"}, &copy).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServiceTest, MetricsEndpointServesRequestCounters) {
+  v1::ListPromptsResponse response;
+  ASSERT_TRUE(server_->prompts()
+                  .ListPrompts(Call(alice_->key).get(), v1::ListPromptsRequest(), &response)
+                  .ok());
+  httplib::Client http("127.0.0.1", server_->metrics_port());
+  auto got = http.Get("/metrics");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 200);
+  EXPECT_THAT(got->body, HasSubstr("ptune_requests_total{"));
+  EXPECT_THAT(got->body, HasSubstr("method=\"ListPrompts\""));
+  EXPECT_THAT(got->body, HasSubstr("ptune_request_duration_seconds_bucket"));
+  EXPECT_THAT(got->body, HasSubstr("ptune_jobs{"));
+}
+
+// Last in the file: restarts the shared server.
+TEST_F(ServiceTest, ZZPromptsStillServeAfterRestart) {
+  WaitForJob(*server_, alice_->key, *sentiment_job_);
+  v1::ClassifyResponse before, after;
+  ASSERT_TRUE(Classify(alice_->key, "sentiment", {"friendly and fast"}, &before).ok());
+  server_->Restart();
+  const grpc::Status status = Classify(alice_->key, "sentiment", {"friendly and fast"}, &after);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_NEAR(before.results(0).score(), after.results(0).score(), 1e-5);
+}
+
+}  // namespace
+}  // namespace ptune::testing
