@@ -2,7 +2,7 @@
 # Set up, build and run ptune on a Debian 12 machine. Idempotent: each step
 # does nothing when its result is already there, so a second run is fast.
 #
-#   deploy/local/dev.sh run     install + build + the main job (demo for now)
+#   deploy/local/dev.sh run     install + build + start ptune-server (foreground)
 #   deploy/local/dev.sh test    install + build + the whole test suite
 #   deploy/local/dev.sh setup   install system packages and the backbone only
 #   deploy/local/dev.sh build   setup + build only
@@ -12,6 +12,8 @@
 #   PTUNE_BACKBONE_DIR  use this Hugging Face folder instead of the default
 #   PTUNE_BUILD_DIR     CMake build folder (<repo>/build)
 #   PTUNE_JOBS          parallel compile jobs (number of cores; each needs ~1.5 GB)
+#   PTUNE_DATA_DIR      the server's SQLite store and admin key (~/.cache/ptune/server)
+#   PTUNE_LISTEN        gRPC address (0.0.0.0:8500); PTUNE_METRICS_LISTEN (0.0.0.0:9090)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -86,7 +88,7 @@ main() {
   local command="${1:-}"
   case "$command" in
     setup|build|run|test) ;;
-    *) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
   esac
   install_system_packages
   local backbone
@@ -96,14 +98,21 @@ main() {
   build "$backbone"
   case "$command" in
     run)
-      log "tokenize and embed two sentences, then measure the encoder"
-      printf 'Prompt tuning trains a few vectors.\nThe backbone stays frozen.\n' \
-        | "$BUILD_DIR/server/inspect/ptune-inspect" tokenize --backbone "$backbone"
-      printf 'Prompt tuning trains a few vectors.\n' \
-        | "$BUILD_DIR/server/inspect/ptune-inspect" embed --backbone "$backbone" \
-        | cut -c1-120
-      "$BUILD_DIR/server/inspect/ptune-inspect" bench-forward \
-        --backbone "$backbone" --seconds 2
+      local data_dir="${PTUNE_DATA_DIR:-$CACHE_DIR/server}"
+      mkdir -p "$data_dir"
+      chmod 700 "$data_dir"
+      if [ ! -s "$data_dir/admin.key" ]; then
+        # 32 random bytes, hex: the admin credential for the Admin service.
+        (umask 077; od -An -vtx1 -N32 /dev/urandom | tr -d ' \n' > "$data_dir/admin.key")
+        log "created the admin key $data_dir/admin.key"
+      fi
+      log "starting ptune-server (Ctrl-C stops it; state in $data_dir/ptune.db)"
+      log "admin key: export PTUNE_ADMIN_KEY=\$(cat $data_dir/admin.key)"
+      exec "$BUILD_DIR/server/service/ptune-server" \
+        --backbone_dir="$backbone" --data_dir="$data_dir" \
+        --admin_key_file="$data_dir/admin.key" \
+        --listen="${PTUNE_LISTEN:-0.0.0.0:8500}" \
+        --metrics_listen="${PTUNE_METRICS_LISTEN:-0.0.0.0:9090}"
       ;;
     test)
       PTUNE_BACKBONE_DIR="$backbone" \

@@ -5,6 +5,9 @@
 
 #include <torch/torch.h>
 
+#include "server/backbone/attention.h"
+#include "server/backbone/fused_ops.h"
+
 namespace ptune::backbone {
 
 BertEmbeddingsImpl::BertEmbeddingsImpl(const BertConfig& c)
@@ -49,48 +52,59 @@ at::Tensor BertLayerImpl::forward(const at::Tensor& x,
                                   const at::Tensor& prefix_keys,
                                   const at::Tensor& prefix_values) {
   const int64_t b = x.size(0), s = x.size(1), h = x.size(2);
-  const int64_t heads = config_.num_attention_heads, d = config_.head_dim();
+  const int64_t heads = config_.num_attention_heads;
   const double eps = config_.layer_norm_eps;
 
   const at::Tensor rows = x.reshape({b * s, h});
-  // One GEMM for Q, K and V: [B*S, 3H] viewed as [B, S, 3, heads, d].
-  const at::Tensor qkv =
-      at::addmm(qkv_bias, rows, qkv_weight.t()).view({b, s, 3, heads, d});
-  // Scaling Q (B*S*H values) is cheaper than scaling the scores (B*h*S*S).
-  const at::Tensor q =
-      (qkv.select(2, 0) * (1.0 / std::sqrt(static_cast<double>(d))))
-          .transpose(1, 2);
-  at::Tensor k = qkv.select(2, 1);
-  at::Tensor v = qkv.select(2, 2);
-  if (prefix_keys.defined()) {
-    const int64_t p = prefix_keys.size(1);
-    k = at::cat({prefix_keys.to(k.scalar_type()).view({b, p, heads, d}), k}, 1);
-    v = at::cat({prefix_values.to(v.scalar_type()).view({b, p, heads, d}), v},
-                1);
+  // One GEMM for Q, K and V: [B*S, 3H].
+  const at::Tensor qkv = at::addmm(qkv_bias, rows, qkv_weight.t());
+  const at::Tensor context = MultiHeadAttention(
+      qkv, b, heads, mask_bias, prefix_keys, prefix_values);
+
+  // Without an autograd graph to record (serving, evaluation), the GEMMs
+  // skip their bias and one fused pass adds it together with the residual
+  // and LayerNorm, or with GELU: in place on the GEMM's fresh output.
+  const bool needs_grad =
+      at::GradMode::is_enabled() &&
+      (x.requires_grad() ||
+       (prefix_keys.defined() && prefix_keys.requires_grad()) ||
+       (prefix_values.defined() && prefix_values.requires_grad()));
+  const bool fused = !needs_grad && FusedKernelsApply(rows);
+
+  at::Tensor y;
+  if (fused) {
+    y = at::mm(context, attn_out_weight.t());
+    BiasResidualLayerNormInPlace(y, attn_out_bias, rows, attn_norm_weight,
+                                 attn_norm_bias, eps);
+  } else {
+    at::Tensor attn = at::addmm(attn_out_bias, context, attn_out_weight.t());
+    attn.add_(rows);
+    y = at::layer_norm(attn, {h}, attn_norm_weight, attn_norm_bias, eps);
   }
-  // scores [B, heads, S, P+S]
-  at::Tensor scores = at::matmul(q, k.permute({0, 2, 3, 1}));
-  scores.add_(mask_bias);
-  const at::Tensor probs = at::softmax(scores, -1);
-  const at::Tensor context =
-      at::matmul(probs, v.transpose(1, 2)).transpose(1, 2).reshape({b * s, h});
 
-  at::Tensor attn = at::addmm(attn_out_bias, context, attn_out_weight.t());
-  attn.add_(rows);
-  const at::Tensor y =
-      at::layer_norm(attn, {h}, attn_norm_weight, attn_norm_bias, eps);
-
-  at::Tensor inner = at::addmm(ffn_in_bias, y, ffn_in_weight.t());
-  switch (config_.hidden_act) {
-    case Activation::kGelu:
-      inner = at::gelu(inner);
-      break;
-    case Activation::kGeluTanh:
-      inner = at::gelu(inner, "tanh");
-      break;
-    case Activation::kRelu:
-      inner = at::relu(inner);
-      break;
+  at::Tensor inner;
+  if (fused && config_.hidden_act == Activation::kGelu) {
+    inner = at::mm(y, ffn_in_weight.t());
+    BiasGeluInPlace(inner, ffn_in_bias);
+  } else {
+    inner = at::addmm(ffn_in_bias, y, ffn_in_weight.t());
+    switch (config_.hidden_act) {
+      case Activation::kGelu:
+        inner = needs_grad ? at::gelu(inner) : at::gelu_(inner);
+        break;
+      case Activation::kGeluTanh:
+        inner = needs_grad ? at::gelu(inner, "tanh") : at::gelu_(inner, "tanh");
+        break;
+      case Activation::kRelu:
+        inner = needs_grad ? at::relu(inner) : at::relu_(inner);
+        break;
+    }
+  }
+  if (fused) {
+    at::Tensor out = at::mm(inner, ffn_out_weight.t());
+    return BiasResidualLayerNormInPlace(out, ffn_out_bias, y, ffn_norm_weight,
+                                        ffn_norm_bias, eps)
+        .view({b, s, h});
   }
   at::Tensor out = at::addmm(ffn_out_bias, inner, ffn_out_weight.t());
   out.add_(y);

@@ -1,7 +1,6 @@
 // bench-forward: encoder throughput at a fixed shape, reported next to the
 // fp32 GEMM rate this binary measures on the same machine in the same run
 // (absolute times drift on shared machines; the ratio does not).
-#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -18,51 +17,12 @@
 #include "server/platform/blas_kernel.h"
 #include "server/common/status_macros.h"
 #include "server/common/torch_call.h"
+#include "server/engine/flops.h"
+#include "server/inspect/bench_util.h"
 #include "server/inspect/commands.h"
 #include "server/inspect/flags.h"
 
 namespace ptune::inspect {
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// Runs `fn` until `seconds` have passed (at least 3 times) after one warm-up
-// call; returns seconds per call.
-template <typename Fn>
-double TimePerCall(double seconds, Fn&& fn) {
-  fn();
-  int calls = 0;
-  const auto start = Clock::now();
-  double elapsed = 0;
-  do {
-    fn();
-    ++calls;
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  } while (elapsed < seconds || calls < 3);
-  return elapsed / calls;
-}
-
-// The encoder's own GEMM shapes (rows = batch x sequence): fused QKV,
-// attention output, FFN in, FFN out. Returns GFLOP/s over all four.
-double MeasureGemmRate(int64_t rows, int64_t hidden, int64_t inner,
-                       double seconds) {
-  const at::Tensor x = at::randn({rows, hidden});
-  const at::Tensor w_qkv = at::randn({3 * hidden, hidden});
-  const at::Tensor w_out = at::randn({hidden, hidden});
-  const at::Tensor w_in = at::randn({inner, hidden});
-  const at::Tensor w_ffn = at::randn({hidden, inner});
-  const at::Tensor h = at::randn({rows, inner});
-  const double flops = 2.0 * rows * hidden * (3 * hidden + hidden + 2 * inner);
-  const double t = TimePerCall(seconds, [&] {
-    at::mm(x, w_qkv.t());
-    at::mm(x, w_out.t());
-    at::mm(x, w_in.t());
-    at::mm(h, w_ffn.t());
-  });
-  return flops / t / 1e9;
-}
-
-}  // namespace
 
 absl::Status RunBenchForward() {
   const int64_t batch = absl::GetFlag(FLAGS_batch);
@@ -85,10 +45,7 @@ absl::Status RunBenchForward() {
   }
   const int64_t s = seq + prompt;
   const int64_t rows = batch * s;
-  const double layer_flops =
-      2.0 * rows * c.hidden_size * (4 * c.hidden_size + 2 * c.intermediate_size) +
-      4.0 * batch * s * s * c.hidden_size;  // Q K^T and P V
-  const double forward_flops = layer_flops * c.num_hidden_layers;
+  const double forward_flops = engine::EncoderForwardFlops(c, batch, s);
 
   double forward_s = 0, train_step_s = 0, gemm_gflops = 0;
   RETURN_IF_ERROR(common::TorchCall("bench-forward", [&]() -> absl::Status {

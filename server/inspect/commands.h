@@ -21,6 +21,9 @@ absl::Status RunTokenize();
 absl::Status RunEmbed();
 // bench-forward: encoder throughput next to the GEMM rate of this machine.
 absl::Status RunBenchForward();
+// bench-serve: the engine under load (mixed prompts, naive baseline,
+// padding, latency idle and while training, training modes, GFLOP/s).
+absl::Status RunBenchServe();
 // train: a prompt from labeled files (optionally searching its length).
 absl::Status RunTrain();
 // eval: a prompt artifact's metrics on a labeled file.

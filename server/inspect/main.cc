@@ -23,14 +23,15 @@ ABSL_FLAG(int, threads, 0,
 ABSL_FLAG(std::string, pooling, "sentence",
           "embed: cls, mean, or sentence (the sentence-transformers pipeline "
           "of the folder: its truncation, pooling and normalization).");
-ABSL_FLAG(int, batch, 32, "bench-forward: rows per batch.");
+ABSL_FLAG(int, batch, 32,
+          "bench-forward: rows per batch; bench-serve: most rows per batch.");
 ABSL_FLAG(int, seq, 64, "bench-forward: text tokens per row.");
 ABSL_FLAG(std::string, prompt, "",
           "bench-forward: shallow prompt tokens per row (default 20); eval: "
           "the prompt artifact folder.");
 ABSL_FLAG(double, seconds, 5.0,
-          "bench-forward: minimum measuring time per figure; longer is "
-          "steadier on a shared machine.");
+          "bench-forward: minimum measuring time per figure; bench-serve: of "
+          "the GEMM rate. Longer is steadier on a shared machine.");
 ABSL_FLAG(std::string, profile, "",
           "bench-forward: write a LibTorch profiler trace (chrome://tracing "
           "JSON) of three forwards to this file.");
@@ -47,6 +48,9 @@ Commands:
   embed          --backbone DIR [--pooling P]   stdin lines -> {"embedding"}
   bench-forward  --backbone DIR [--batch N --seq N --prompt N]
                  encoder sequences/s and GFLOP/s next to this machine's GEMM rate
+  bench-serve    --backbone DIR [--phase_seconds S --clients N --prompts N
+                 --batch N --burst N --train_steps N --sentences F,F]
+                 the serving engine under load; ends with one JSON line
   train          --backbone DIR --task classify|tag --train F [--valid F] [--test F]
                  --out DIR [--kind --length|--lengths --placement --reparam --init
                  --l2 --dropout --epochs --lr --batch_size ...]
@@ -85,6 +89,8 @@ int main(int argc, char** argv) {
     status = ptune::inspect::RunImportPeft();
   } else if (command == "bench-forward") {
     status = ptune::inspect::RunBenchForward();
+  } else if (command == "bench-serve") {
+    status = ptune::inspect::RunBenchServe();
   } else {
     std::cerr << "ptune-inspect: unknown command \"" << command << "\"\n"
               << kUsage;

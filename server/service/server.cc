@@ -1,6 +1,9 @@
 #include "server/service/server.h"
 
+#include <unistd.h>
+
 #include <atomic>
+#include <fstream>
 #include <thread>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -8,6 +11,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.pb.h"
 #include "absl/synchronization/notification.h"
 #include "server/auth/authenticator.h"
 #include "server/auth/rate_limiter.h"
@@ -58,6 +62,14 @@ class MetricsObserver : public engine::EngineObserver {
  private:
   metrics::ServiceMetrics* const metrics_;
 };
+
+// The process's resident set (host memory), from /proc/self/statm.
+int64_t ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  int64_t pages = 0, resident = 0;
+  if (!(statm >> pages >> resident)) return 0;
+  return resident * sysconf(_SC_PAGESIZE);
+}
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     const Server::Options& options) {
@@ -124,6 +136,7 @@ struct Server::Components {
       if (n.ok()) counts[std::string(store::JobStateName(state))] = *n;
     }
     metrics->SetJobs(counts);
+    metrics->SetDeviceMemory("cpu", "resident", ResidentBytes());
   }
 };
 
@@ -172,7 +185,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
                 {{"count", std::to_string(recovered)}});
   }
   c->executor =
-      std::make_unique<TrainingJobExecutor>(c->store.get(), c->engine.get(), c->backbone);
+      std::make_unique<TrainingJobExecutor>(c->store.get(), c->engine.get(), c->backbone,
+                                            c->metrics.get());
   jobs::JobRunner::Options runner_options;
   runner_options.concurrency = options.training_concurrency;
   ASSIGN_OR_RETURN(c->runner, jobs::JobRunner::Create(c->queue.get(), c->executor.get(),
@@ -198,6 +212,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
   c->admin_service = std::make_unique<AdminServiceImpl>(deps, options.default_quotas);
 
   grpc::EnableDefaultHealthCheckService(true);
+  // gRPC's health service is built in; referencing its generated message
+  // links our copy of health.proto's descriptor, so reflection (grpcurl) can
+  // describe grpc.health.v1.Health too.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen_address, credentials, &c->grpc_port);

@@ -149,6 +149,10 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
             [&](const training::EpochReport& report) {
               last = ToProgress(report, steps_per_epoch, trial_index, trial_count,
                                 started);
+              if (metrics_ != nullptr) {
+                metrics_->AddTrainingExamples(static_cast<uint64_t>(
+                    std::llround(report.examples_per_second * report.seconds)));
+              }
               absl::Status s = ctx.ReportProgress(last);
               if (!s.ok()) side_error = s;
             },

@@ -16,15 +16,19 @@
 #include "server/backbone/backbone.h"
 #include "server/engine/engine.h"
 #include "server/jobs/job_executor.h"
+#include "server/metrics/service_metrics.h"
 #include "server/store/store.h"
 
 namespace ptune::service {
 
 class TrainingJobExecutor : public jobs::JobExecutor {
  public:
+  // `metrics` (may be null) counts the training examples processed.
   TrainingJobExecutor(store::Store* store, engine::Engine* engine,
-                      std::shared_ptr<const backbone::Backbone> backbone)
-      : store_(store), engine_(engine), backbone_(std::move(backbone)) {}
+                      std::shared_ptr<const backbone::Backbone> backbone,
+                      metrics::ServiceMetrics* metrics = nullptr)
+      : store_(store), engine_(engine), backbone_(std::move(backbone)),
+        metrics_(metrics) {}
 
   absl::StatusOr<jobs::JobOutcome> Run(const store::Job& job,
                                        jobs::JobContext& ctx) override;
@@ -33,6 +37,7 @@ class TrainingJobExecutor : public jobs::JobExecutor {
   store::Store* const store_;
   engine::Engine* const engine_;
   const std::shared_ptr<const backbone::Backbone> backbone_;
+  metrics::ServiceMetrics* const metrics_;
 };
 
 // Labels of a training request: classification labels (declared, or those

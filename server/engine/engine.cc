@@ -1,0 +1,699 @@
+#include "server/engine/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+#include <utility>
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "server/batching/batch_scheduler.h"
+#include "server/batching/task.h"
+#include "server/common/status_macros.h"
+#include "server/common/torch_call.h"
+#include "server/datasets/text_util.h"
+#include "server/engine/flops.h"
+#include "server/prompts/mixed_batch.h"
+#include "server/training/bio.h"
+#include "server/training/task_batch.h"
+
+namespace ptune::engine {
+namespace {
+
+// The state of one Classify/TagEntities call: its per-text results and the
+// completion callback, answered exactly once (first failure, or when every
+// text is done). Thread-safe.
+class RequestState {
+ public:
+  RequestState(bool tagging, size_t texts,
+               std::shared_ptr<std::atomic<bool>> cancelled,
+               absl::AnyInvocable<void(absl::StatusOr<ClassifyResponse>)> on_classify,
+               absl::AnyInvocable<void(absl::StatusOr<TagResponse>)> on_tag)
+      : tagging_(tagging),
+        remaining_(static_cast<int64_t>(texts)),
+        cancelled_(std::move(cancelled)),
+        on_classify_(std::move(on_classify)),
+        on_tag_(std::move(on_tag)) {
+    if (tagging_) {
+      tag_.results.resize(texts);
+    } else {
+      classify_.results.resize(texts);
+    }
+  }
+
+  bool tagging() const { return tagging_; }
+
+  // True once the request failed or its client cancelled: its remaining
+  // texts need no forward.
+  bool dead() const {
+    return failed_.load(std::memory_order_relaxed) ||
+           (cancelled_ != nullptr && cancelled_->load(std::memory_order_relaxed));
+  }
+
+  void Fail(absl::Status status) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (answered_) return;
+      answered_ = true;
+    }
+    failed_.store(true, std::memory_order_relaxed);
+    if (tagging_) {
+      on_tag_(std::move(status));
+    } else {
+      on_classify_(std::move(status));
+    }
+  }
+
+  // Result setters for text i; the last one answers the request.
+  void SetClassify(size_t i, ClassifyResult result) {
+    {
+      absl::MutexLock lock(&mu_);
+      classify_.results[i] = std::move(result);
+    }
+    DoneOne();
+  }
+  void SetTag(size_t i, TagResult result) {
+    {
+      absl::MutexLock lock(&mu_);
+      tag_.results[i] = std::move(result);
+    }
+    DoneOne();
+  }
+
+ private:
+  void DoneOne() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (--remaining_ > 0 || answered_) return;
+      answered_ = true;
+    }
+    if (tagging_) {
+      on_tag_(std::move(tag_));
+    } else {
+      on_classify_(std::move(classify_));
+    }
+  }
+
+  const bool tagging_;
+  absl::Mutex mu_;
+  int64_t remaining_ ABSL_GUARDED_BY(mu_);
+  bool answered_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> failed_{false};
+  std::shared_ptr<std::atomic<bool>> cancelled_;
+  ClassifyResponse classify_;
+  TagResponse tag_;
+  absl::AnyInvocable<void(absl::StatusOr<ClassifyResponse>)> on_classify_;
+  absl::AnyInvocable<void(absl::StatusOr<TagResponse>)> on_tag_;
+};
+
+// One text of a request, as the scheduler queues it.
+class TextTask : public batching::Task {
+ public:
+  TextTask(std::string tenant, int tokens, absl::Time deadline,
+           std::shared_ptr<RequestState> request, size_t index,
+           PromptCache::Model model, prompts::MixedRow row, std::string text)
+      : Task(std::move(tenant), tokens, deadline),
+        request(std::move(request)),
+        index(index),
+        model(std::move(model)),
+        row(std::move(row)),
+        text(std::move(text)),
+        enqueued(absl::Now()) {
+    set_is_cancelled([r = this->request.get()] { return r->dead(); });
+    set_on_failed(
+        [r = this->request](absl::Status status) { r->Fail(std::move(status)); });
+  }
+
+  std::shared_ptr<RequestState> request;
+  size_t index;
+  PromptCache::Model model;  // keeps the prompt alive while queued/in flight
+  prompts::MixedRow row;
+  std::string text;  // tagging: the original text, for offsets
+  absl::Time enqueued;
+};
+
+using Scheduler = batching::BatchScheduler<TextTask>;
+
+// Per text code point, its byte offset in the UTF-8 text (size = cps + 1).
+std::vector<int32_t> CodePointByteOffsets(const std::u32string& code_points) {
+  std::vector<int32_t> offsets(code_points.size() + 1, 0);
+  for (size_t i = 0; i < code_points.size(); ++i) {
+    const char32_t c = code_points[i];
+    const int len = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+    offsets[i + 1] = offsets[i] + len;
+  }
+  return offsets;
+}
+
+ClassifyResult DecodeClassify(const prompts::PromptModel& model,
+                              const float* probs, int64_t classes) {
+  ClassifyResult result;
+  const std::vector<std::string>& labels = model.labels();
+  int64_t best = 0;
+  for (int64_t c = 0; c < classes; ++c) {
+    result.probabilities.emplace_back(labels[c], probs[c]);
+    if (probs[c] > probs[best]) best = c;
+  }
+  result.label = labels[best];
+  result.score = probs[best];
+  return result;
+}
+
+// Constrained BIO decoding over each word's first sub-word (as the
+// evaluator does), then entity spans with code-point and byte offsets.
+TagResult DecodeTag(const prompts::PromptModel& model, const TextTask& task,
+                    const float* log_probs, int64_t tokens, int64_t k) {
+  const std::u32string code_points = datasets::DecodeUtf8(task.text);
+  const std::vector<datasets::Span> words = datasets::PreTokenize(code_points);
+  const std::vector<int32_t> first =
+      training::FirstTokenOfEachWord(words, task.row.encoding.offsets);
+  std::vector<size_t> words_with_token;
+  std::vector<float> scores;
+  for (size_t w = 0; w < words.size(); ++w) {
+    if (first[w] < 0 || first[w] >= tokens) continue;
+    words_with_token.push_back(w);
+    const float* row = log_probs + static_cast<int64_t>(first[w]) * k;
+    scores.insert(scores.end(), row, row + k);
+  }
+  const std::vector<int> path = training::ConstrainedBioDecode(
+      scores, static_cast<int>(words_with_token.size()), model.labels());
+  std::vector<std::string> tags(words.size(), "O");
+  std::vector<double> word_prob(words.size(), -1.0);
+  for (size_t i = 0; i < path.size(); ++i) {
+    tags[words_with_token[i]] = model.labels()[path[i]];
+    word_prob[words_with_token[i]] = std::exp(scores[i * k + path[i]]);
+  }
+  const std::vector<int32_t> bytes = CodePointByteOffsets(code_points);
+  TagResult result;
+  for (const datasets::Span& span : training::TagsToSpans(words, tags)) {
+    Entity entity;
+    entity.type = span.type;
+    entity.start = span.begin;
+    entity.end = span.end;
+    entity.byte_start = bytes[span.begin];
+    entity.byte_end = bytes[span.end];
+    entity.text = task.text.substr(entity.byte_start,
+                                   entity.byte_end - entity.byte_start);
+    double sum = 0;
+    int n = 0;
+    for (size_t w = 0; w < words.size(); ++w) {
+      if (words[w].begin >= span.begin && words[w].end <= span.end &&
+          word_prob[w] >= 0) {
+        sum += word_prob[w];
+        ++n;
+      }
+    }
+    entity.score = n > 0 ? sum / n : 0.0;
+    result.entities.push_back(std::move(entity));
+  }
+  return result;
+}
+
+}  // namespace
+
+// The engine's state; Engine forwards to it.
+class EngineImpl {
+ public:
+  EngineImpl(const EngineOptions& options,
+             std::shared_ptr<const backbone::Backbone> backbone,
+             EngineObserver* observer)
+      : options_(options), backbone_(std::move(backbone)), observer_(observer) {}
+
+  absl::Status Init(PromptLoader* loader, TrainingDriverOptions training) {
+    if (options_.training_share < 0 || options_.training_share >= 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "training_share must be in [0, 1), got ", options_.training_share));
+    }
+    if (options_.max_tokens < 3) {
+      return absl::InvalidArgumentError("max_tokens must be at least 3");
+    }
+    if (options_.max_texts_per_request < 1) {
+      return absl::InvalidArgumentError("max_texts_per_request must be >= 1");
+    }
+    ASSIGN_OR_RETURN(scheduler_, Scheduler::Create(options_.batching));
+    ASSIGN_OR_RETURN(cache_, PromptCache::Create(options_.prompt_cache_bytes,
+                                                 options_.loader_threads, loader));
+    driver_ = std::make_unique<TrainingDriver>(backbone_, training);
+    executor_ = std::thread([this] { ExecutorLoop(); });
+    return absl::OkStatus();
+  }
+
+  ~EngineImpl() { Shutdown(); }
+
+  void Submit(ClassifyRequest request, bool tagging,
+              std::shared_ptr<RequestState> state) {
+    if (!BeginSubmit()) {
+      state->Fail(absl::UnavailableError("engine shutting down"));
+      return;
+    }
+    const absl::Status valid = Validate(request);
+    if (!valid.ok()) {
+      state->Fail(valid);
+      EndSubmit();
+      return;
+    }
+    const PromptKey key = request.key;
+    cache_->Get(key, [this, tagging, state,
+                      request = std::move(request)](
+                         absl::StatusOr<PromptCache::Model> model) mutable {
+      if (!model.ok()) {
+        state->Fail(model.status());
+      } else {
+        Enqueue(std::move(request), tagging, std::move(*model), state);
+      }
+      EndSubmit();
+    });
+  }
+
+  absl::StatusOr<TrainingOutcome> Train(
+      TrainingRequest request,
+      std::function<void(const training::EpochReport&)> progress,
+      std::function<void(std::string)> checkpoint,
+      std::function<bool()> cancelled) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!accepting_) return absl::UnavailableError("engine shutting down");
+    }
+    return driver_->Run(std::move(request), std::move(progress),
+                        std::move(checkpoint), std::move(cancelled));
+  }
+
+  PromptCache& cache() { return *cache_; }
+
+  ExecutorStats stats() const {
+    ExecutorStats stats;
+    {
+      absl::MutexLock lock(&stats_mu_);
+      stats = stats_;
+    }
+    stats.scheduler = scheduler_->stats();
+    return stats;
+  }
+
+  void Shutdown() {
+    absl::MutexLock shutdown_lock(&shutdown_mu_);
+    if (executor_.joinable() == false) return;
+    {
+      absl::MutexLock lock(&mu_);
+      accepting_ = false;
+    }
+    // Loads in progress finish and queue their texts; queued loads fail.
+    cache_->Shutdown();
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](int* n) { return *n == 0; }, &submitting_));
+      draining_ = true;
+    }
+    driver_->Abort(absl::UnavailableError("engine shutting down"));
+    executor_.join();
+    scheduler_->Shutdown();
+  }
+
+ private:
+  bool BeginSubmit() {
+    absl::MutexLock lock(&mu_);
+    if (!accepting_) return false;
+    ++submitting_;
+    return true;
+  }
+  void EndSubmit() {
+    absl::MutexLock lock(&mu_);
+    --submitting_;
+  }
+
+  // The scheduler's clock (a FakeClock in tests), for deadlines.
+  absl::Time Now() const {
+    return options_.batching.clock != nullptr ? options_.batching.clock->Now()
+                                              : absl::Now();
+  }
+
+  absl::Status Validate(const ClassifyRequest& request) const {
+    if (request.texts.empty()) {
+      return absl::InvalidArgumentError("request has no texts");
+    }
+    if (static_cast<int>(request.texts.size()) > options_.max_texts_per_request) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("request has ", request.texts.size(),
+                       " texts; at most ", options_.max_texts_per_request));
+    }
+    for (size_t i = 0; i < request.texts.size(); ++i) {
+      const int64_t bad = datasets::FindInvalidUtf8(request.texts[i]);
+      if (bad >= 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "text ", i, " is not UTF-8 (byte ", bad, ")"));
+      }
+    }
+    if (request.deadline <= Now()) {
+      return absl::DeadlineExceededError("deadline passed before queueing");
+    }
+    return absl::OkStatus();
+  }
+
+  // Tokenizes the texts for their prompt and queues one task per text.
+  void Enqueue(ClassifyRequest request, bool tagging, PromptCache::Model model,
+               const std::shared_ptr<RequestState>& state) {
+    const bool model_tags = model->task() == datasets::Task::kTag;
+    if (model_tags != tagging) {
+      state->Fail(absl::InvalidArgumentError(absl::StrCat(
+          "prompt ", request.key.DebugString(), " is a ",
+          datasets::TaskName(model->task()), " prompt")));
+      return;
+    }
+    if (state->dead()) {
+      state->Fail(absl::CancelledError("request cancelled"));
+      return;
+    }
+    absl::StatusOr<std::vector<prompts::MixedRow>> rows =
+        prompts::MakeMixedRows(*backbone_, *model, request.texts,
+                               options_.max_tokens);
+    if (!rows.ok()) {
+      state->Fail(rows.status());
+      return;
+    }
+    const int shallow = model->spec().kind == prompts::PromptKind::kShallow
+                            ? model->spec().length
+                            : 0;
+    for (size_t i = 0; i < rows->size(); ++i) {
+      prompts::MixedRow& row = (*rows)[i];
+      const int tokens = static_cast<int>(row.encoding.ids.size()) + shallow;
+      auto task = std::make_unique<TextTask>(
+          request.key.tenant, tokens, request.deadline, state, i, model,
+          std::move(row), tagging ? request.texts[i] : std::string());
+      absl::Status scheduled = scheduler_->Schedule(&task);
+      if (!scheduled.ok()) {
+        state->Fail(std::move(scheduled));  // queued siblings are dropped
+        return;
+      }
+    }
+  }
+
+  // Serving first: a ready serving batch always runs before training, and
+  // training runs only when nothing is queued or when its share
+  // (`training_share` of the time while both have work) is behind — then
+  // ONE driver Step, i.e. one slice of at most
+  // TrainingDriverOptions::max_rows_per_slice rows, before serving is
+  // looked at again. A serving batch thus never waits behind more than one
+  // training slice.
+  void ExecutorLoop() {
+    const double share = options_.training_share;
+    double balance = 0;  // > 0: training is owed time
+    bool just_trained = false;
+    while (true) {
+      const bool train = share > 0 && driver_->HasWork();
+      if (train && !just_trained && balance > 0) {
+        balance -= (1 - share) * RunTrainingStep();
+        balance = std::max(balance, -kMaxBalance);
+        just_trained = true;
+        continue;
+      }
+      batching::Batch<TextTask> batch;
+      if (train) {
+        batch = scheduler_->TryFormBatch();
+        if (batch.empty() && options_.batching.clock == nullptr &&
+            scheduler_->stats().queue_depth > 0) {
+          // Rows are queued but their batch is still filling (batch_timeout):
+          // wait for it rather than start a training slice in front of it.
+          absl::StatusOr<batching::Batch<TextTask>> next =
+              scheduler_->NextBatch(options_.batching.batch_timeout);
+          if (!next.ok()) break;  // scheduler shut down
+          batch = *std::move(next);
+        }
+      } else if (options_.batching.clock != nullptr) {
+        // An injected (fake) clock may not move: NextBatch would wait for
+        // it, so poll in real time instead, as the scheduler advises.
+        batch = scheduler_->TryFormBatch();
+        if (batch.empty()) absl::SleepFor(absl::Milliseconds(1));
+      } else {
+        absl::StatusOr<batching::Batch<TextTask>> next =
+            scheduler_->NextBatch(options_.idle_poll);
+        if (!next.ok()) break;  // scheduler shut down
+        batch = *std::move(next);
+      }
+      just_trained = false;
+      if (!batch.empty()) {
+        const double seconds = RunBatch(batch);
+        if (train) balance = std::min(balance + share * seconds, kMaxBalance);
+        continue;
+      }
+      if (train) {
+        // Nothing to serve: training takes the idle time.
+        balance -= (1 - share) * RunTrainingStep();
+        balance = std::max(balance, -kMaxBalance);
+        just_trained = true;
+        continue;
+      }
+      balance = 0;
+      absl::MutexLock lock(&mu_);
+      if (draining_ && scheduler_->stats().queue_depth == 0) break;
+    }
+  }
+
+  double RunTrainingStep() {
+    const absl::Time start = absl::Now();
+    driver_->Step();
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    absl::MutexLock lock(&stats_mu_);
+    ++stats_.training_steps;
+    stats_.training_seconds += seconds;
+    return seconds;
+  }
+
+  // Runs one scheduled batch; returns its seconds.
+  double RunBatch(batching::Batch<TextTask>& batch) {
+    const absl::Time start = absl::Now();
+    std::vector<std::unique_ptr<TextTask>>& tasks = batch.tasks();
+    if (observer_ != nullptr) {
+      for (const auto& task : tasks) {
+        observer_->OnQueueWait(absl::ToDoubleSeconds(start - task->enqueued));
+      }
+      observer_->OnQueueDepth(scheduler_->stats().queue_depth);
+    }
+    if (!options_.single_prompt_batches) {
+      if (backbone_->device().is_cpu() && options_.cpu_max_padding >= 0) {
+        for (auto& group : SplitByPadding(tasks, options_.cpu_max_padding)) {
+          RunRows(group);
+        }
+      } else {
+        RunRows(tasks);
+      }
+    } else {
+      // Naive baseline: one forward per distinct prompt.
+      absl::flat_hash_map<const prompts::PromptModel*, size_t> group_of;
+      std::vector<std::vector<std::unique_ptr<TextTask>>> groups;
+      for (auto& task : tasks) {
+        auto [it, inserted] = group_of.try_emplace(task->model.get(), groups.size());
+        if (inserted) groups.emplace_back();
+        groups[it->second].push_back(std::move(task));
+      }
+      for (auto& group : groups) RunRows(group);
+    }
+    return absl::ToDoubleSeconds(absl::Now() - start);
+  }
+
+  // Rows sorted by length and cut greedily into groups whose padding
+  // (rows x longest / real - 1) stays within `max_padding`.
+  static std::vector<std::vector<std::unique_ptr<TextTask>>> SplitByPadding(
+      std::vector<std::unique_ptr<TextTask>>& tasks, double max_padding) {
+    std::stable_sort(tasks.begin(), tasks.end(),
+                     [](const std::unique_ptr<TextTask>& a,
+                        const std::unique_ptr<TextTask>& b) {
+                       return a->tokens() < b->tokens();
+                     });
+    std::vector<std::vector<std::unique_ptr<TextTask>>> groups;
+    int64_t real = 0;
+    for (auto& task : tasks) {
+      const int64_t tokens = task->tokens();  // the longest so far (sorted)
+      if (!groups.empty()) {
+        const int64_t rows = static_cast<int64_t>(groups.back().size()) + 1;
+        const double padding =
+            static_cast<double>(rows * tokens) / (real + tokens) - 1.0;
+        if (padding <= max_padding) {
+          real += tokens;
+          groups.back().push_back(std::move(task));
+          continue;
+        }
+      }
+      groups.emplace_back();
+      groups.back().push_back(std::move(task));
+      real = tokens;
+    }
+    return groups;
+  }
+
+  // One forward over `tasks` (their own prompts), heads, one device->host
+  // copy, decoding and completion.
+  void RunRows(std::vector<std::unique_ptr<TextTask>>& tasks) {
+    // A request that failed or was cancelled after batching needs no work.
+    tasks.erase(std::remove_if(tasks.begin(), tasks.end(),
+                               [](const std::unique_ptr<TextTask>& t) {
+                                 return t->request->dead();
+                               }),
+                tasks.end());
+    if (tasks.empty()) return;
+    const absl::Time start = absl::Now();
+    c10::InferenceMode inference;
+    std::vector<prompts::MixedRow> rows;
+    rows.reserve(tasks.size());
+    for (auto& task : tasks) rows.push_back(task->row);
+    absl::StatusOr<prompts::MixedBatch> mixed =
+        prompts::MakeMixedBatch(*backbone_, std::move(rows), /*training=*/false);
+    absl::StatusOr<at::Tensor> host;
+    std::vector<int64_t> offsets;
+    if (mixed.ok()) {
+      absl::StatusOr<std::vector<at::Tensor>> logits =
+          prompts::MixedLogits(*backbone_, *mixed, /*training=*/false);
+      if (!logits.ok()) {
+        host = logits.status();
+      } else {
+        // Probabilities (classify) or log-probabilities (tag) of every row,
+        // flattened into one tensor: one copy, one synchronization.
+        host = common::TorchCall("row outputs", [&] {
+          std::vector<at::Tensor> flat;
+          int64_t offset = 0;
+          for (size_t r = 0; r < logits->size(); ++r) {
+            const at::Tensor& l = (*logits)[r];
+            at::Tensor out = tasks[r]->request->tagging()
+                                 ? l.to(at::kFloat).log_softmax(-1)
+                                 : l.to(at::kFloat).softmax(-1);
+            offsets.push_back(offset);
+            offset += out.numel();
+            flat.push_back(out.reshape({-1}));
+          }
+          return at::cat(flat).to(at::kCPU).contiguous();
+        });
+      }
+    } else {
+      host = mixed.status();
+    }
+    if (!host.ok()) {
+      for (auto& task : tasks) task->request->Fail(host.status());
+      return;
+    }
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    int64_t longest = 0, prefix = 0;
+    for (const auto& task : tasks) {
+      longest = std::max<int64_t>(longest, task->tokens());
+      if (task->model->spec().kind == prompts::PromptKind::kDeep) {
+        prefix = std::max<int64_t>(prefix, task->model->spec().length);
+      }
+    }
+    {
+      absl::MutexLock lock(&stats_mu_);
+      stats_.forward_flops += EncoderForwardFlops(
+          backbone_->config(), static_cast<int64_t>(tasks.size()), longest,
+          prefix);
+      ++stats_.batches;
+      stats_.rows += static_cast<int64_t>(tasks.size());
+      stats_.real_tokens += mixed->real_tokens;
+      stats_.padded_tokens += mixed->padded_tokens;
+      stats_.serving_seconds += seconds;
+    }
+    if (observer_ != nullptr) {
+      observer_->OnBatch(static_cast<int>(tasks.size()), mixed->real_tokens,
+                         mixed->padding_ratio(), seconds);
+    }
+    const float* data = host->data_ptr<float>();
+    for (size_t r = 0; r < tasks.size(); ++r) {
+      TextTask& task = *tasks[r];
+      const prompts::PromptModel& model = *task.model;
+      const int64_t k = static_cast<int64_t>(model.labels().size());
+      if (task.request->tagging()) {
+        const int64_t t = mixed->text_lengths[r];
+        task.request->SetTag(task.index,
+                             DecodeTag(model, task, data + offsets[r], t, k));
+      } else {
+        task.request->SetClassify(task.index,
+                                  DecodeClassify(model, data + offsets[r], k));
+      }
+    }
+  }
+
+  static constexpr double kMaxBalance = 0.5;  // seconds of owed/banked time
+
+  const EngineOptions options_;
+  const std::shared_ptr<const backbone::Backbone> backbone_;
+  EngineObserver* const observer_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<PromptCache> cache_;
+  std::unique_ptr<TrainingDriver> driver_;
+  std::thread executor_;
+
+  absl::Mutex shutdown_mu_;
+  mutable absl::Mutex mu_;
+  bool accepting_ ABSL_GUARDED_BY(mu_) = true;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  int submitting_ ABSL_GUARDED_BY(mu_) = 0;  // Submit calls not yet queued
+
+  mutable absl::Mutex stats_mu_;
+  ExecutorStats stats_ ABSL_GUARDED_BY(stats_mu_);
+};
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(
+    const EngineOptions& options,
+    std::shared_ptr<const backbone::Backbone> backbone, PromptLoader* loader,
+    EngineObserver* observer, TrainingDriverOptions training) {
+  if (backbone == nullptr) return absl::InvalidArgumentError("null backbone");
+  auto impl = std::make_unique<EngineImpl>(options, std::move(backbone), observer);
+  RETURN_IF_ERROR(impl->Init(loader, training));
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+Engine::Engine(std::unique_ptr<EngineImpl> impl) : impl_(std::move(impl)) {}
+
+Engine::~Engine() { Shutdown(); }
+
+void Engine::Classify(
+    ClassifyRequest request,
+    absl::AnyInvocable<void(absl::StatusOr<ClassifyResponse>)> done) {
+  auto state = std::make_shared<RequestState>(
+      /*tagging=*/false, request.texts.size(), request.cancelled,
+      std::move(done), nullptr);
+  impl_->Submit(std::move(request), /*tagging=*/false, std::move(state));
+}
+
+void Engine::TagEntities(
+    TagRequest request,
+    absl::AnyInvocable<void(absl::StatusOr<TagResponse>)> done) {
+  auto state = std::make_shared<RequestState>(
+      /*tagging=*/true, request.texts.size(), request.cancelled, nullptr,
+      std::move(done));
+  impl_->Submit(std::move(request), /*tagging=*/true, std::move(state));
+}
+
+absl::StatusOr<TrainingOutcome> Engine::Train(
+    TrainingRequest request,
+    std::function<void(const training::EpochReport&)> progress,
+    std::function<void(std::string)> checkpoint,
+    std::function<bool()> cancelled) {
+  return impl_->Train(std::move(request), std::move(progress),
+                      std::move(checkpoint), std::move(cancelled));
+}
+
+void Engine::EvictPrompt(const PromptKey& key) { impl_->cache().Evict(key); }
+
+void Engine::EvictTenant(const std::string& tenant) {
+  impl_->cache().EvictTenant(tenant);
+}
+
+void Engine::LoadPrompt(const PromptKey& key,
+                        absl::AnyInvocable<void(absl::Status)> done) {
+  impl_->cache().Get(key, [done = std::move(done)](
+                              absl::StatusOr<PromptCache::Model> model) mutable {
+    if (done) done(model.status());
+  });
+}
+
+CacheStats Engine::cache_stats() const { return impl_->cache().stats(); }
+
+ExecutorStats Engine::executor_stats() const { return impl_->stats(); }
+
+void Engine::Shutdown() { impl_->Shutdown(); }
+
+}  // namespace ptune::engine

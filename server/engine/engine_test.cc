@@ -1,0 +1,526 @@
+#include "server/engine/engine.h"
+
+#include <atomic>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+#include "server/batching/clock.h"
+#include "server/datasets/text_util.h"
+#include "server/engine/test_loader.h"
+#include "server/training/bio.h"
+#include "tests/testing/shared_backbone.h"
+
+namespace ptune::engine {
+namespace {
+
+using ::ptune::engine::testing::Deep;
+using ::ptune::engine::testing::Recipe;
+using ::ptune::engine::testing::Shallow;
+using ::ptune::engine::testing::TestLoader;
+
+// Collects one completion.
+template <typename R>
+class Answer {
+ public:
+  absl::AnyInvocable<void(absl::StatusOr<R>)> Callback() {
+    return [this](absl::StatusOr<R> r) {
+      result_ = std::move(r);
+      done_.Notify();
+    };
+  }
+  const absl::StatusOr<R>& Wait() {
+    done_.WaitForNotification();
+    return result_;
+  }
+  bool done() const { return done_.HasBeenNotified(); }
+
+ private:
+  absl::Notification done_;
+  absl::StatusOr<R> result_ = absl::UnknownError("not answered");
+};
+
+// Counts what the executor reports.
+class CountingObserver : public EngineObserver {
+ public:
+  void OnBatch(int rows, int64_t, double, double) override {
+    batches_.fetch_add(1);
+    rows_.fetch_add(rows);
+  }
+  int batches() const { return batches_.load(); }
+  int rows() const { return rows_.load(); }
+
+ private:
+  std::atomic<int> batches_{0};
+  std::atomic<int> rows_{0};
+};
+
+PromptKey Key(const std::string& tenant, const std::string& name) {
+  return PromptKey{tenant, name, 1};
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const backbone::Backbone* raw = ptune::testing::SharedBackbone();
+    if (raw == nullptr) GTEST_SKIP() << "backbone not installed";
+    backbone_ = std::shared_ptr<const backbone::Backbone>(
+        raw, [](const backbone::Backbone*) {});  // shared, never freed
+    loader_ = std::make_unique<TestLoader>(raw);
+
+    const std::vector<std::string> bio = training::BioLabelSet({"LOC", "PER"});
+    prompts::PromptSpec infix = Shallow(12);
+    infix.placement = prompts::Placement::kInfix;
+    prompts::PromptSpec prefix_infix = Shallow(6);
+    prefix_infix.placement = prompts::Placement::kPrefixInfix;
+    prefix_infix.pooling = prompts::HeadPooling::kMean;
+    loader_->Add(Key("t1", "cls_s4"), Recipe{.spec = Shallow(4), .seed = 1});
+    loader_->Add(Key("t2", "cls_s12"), Recipe{.spec = infix, .seed = 2});
+    loader_->Add(Key("t3", "cls_d8"),
+                 Recipe{.labels = {"a", "b", "c"}, .spec = Deep(8), .seed = 3});
+    loader_->Add(Key("t1", "cls_s6"), Recipe{.spec = prefix_infix, .seed = 4});
+    loader_->Add(Key("t4", "tag_s5"), Recipe{.task = datasets::Task::kTag,
+                                             .labels = bio,
+                                             .spec = Shallow(5),
+                                             .seed = 5});
+    loader_->Add(Key("t5", "tag_d6"), Recipe{.task = datasets::Task::kTag,
+                                             .labels = bio,
+                                             .spec = Deep(6),
+                                             .seed = 6});
+  }
+
+  EngineOptions FakeClockOptions(absl::Duration batch_timeout) {
+    EngineOptions options;
+    options.batching.clock = &clock_;
+    options.batching.batch_timeout = batch_timeout;
+    options.batching.max_batch_size = 64;
+    return options;
+  }
+
+  std::unique_ptr<Engine> MakeEngine(const EngineOptions& options,
+                                     EngineObserver* observer = nullptr) {
+    absl::StatusOr<std::unique_ptr<Engine>> engine =
+        Engine::Create(options, backbone_, loader_.get(), observer);
+    EXPECT_TRUE(engine.ok()) << engine.status();
+    return engine.ok() ? std::move(*engine) : nullptr;
+  }
+
+  static void Preload(Engine& engine, const PromptKey& key) {
+    absl::Notification loaded;
+    absl::Status status;
+    engine.LoadPrompt(key, [&](absl::Status s) {
+      status = s;
+      loaded.Notify();
+    });
+    loaded.WaitForNotification();
+    ASSERT_TRUE(status.ok()) << status;
+  }
+
+  static ClassifyRequest Request(const PromptKey& key,
+                                 std::vector<std::string> texts) {
+    ClassifyRequest request;
+    request.key = key;
+    request.texts = std::move(texts);
+    return request;
+  }
+
+  // The probabilities of PromptModel::Logits on `text` alone.
+  std::vector<float> ReferenceProbabilities(const PromptKey& key,
+                                            const std::string& text,
+                                            int max_tokens) {
+    std::unique_ptr<prompts::PromptModel> model = loader_->Make(key);
+    c10::InferenceMode inference;
+    absl::StatusOr<backbone::TokenBatch> batch =
+        model->Tokenize(*backbone_, {text}, max_tokens);
+    EXPECT_TRUE(batch.ok());
+    absl::StatusOr<at::Tensor> logits =
+        model->Logits(*backbone_, *batch, /*training=*/false);
+    EXPECT_TRUE(logits.ok());
+    at::Tensor p = logits->softmax(-1).reshape({-1}).contiguous();
+    return std::vector<float>(p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
+  }
+
+  batching::FakeClock clock_;
+  std::shared_ptr<const backbone::Backbone> backbone_;
+  std::unique_ptr<TestLoader> loader_;
+};
+
+struct Submitted {
+  PromptKey key;
+  bool tagging;
+  std::vector<std::string> texts;
+};
+
+TEST_F(EngineTest, RowResultIsTheSameAloneAndInAMixedBatch) {
+  const std::vector<Submitted> requests = {
+      {Key("t1", "cls_s4"), false, {"good", "a rather long and winding sentence about a film that never ends"}},
+      {Key("t2", "cls_s12"), false, {"terrible acting", "the plot is thin but the music is lovely"}},
+      {Key("t3", "cls_d8"), false, {"ok", "I would watch it again with friends"}},
+      {Key("t1", "cls_s6"), false, {"meh .", "not bad at all, really"}},
+      {Key("t4", "tag_s5"), true, {"Angela Merkel visited Paris", "John lives in New York City with Mary"}},
+      {Key("t5", "tag_d6"), true, {"Berlin", "Zoë met José in Köln yesterday"}},
+  };
+
+  // Alone: one text per forward (batch_timeout 0, one request at a time).
+  EngineOptions alone_options;
+  alone_options.batching.batch_timeout = absl::ZeroDuration();
+  std::unique_ptr<Engine> alone = MakeEngine(alone_options);
+  ASSERT_NE(alone, nullptr);
+  std::vector<std::vector<ClassifyResult>> alone_classify(requests.size());
+  std::vector<std::vector<TagResult>> alone_tag(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    for (const std::string& text : requests[i].texts) {
+      if (requests[i].tagging) {
+        Answer<TagResponse> answer;
+        alone->TagEntities(Request(requests[i].key, {text}), answer.Callback());
+        ASSERT_TRUE(answer.Wait().ok()) << answer.Wait().status();
+        alone_tag[i].push_back(answer.Wait()->results.at(0));
+      } else {
+        Answer<ClassifyResponse> answer;
+        alone->Classify(Request(requests[i].key, {text}), answer.Callback());
+        ASSERT_TRUE(answer.Wait().ok()) << answer.Wait().status();
+        alone_classify[i].push_back(answer.Wait()->results.at(0));
+      }
+    }
+  }
+  EXPECT_EQ(alone->executor_stats().batches, 12);
+
+  // Mixed: every request queued, then released as ONE batch; run as one
+  // forward (no splitting) and as forwards split by padding (CPU default).
+  for (const double max_padding : {-1.0, 0.3}) {
+    SCOPED_TRACE(max_padding);
+    CountingObserver observer;
+    EngineOptions mixed_options = FakeClockOptions(absl::Seconds(1));
+    mixed_options.cpu_max_padding = max_padding;
+    std::unique_ptr<Engine> mixed = MakeEngine(mixed_options, &observer);
+    ASSERT_NE(mixed, nullptr);
+    for (const Submitted& r : requests) Preload(*mixed, r.key);
+    std::vector<std::unique_ptr<Answer<ClassifyResponse>>> classify_answers;
+    std::vector<std::unique_ptr<Answer<TagResponse>>> tag_answers;
+    for (const Submitted& r : requests) {
+      if (r.tagging) {
+        tag_answers.push_back(std::make_unique<Answer<TagResponse>>());
+        mixed->TagEntities(Request(r.key, r.texts), tag_answers.back()->Callback());
+      } else {
+        classify_answers.push_back(std::make_unique<Answer<ClassifyResponse>>());
+        mixed->Classify(Request(r.key, r.texts), classify_answers.back()->Callback());
+      }
+    }
+    EXPECT_EQ(mixed->executor_stats().scheduler.queue_depth, 12);
+    clock_.Advance(absl::Seconds(2));
+    size_t c = 0, t = 0;
+    for (size_t i = 0; i < requests.size(); ++i) {
+      if (requests[i].tagging) {
+        const absl::StatusOr<TagResponse>& got = tag_answers[t++]->Wait();
+        ASSERT_TRUE(got.ok()) << got.status();
+        ASSERT_EQ(got->results.size(), 2u);
+        for (size_t j = 0; j < 2; ++j) {
+          const std::vector<Entity>& a = alone_tag[i][j].entities;
+          const std::vector<Entity>& m = got->results[j].entities;
+          ASSERT_EQ(a.size(), m.size()) << requests[i].texts[j];
+          for (size_t e = 0; e < a.size(); ++e) {
+            EXPECT_EQ(a[e].type, m[e].type);
+            EXPECT_EQ(a[e].start, m[e].start);
+            EXPECT_EQ(a[e].end, m[e].end);
+            EXPECT_EQ(a[e].byte_start, m[e].byte_start);
+            EXPECT_EQ(a[e].text, m[e].text);
+            EXPECT_NEAR(a[e].score, m[e].score, 1e-5);
+          }
+        }
+      } else {
+        const absl::StatusOr<ClassifyResponse>& got =
+            classify_answers[c++]->Wait();
+        ASSERT_TRUE(got.ok()) << got.status();
+        ASSERT_EQ(got->results.size(), 2u);
+        for (size_t j = 0; j < 2; ++j) {
+          const ClassifyResult& a = alone_classify[i][j];
+          const ClassifyResult& m = got->results[j];
+          const std::vector<float> reference =
+              ReferenceProbabilities(requests[i].key, requests[i].texts[j], 128);
+          ASSERT_EQ(m.probabilities.size(), reference.size());
+          for (size_t k = 0; k < reference.size(); ++k) {
+            EXPECT_NEAR(m.probabilities[k].second, reference[k], 1e-5);
+            EXPECT_NEAR(a.probabilities[k].second, m.probabilities[k].second,
+                        1e-5);
+          }
+          EXPECT_EQ(a.label, m.label);
+          double best = 0;
+          for (float p : reference) best = std::max<double>(best, p);
+          EXPECT_NEAR(m.score, best, 1e-5);
+        }
+      }
+    }
+    EXPECT_EQ(observer.rows(), 12);
+    if (max_padding < 0) {
+      // All twelve texts, five prompts, both tasks: one forward.
+      EXPECT_EQ(observer.batches(), 1);
+    } else {
+      // Lengths from 3 to ~30 positions: split, yet the same results.
+      EXPECT_GT(observer.batches(), 1);
+    }
+  }
+}
+
+TEST_F(EngineTest, QueueFullIsUnavailable) {
+  EngineOptions options = FakeClockOptions(absl::Seconds(1));
+  options.batching.max_queue_size = 2;
+  std::unique_ptr<Engine> engine = MakeEngine(options);
+  Preload(*engine, Key("t1", "cls_s4"));
+  Answer<ClassifyResponse> answer;
+  engine->Classify(Request(Key("t1", "cls_s4"), {"one", "two", "three"}),
+                   answer.Callback());
+  ASSERT_TRUE(answer.done());  // a hit queues on this thread
+  EXPECT_EQ(answer.Wait().status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(engine->executor_stats().scheduler.rejected_queue_full, 1);
+  // The failed request's queued texts never reach a forward.
+  clock_.Advance(absl::Seconds(2));
+  engine->Shutdown();
+  EXPECT_EQ(engine->executor_stats().rows, 0);
+  EXPECT_EQ(engine->executor_stats().scheduler.dropped_cancelled, 2);
+}
+
+TEST_F(EngineTest, ExpiredDeadlineNeverReachesTheForward) {
+  CountingObserver observer;
+  std::unique_ptr<Engine> engine =
+      MakeEngine(FakeClockOptions(absl::ZeroDuration()), &observer);
+  loader_->CloseGate();
+  ClassifyRequest request = Request(Key("t1", "cls_s4"), {"late"});
+  request.deadline = clock_.Now() + absl::Seconds(1);
+  Answer<ClassifyResponse> answer;
+  engine->Classify(std::move(request), answer.Callback());
+  while (loader_->total_loads() == 0) absl::SleepFor(absl::Milliseconds(1));
+  clock_.Advance(absl::Seconds(2));  // expires while the prompt loads
+  loader_->OpenGate();
+  EXPECT_EQ(answer.Wait().status().code(), absl::StatusCode::kDeadlineExceeded);
+  engine->Shutdown();
+  EXPECT_EQ(observer.rows(), 0);
+  EXPECT_EQ(engine->executor_stats().scheduler.dropped_deadline, 1);
+
+  // A deadline already past is refused before queueing.
+  std::unique_ptr<Engine> other = MakeEngine(FakeClockOptions(absl::ZeroDuration()));
+  ClassifyRequest past = Request(Key("t1", "cls_s4"), {"x"});
+  past.deadline = clock_.Now() - absl::Seconds(1);
+  Answer<ClassifyResponse> refused;
+  other->Classify(std::move(past), refused.Callback());
+  EXPECT_EQ(refused.Wait().status().code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST_F(EngineTest, CancelledRequestsAreDropped) {
+  CountingObserver observer;
+  std::unique_ptr<Engine> engine =
+      MakeEngine(FakeClockOptions(absl::Seconds(1)), &observer);
+  Preload(*engine, Key("t1", "cls_s4"));
+  // Cancelled while queued: the scheduler drops it.
+  ClassifyRequest queued = Request(Key("t1", "cls_s4"), {"a", "b"});
+  queued.cancelled = std::make_shared<std::atomic<bool>>(false);
+  Answer<ClassifyResponse> first;
+  engine->Classify(queued, first.Callback());
+  EXPECT_FALSE(first.done());
+  queued.cancelled->store(true);
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_EQ(first.Wait().status().code(), absl::StatusCode::kCancelled);
+
+  // Cancelled while its prompt loads: never queued.
+  loader_->CloseGate();
+  ClassifyRequest loading = Request(Key("t2", "cls_s12"), {"c"});
+  loading.cancelled = std::make_shared<std::atomic<bool>>(false);
+  Answer<ClassifyResponse> second;
+  engine->Classify(loading, second.Callback());
+  loading.cancelled->store(true);
+  loader_->OpenGate();
+  EXPECT_EQ(second.Wait().status().code(), absl::StatusCode::kCancelled);
+  engine->Shutdown();
+  EXPECT_EQ(observer.rows(), 0);
+  EXPECT_EQ(engine->executor_stats().scheduler.dropped_cancelled, 2);
+}
+
+TEST_F(EngineTest, ServesWhileALoaderIsSlow) {
+  EngineOptions options;
+  options.batching.batch_timeout = absl::ZeroDuration();
+  std::unique_ptr<Engine> engine = MakeEngine(options);
+  Preload(*engine, Key("t1", "cls_s4"));
+  loader_->CloseGate();
+  Answer<ClassifyResponse> slow;
+  engine->Classify(Request(Key("t2", "cls_s12"), {"waits for its prompt"}),
+                   slow.Callback());
+  for (int i = 0; i < 3; ++i) {
+    Answer<ClassifyResponse> fast;
+    engine->Classify(Request(Key("t1", "cls_s4"), {"served meanwhile"}),
+                     fast.Callback());
+    EXPECT_TRUE(fast.Wait().ok()) << fast.Wait().status();
+  }
+  EXPECT_FALSE(slow.done());
+  loader_->OpenGate();
+  EXPECT_TRUE(slow.Wait().ok()) << slow.Wait().status();
+  const CacheStats stats = engine->cache_stats();
+  EXPECT_EQ(stats.hits, 3);
+  EXPECT_EQ(stats.misses, 2);  // the preload and the slow request
+}
+
+TEST_F(EngineTest, TagOffsetsPointIntoTheOriginalText) {
+  // A head that tags every word B-PER: each word becomes an entity, so every
+  // word's offsets are checked.
+  loader_->Add(Key("t9", "all_per"), Recipe{.make = [this] {
+    at::Tensor prompt = at::randn({4, backbone_->hidden_size()});
+    at::Tensor weight = at::zeros({3, backbone_->hidden_size()});
+    at::Tensor bias = at::tensor({0.0f, 5.0f, 0.0f});
+    auto model = prompts::PromptModel::FromTensors(
+        *backbone_, datasets::Task::kTag, {"O", "B-PER", "I-PER"}, Shallow(4),
+        prompt, weight, bias);
+    EXPECT_TRUE(model.ok()) << model.status();
+    return model.ok() ? std::move(*model) : nullptr;
+  }});
+  EngineOptions options;
+  options.batching.batch_timeout = absl::ZeroDuration();
+  std::unique_ptr<Engine> engine = MakeEngine(options);
+  const std::string text = "Zoë met José in Köln, 北京!";
+  Answer<TagResponse> answer;
+  engine->TagEntities(Request(Key("t9", "all_per"), {text}), answer.Callback());
+  ASSERT_TRUE(answer.Wait().ok()) << answer.Wait().status();
+  const std::vector<Entity>& entities = answer.Wait()->results.at(0).entities;
+  std::vector<std::string> words;
+  const std::u32string code_points = datasets::DecodeUtf8(text);
+  for (const Entity& e : entities) {
+    EXPECT_EQ(e.type, "PER");
+    EXPECT_EQ(text.substr(e.byte_start, e.byte_end - e.byte_start), e.text);
+    EXPECT_EQ(datasets::EncodeUtf8(code_points.substr(e.start, e.end - e.start)),
+              e.text);
+    EXPECT_GT(e.score, 0.9);
+    words.push_back(e.text);
+  }
+  EXPECT_EQ(words, (std::vector<std::string>{"Zoë", "met", "José", "in", "Köln",
+                                             ",", "北京", "!"}));
+  ASSERT_GE(entities.size(), 3u);
+  EXPECT_EQ(entities[2].start, 8);
+  EXPECT_EQ(entities[2].end, 12);
+  EXPECT_EQ(entities[2].byte_start, 9);
+  EXPECT_EQ(entities[2].byte_end, 14);
+}
+
+TEST_F(EngineTest, RejectsBadRequests) {
+  EngineOptions options;
+  options.max_texts_per_request = 2;
+  std::unique_ptr<Engine> engine = MakeEngine(options);
+  Answer<ClassifyResponse> empty, many, wrong_task, bad_utf8, missing;
+  engine->Classify(Request(Key("t1", "cls_s4"), {}), empty.Callback());
+  engine->Classify(Request(Key("t1", "cls_s4"), {"a", "b", "c"}), many.Callback());
+  engine->Classify(Request(Key("t4", "tag_s5"), {"a"}), wrong_task.Callback());
+  engine->Classify(Request(Key("t1", "cls_s4"), {"\xff"}), bad_utf8.Callback());
+  engine->Classify(Request(Key("nobody", "x"), {"a"}), missing.Callback());
+  EXPECT_EQ(empty.Wait().status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(many.Wait().status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(wrong_task.Wait().status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad_utf8.Wait().status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(missing.Wait().status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(EngineTest, EvictionReloadsAndShutdownRefuses) {
+  EngineOptions options;
+  options.batching.batch_timeout = absl::ZeroDuration();
+  std::unique_ptr<Engine> engine = MakeEngine(options);
+  for (int round = 0; round < 2; ++round) {
+    Answer<ClassifyResponse> answer;
+    engine->Classify(Request(Key("t1", "cls_s4"), {"hello"}), answer.Callback());
+    EXPECT_TRUE(answer.Wait().ok());
+    engine->EvictTenant("t1");
+  }
+  EXPECT_EQ(loader_->loads(Key("t1", "cls_s4")), 2);
+  EXPECT_EQ(engine->cache_stats().resident_prompts, 0);
+  engine->Shutdown();
+  Answer<ClassifyResponse> late;
+  engine->Classify(Request(Key("t1", "cls_s4"), {"hello"}), late.Callback());
+  EXPECT_EQ(late.Wait().status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(EngineTest, ShutdownFinishesQueuedWork) {
+  EngineOptions options;
+  options.batching.batch_timeout = absl::Milliseconds(50);
+  std::unique_ptr<Engine> engine = MakeEngine(options);
+  Preload(*engine, Key("t1", "cls_s4"));
+  Answer<ClassifyResponse> answer;
+  engine->Classify(Request(Key("t1", "cls_s4"), {"queued", "at shutdown"}),
+                   answer.Callback());
+  engine->Shutdown();
+  ASSERT_TRUE(answer.done());
+  EXPECT_TRUE(answer.Wait().ok()) << answer.Wait().status();
+}
+
+TEST_F(EngineTest, TrainsOnTheExecutorWhileServing) {
+  EngineOptions options;
+  options.batching.batch_timeout = absl::ZeroDuration();
+  options.training_share = 0.5;
+  std::unique_ptr<Engine> engine = MakeEngine(options);
+  Preload(*engine, Key("t1", "cls_s4"));
+
+  TrainingRequest request;
+  request.task = datasets::Task::kClassify;
+  request.spec = Shallow(4);
+  request.options.epochs = 2;
+  request.options.batch_size = 4;
+  request.options.max_tokens = 16;
+  request.train.task = request.valid.task = datasets::Task::kClassify;
+  const char* words[] = {"good", "bad", "great", "awful", "fine", "poor"};
+  for (int i = 0; i < 12; ++i) {
+    request.train.classification.push_back(
+        {absl::StrCat("it was ", words[i % 6]), i % 2 == 0 ? "pos" : "neg"});
+  }
+  request.train.labels = request.valid.labels = {"neg", "pos"};
+  request.valid.classification = request.train.classification;
+  std::atomic<int> epochs{0};
+  absl::StatusOr<TrainingOutcome> outcome = absl::UnknownError("not run");
+  std::thread trainer([&] {
+    outcome = engine->Train(
+        std::move(request),
+        [&](const training::EpochReport&) { epochs.fetch_add(1); }, nullptr,
+        nullptr);
+  });
+  // Serving goes on while the job runs.
+  int served = 0;
+  while (served < 5) {
+    Answer<ClassifyResponse> answer;
+    engine->Classify(Request(Key("t1", "cls_s4"), {"still served"}),
+                     answer.Callback());
+    ASSERT_TRUE(answer.Wait().ok()) << answer.Wait().status();
+    ++served;
+  }
+  trainer.join();
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_NE(outcome->model, nullptr);
+  EXPECT_EQ(epochs.load(), 2);
+  const ExecutorStats stats = engine->executor_stats();
+  EXPECT_GE(stats.training_steps, 6);  // 12 examples / 4 per step x 2 epochs
+  EXPECT_GE(stats.rows, 5);
+}
+
+TEST_F(EngineTest, ShutdownEndsARunningTrainingJob) {
+  std::unique_ptr<Engine> engine = MakeEngine(EngineOptions());
+  TrainingRequest request;
+  request.task = datasets::Task::kClassify;
+  request.spec = Shallow(4);
+  request.options.epochs = 1000;
+  request.options.batch_size = 2;
+  request.train.task = request.valid.task = datasets::Task::kClassify;
+  request.train.classification = {{"good", "pos"}, {"bad", "neg"}};
+  request.train.labels = request.valid.labels = {"neg", "pos"};
+  request.valid.classification = request.train.classification;
+  absl::StatusOr<TrainingOutcome> outcome = absl::UnknownError("not run");
+  std::thread trainer([&] {
+    outcome = engine->Train(std::move(request), nullptr, nullptr, nullptr);
+  });
+  while (engine->executor_stats().training_steps == 0) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  engine->Shutdown();
+  trainer.join();
+  EXPECT_EQ(outcome.status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace ptune::engine

@@ -1,0 +1,144 @@
+// TrainingDriver: training jobs run on the engine's device executor,
+// interleaved with serving. Run() (any thread) enqueues a job and blocks;
+// the executor calls Step() whenever it grants training a turn of device
+// time, and each Step runs ONE forward/backward of at most
+// `max_rows_per_slice` rows: either one slice of every active job in a mixed
+// batch (training::MultiJobTrainer: the backbone is frozen, so each row's
+// gradient reaches only its own prompt and head) or one slice of one job,
+// the jobs taking turns. A job's optimizer steps after the last slice of its
+// batch (gradient accumulation, training::TrainingJob). Which mode
+// runs is measured: with two or more jobs active the driver times a few
+// steps of each and keeps the one with more examples/s (re-measured when the
+// set of jobs changes), unless TrainingDriverOptions::mode forces one.
+// Validation at an epoch's end also runs inside Step (one job's evaluation
+// per Step call, so a serving batch can run in between).
+//
+// For benchmarks without an engine, training::MeasureTrainingModes
+// (server/training/multi_job_trainer.h) times both modes over given jobs;
+// bench-serve reports its figures as train_batched_eps / train_turns_eps.
+//
+// Thread-safety: Run, HasWork, Abort and stats are thread-safe; Step must be
+// called from one thread at a time (the executor). Ownership: the driver
+// shares the backbone; each job's models belong to the driver until Run
+// returns the best one to its caller.
+#ifndef PTUNE_SERVER_ENGINE_TRAINING_DRIVER_H_
+#define PTUNE_SERVER_ENGINE_TRAINING_DRIVER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/backbone/backbone.h"
+#include "server/datasets/dataset.h"
+#include "server/prompts/prompt_model.h"
+#include "server/prompts/prompt_spec.h"
+#include "server/training/trainer.h"
+
+namespace ptune::engine {
+
+struct TrainingRequest {
+  datasets::Task task = datasets::Task::kClassify;
+  // Classification labels, or the BIO label set for tagging (empty = derived
+  // from `train`, training::ModelLabels).
+  std::vector<std::string> labels;
+  prompts::PromptSpec spec;
+  training::TrainOptions options;  // checkpoint_path is ignored: see Run
+  datasets::Dataset train, valid;
+  // For spec.init = prompt: the source prompt (spec.init_prompt, a folder,
+  // is used when this is null).
+  std::shared_ptr<const prompts::PromptModel> init_prompt;
+  std::string resume_checkpoint;  // bytes of a checkpoint; empty = fresh
+};
+
+struct TrainingOutcome {
+  training::TrainResult result;
+  std::unique_ptr<prompts::PromptModel> model;  // the best epoch's parameters
+  // {"valid_metric", "best_epoch", "epochs", "examples_per_second", and the
+  // evaluator's metrics of the best epoch: "accuracy"/"macro_f1" or
+  // "precision"/"recall"/"f1"/"per_type"}.
+  nlohmann::json metrics;
+};
+
+enum class TrainingMode {
+  kAuto,     // measure both on the first steps, keep the faster
+  kBatched,  // all active jobs in one forward/backward
+  kTurns,    // one job's step after another
+};
+
+struct TrainingDriverOptions {
+  // kAuto picks per measurement; force one for benchmarks or debugging.
+  TrainingMode mode = TrainingMode::kAuto;
+  // Steps timed per mode before kAuto chooses. More steps average out noise
+  // (batches differ in length) but run the slower mode longer.
+  int probe_steps = 3;
+  // Rows above which a batched step is split into turns anyway: bounds the
+  // activation memory of one forward/backward (and the serving pause).
+  int max_batched_rows = 512;
+  // Rows of one Step() call's forward/backward: a job's batch runs as
+  // gradient-accumulation slices of at most this many rows (the optimizer
+  // steps after the last; the result equals the unsliced step up to float
+  // rounding), so a serving batch waits behind one slice, not one whole
+  // step. Batched mode gives each of n jobs max(1, this / n) rows per Step.
+  // Smaller cuts serving's tail latency while training runs; larger trains
+  // faster (bigger GEMMs). 0 = whole batches. Default measured on a 2-core
+  // CPU with bench-serve (tests/bench/README.md §7).
+  int max_rows_per_slice = 4;
+};
+
+class TrainingDriver {
+ public:
+  TrainingDriver(std::shared_ptr<const backbone::Backbone> backbone,
+                 TrainingDriverOptions options = TrainingDriverOptions());
+  ~TrainingDriver();  // jobs still running end with UNAVAILABLE
+
+  TrainingDriver(const TrainingDriver&) = delete;
+  TrainingDriver& operator=(const TrainingDriver&) = delete;
+
+  // Blocks until the job ends. Its steps run when the executor calls Step().
+  // `progress` gets each epoch's report and `checkpoint` the bytes of the
+  // epoch-end checkpoint (both called on the executor thread; may be null).
+  // `cancelled` (may be null) is polled between steps: a cancelled job ends
+  // with absl::CancelledError (no model). Errors: INVALID_ARGUMENT (bad
+  // request or checkpoint), INTERNAL (divergence), UNAVAILABLE (Abort or
+  // destruction).
+  absl::StatusOr<TrainingOutcome> Run(
+      TrainingRequest request,
+      std::function<void(const training::EpochReport&)> progress,
+      std::function<void(std::string)> checkpoint,
+      std::function<bool()> cancelled);
+
+  // True while some job waits for a step or an evaluation.
+  bool HasWork() const;
+
+  // One unit of training work: one slice of every active job in one
+  // forward/backward (batched), or one slice of the next job in turn — the
+  // driver decides from measurements — or one job's evaluation when its
+  // epoch ended. Executor thread only.
+  void Step();
+
+  // Ends every job with `status` (e.g. at engine shutdown).
+  void Abort(const absl::Status& status);
+
+  struct Stats {
+    int64_t steps = 0;            // Step calls that did work
+    int64_t examples = 0;         // training rows processed (forward/backward)
+    // Latest measured examples/s of each way with 2+ jobs (0 = not yet).
+    double batched_eps = 0;
+    double turns_eps = 0;
+    TrainingMode current = TrainingMode::kTurns;
+  };
+  Stats stats() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ptune::engine
+
+#endif  // PTUNE_SERVER_ENGINE_TRAINING_DRIVER_H_

@@ -1,0 +1,250 @@
+#include "server/prompts/mixed_batch.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include <ATen/ATen.h>
+
+#include "absl/strings/str_cat.h"
+#include "server/backbone/pooling.h"
+#include "server/common/status_macros.h"
+#include "server/common/torch_call.h"
+#include "server/prompts/prompt_template.h"
+
+namespace ptune::prompts {
+namespace {
+
+// Where a shallow prompt of `spec` goes when no template says otherwise (the
+// same layout PromptModel::MakeInput uses).
+std::vector<backbone::PromptSegment> PlacementSegments(const PromptSpec& spec) {
+  const int32_t m = spec.length;
+  switch (spec.placement) {
+    case Placement::kPrefix:
+      return {{0, 0, m}};
+    case Placement::kInfix:
+      return {{spec.infix_position, 0, m}};
+    case Placement::kPrefixInfix:
+      return {{0, 0, m / 2}, {spec.infix_position, m / 2, m - m / 2}};
+  }
+  return {};
+}
+
+// Pads dimension `dim` of `t` with zeros up to `size` (differentiable).
+at::Tensor PadTo(const at::Tensor& t, int64_t dim, int64_t size) {
+  if (t.size(dim) == size) return t;
+  std::vector<int64_t> shape = t.sizes().vec();
+  shape[dim] = size - t.size(dim);
+  return at::cat({t, at::zeros(shape, t.options())}, dim);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<MixedRow>> MakeMixedRows(
+    const backbone::Backbone& backbone, const PromptModel& model,
+    const std::vector<std::string>& texts, int max_tokens) {
+  const int limit = std::min(max_tokens > 0 ? max_tokens : 1 << 30,
+                             model.MaxTextTokens(backbone));
+  std::vector<MixedRow> rows;
+  rows.reserve(texts.size());
+  if (model.spec().template_text.empty()) {
+    ASSIGN_OR_RETURN(std::vector<text::Encoding> encodings,
+                     backbone.tokenizer().EncodeBatch(texts, limit));
+    for (text::Encoding& encoding : encodings) {
+      rows.push_back({.model = &model, .encoding = std::move(encoding)});
+    }
+    return rows;
+  }
+  ASSIGN_OR_RETURN(const PromptTemplate tmpl,
+                   ParsePromptTemplate(model.spec().template_text));
+  for (const std::string& text : texts) {
+    ASSIGN_OR_RETURN(TemplatedText row,
+                     ApplyTemplate(tmpl, backbone.tokenizer(), text, limit));
+    rows.push_back({.model = &model,
+                    .encoding = std::move(row.encoding),
+                    .template_segments = std::move(row.segments),
+                    .slot_position = row.mask_position});
+  }
+  return rows;
+}
+
+std::vector<MixedRow> MixedRowsFromTokens(const PromptModel& model,
+                                          const backbone::TokenBatch& batch) {
+  std::vector<MixedRow> rows;
+  rows.reserve(batch.encodings.size());
+  for (size_t r = 0; r < batch.encodings.size(); ++r) {
+    MixedRow row{.model = &model, .encoding = batch.encodings[r]};
+    if (r < batch.segments.size()) row.template_segments = batch.segments[r];
+    if (r < batch.slot_positions.size()) row.slot_position = batch.slot_positions[r];
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+absl::StatusOr<MixedBatch> MakeMixedBatch(const backbone::Backbone& backbone,
+                                          std::vector<MixedRow> rows,
+                                          bool training) {
+  if (rows.empty()) return absl::InvalidArgumentError("a mixed batch needs rows");
+  MixedBatch batch;
+  batch.rows = static_cast<int64_t>(rows.size());
+  // Distinct prompts in order of first appearance; each row points at one.
+  std::vector<at::Tensor> prompts;
+  std::vector<const PromptModel*> prompt_models;
+  std::vector<int64_t> row_prompt(rows.size());
+  std::unordered_map<const void*, int64_t> index;  // tensor impl or model
+  std::vector<text::Encoding> encodings;
+  encodings.reserve(rows.size());
+  for (size_t r = 0; r < rows.size(); ++r) {
+    MixedRow& row = rows[r];
+    if (row.model == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("row ", r, " has no prompt"));
+    }
+    const void* key = row.prompt.defined()
+                          ? static_cast<const void*>(row.prompt.unsafeGetTensorImpl())
+                          : static_cast<const void*>(row.model);
+    auto [it, inserted] = index.emplace(key, static_cast<int64_t>(prompts.size()));
+    if (inserted) {
+      prompts.push_back(row.prompt);  // maybe undefined: computed below
+      prompt_models.push_back(row.model);
+    }
+    row_prompt[r] = it->second;
+    batch.models.push_back(row.model);
+    batch.text_lengths.push_back(static_cast<int32_t>(row.encoding.ids.size()));
+    batch.slot_positions.push_back(row.slot_position);
+    batch.real_tokens += static_cast<int64_t>(row.encoding.ids.size());
+    batch.prompt_tokens += row.model->spec().length;
+    encodings.push_back(std::move(row.encoding));
+  }
+  ASSIGN_OR_RETURN(backbone::TokenBatch tokens, backbone.Collate(std::move(encodings)));
+  batch.padded_tokens = tokens.input_ids.numel();
+  batch.input.input_ids = tokens.input_ids;
+  batch.input.attention_mask = tokens.attention_mask;
+
+  RETURN_IF_ERROR(common::TorchCall("mixing prompts", [&] {
+    int64_t shallow_m = 0, deep_m = 0;
+    bool any_shallow = false, any_deep = false;
+    for (size_t u = 0; u < prompts.size(); ++u) {
+      if (!prompts[u].defined()) prompts[u] = prompt_models[u]->Prompt(training);
+      const bool deep = prompt_models[u]->spec().kind == PromptKind::kDeep;
+      (deep ? any_deep : any_shallow) = true;
+      int64_t& longest = deep ? deep_m : shallow_m;
+      longest = std::max(longest, prompts[u].size(deep ? 2 : 0));
+    }
+    const int64_t b = batch.rows;
+    const auto gather_index = [&](bool deep) {
+      // Row r takes slot row_prompt[r] of its kind, or the zero slot (the
+      // last one) when its prompt is of the other kind.
+      std::vector<int64_t> slot(b);
+      for (int64_t r = 0; r < b; ++r) {
+        const bool row_deep =
+            prompt_models[row_prompt[r]]->spec().kind == PromptKind::kDeep;
+        slot[r] = row_deep == deep ? row_prompt[r]
+                                   : static_cast<int64_t>(prompts.size());
+      }
+      return at::tensor(slot, at::kLong).to(prompts.front().device());
+    };
+    if (any_shallow) {
+      // [U + 1, M, H]: every distinct prompt (other kinds as zeros) + zeros.
+      std::vector<at::Tensor> padded;
+      const at::Tensor& any = prompts.front();
+      const int64_t h = backbone.hidden_size();
+      for (size_t u = 0; u <= prompts.size(); ++u) {
+        const bool usable = u < prompts.size() &&
+                            prompt_models[u]->spec().kind == PromptKind::kShallow;
+        padded.push_back(usable ? PadTo(prompts[u], 0, shallow_m)
+                                : at::zeros({shallow_m, h}, any.options()));
+      }
+      batch.input.shallow.embeddings =
+          at::stack(padded, 0).index_select(0, gather_index(false));
+      batch.input.shallow.segments.resize(b);
+      for (int64_t r = 0; r < b; ++r) {
+        const PromptModel& model = *batch.models[r];
+        if (model.spec().kind != PromptKind::kShallow) continue;
+        batch.input.shallow.segments[r] =
+            rows[r].template_segments.empty() ? PlacementSegments(model.spec())
+                                              : rows[r].template_segments;
+      }
+    }
+    if (any_deep) {
+      // [L, 2, U + 1, M, H], then one slot per row along dimension 2.
+      std::vector<at::Tensor> padded;
+      const at::Tensor* shape = nullptr;
+      for (size_t u = 0; u < prompts.size(); ++u) {
+        if (prompt_models[u]->spec().kind == PromptKind::kDeep) shape = &prompts[u];
+      }
+      const at::Tensor zeros = at::zeros(
+          {shape->size(0), 2, deep_m, shape->size(3)}, shape->options());
+      for (size_t u = 0; u <= prompts.size(); ++u) {
+        const bool usable = u < prompts.size() &&
+                            prompt_models[u]->spec().kind == PromptKind::kDeep;
+        padded.push_back(usable ? PadTo(prompts[u], 2, deep_m) : zeros);
+      }
+      batch.input.deep.key_values =
+          at::stack(padded, 2).index_select(2, gather_index(true));
+      batch.input.deep.lengths.resize(b);
+      for (int64_t r = 0; r < b; ++r) {
+        const PromptModel& model = *batch.models[r];
+        batch.input.deep.lengths[r] =
+            model.spec().kind == PromptKind::kDeep ? model.spec().length : 0;
+      }
+    }
+  }));
+  return batch;
+}
+
+absl::StatusOr<std::vector<at::Tensor>> MixedLogits(
+    const backbone::Backbone& backbone, const MixedBatch& batch, bool training) {
+  (void)training;  // differentiability follows the caller's grad mode
+  ASSIGN_OR_RETURN(backbone::EncoderOutput out, backbone.Forward(batch.input));
+  return common::TorchCall("mixed heads", [&]() -> std::vector<at::Tensor> {
+    const at::Tensor states = out.TextStates();  // [B, T, H]
+    const int64_t b = batch.rows;
+    // Rows grouped by model (first appearance order): a few tensor ops per
+    // distinct prompt, however many rows it has.
+    std::vector<const PromptModel*> order;
+    std::unordered_map<const PromptModel*, std::vector<int64_t>> groups;
+    for (int64_t r = 0; r < b; ++r) {
+      auto [it, inserted] = groups.try_emplace(batch.models[r]);
+      if (inserted) order.push_back(batch.models[r]);
+      it->second.push_back(r);
+    }
+    const auto device = states.device();
+    std::vector<at::Tensor> logits(b);
+    for (const PromptModel* model : order) {
+      const std::vector<int64_t>& rows = groups[model];
+      const int64_t n = static_cast<int64_t>(rows.size());
+      const bool all = n == b;  // one model: no gather needed
+      const at::Tensor index = all ? at::Tensor() : at::tensor(rows, at::kLong).to(device);
+      const at::Tensor own = all ? states : states.index_select(0, index);
+      if (model->task() == datasets::Task::kTag) {
+        const std::vector<at::Tensor> per_row = model->Head(own).unbind(0);
+        for (int64_t i = 0; i < n; ++i) {
+          logits[rows[i]] = per_row[i].narrow(0, 0, batch.text_lengths[rows[i]]);
+        }
+        continue;
+      }
+      at::Tensor pooled;
+      switch (model->spec().pooling) {
+        case HeadPooling::kCls:
+          pooled = own.select(1, 0);
+          break;
+        case HeadPooling::kMask: {
+          std::vector<int64_t> slots;
+          for (int64_t r : rows) slots.push_back(batch.slot_positions[r]);
+          pooled = own.index({at::arange(n, at::TensorOptions().dtype(at::kLong).device(device)),
+                              at::tensor(slots, at::kLong).to(device)});
+          break;
+        }
+        case HeadPooling::kMean: {
+          const at::Tensor mask = all ? out.text_mask : out.text_mask.index_select(0, index);
+          pooled = backbone::Pool(own, mask, backbone::PoolingMode::kMean);
+          break;
+        }
+      }
+      const std::vector<at::Tensor> per_row = model->Head(pooled).unbind(0);
+      for (int64_t i = 0; i < n; ++i) logits[rows[i]] = per_row[i];
+    }
+    return logits;
+  });
+}
+
+}  // namespace ptune::prompts
