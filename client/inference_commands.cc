@@ -32,17 +32,30 @@ absl::StatusOr<std::vector<std::string>> InputTexts(const ParsedArgs& args) {
   return texts;
 }
 
-absl::Status RunClassify(const ParsedArgs& args,
-                         const CommandContext& context) {
-  v1::ClassifyRequest request;
-  request.set_prompt_name(args.GetString("prompt"));
-  if (request.prompt_name().empty()) {
+namespace {
+
+// Fills the request fields Classify and TagEntities share (prompt, version,
+// texts) from the flags; returns the texts for the human formatters.
+template <typename Request>
+absl::StatusOr<std::vector<std::string>> FillTextsRequest(const ParsedArgs& args,
+                                                          Request* request) {
+  request->set_prompt_name(args.GetString("prompt"));
+  if (request->prompt_name().empty()) {
     return absl::InvalidArgumentError("--prompt is required");
   }
   ASSIGN_OR_RETURN(int64_t version, args.GetInt("version", 0));
-  request.set_version(version);
+  request->set_version(version);
   ASSIGN_OR_RETURN(std::vector<std::string> texts, InputTexts(args));
-  for (const std::string& text : texts) request.add_texts(text);
+  for (const std::string& text : texts) request->add_texts(text);
+  return texts;
+}
+
+}  // namespace
+
+absl::Status RunClassify(const ParsedArgs& args,
+                         const CommandContext& context) {
+  v1::ClassifyRequest request;
+  ASSIGN_OR_RETURN(std::vector<std::string> texts, FillTextsRequest(args, &request));
   ASSIGN_OR_RETURN(v1::ClassifyResponse response,
                    context.client->Classify(request));
   *context.out << (context.json ? ToJson(response)
@@ -52,14 +65,7 @@ absl::Status RunClassify(const ParsedArgs& args,
 
 absl::Status RunTag(const ParsedArgs& args, const CommandContext& context) {
   v1::TagEntitiesRequest request;
-  request.set_prompt_name(args.GetString("prompt"));
-  if (request.prompt_name().empty()) {
-    return absl::InvalidArgumentError("--prompt is required");
-  }
-  ASSIGN_OR_RETURN(int64_t version, args.GetInt("version", 0));
-  request.set_version(version);
-  ASSIGN_OR_RETURN(std::vector<std::string> texts, InputTexts(args));
-  for (const std::string& text : texts) request.add_texts(text);
+  ASSIGN_OR_RETURN(std::vector<std::string> texts, FillTextsRequest(args, &request));
   ASSIGN_OR_RETURN(v1::TagEntitiesResponse response,
                    context.client->TagEntities(request));
   *context.out << (context.json ? ToJson(response)

@@ -397,9 +397,9 @@ class EngineImpl {
   // Serving first: a ready serving batch always runs before training, and
   // training runs only when nothing is queued or when its share
   // (`training_share` of the time while both have work) is behind — then
-  // ONE driver Step, i.e. one slice of at most
-  // TrainingDriverOptions::max_rows_per_slice rows, before serving is
-  // looked at again. A serving batch thus never waits behind more than one
+  // ONE driver Step, i.e. one slice within
+  // TrainingDriverOptions::max_rows_per_slice / max_tokens_per_slice, before
+  // serving is looked at again. A serving batch thus never waits behind more than one
   // training slice.
   void ExecutorLoop() {
     const double share = options_.training_share;

@@ -505,6 +505,7 @@ TEST_F(EngineTest, ShutdownEndsARunningTrainingJob) {
   request.task = datasets::Task::kClassify;
   request.spec = Shallow(4);
   request.options.epochs = 1000;
+  request.options.patience = 1000;  // no early stop before Shutdown
   request.options.batch_size = 2;
   request.train.task = request.valid.task = datasets::Task::kClassify;
   request.train.classification = {{"good", "pos"}, {"bad", "neg"}};

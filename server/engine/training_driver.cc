@@ -243,9 +243,11 @@ class TrainingDriver::Impl {
     }
     if (jobs.empty()) return false;
     const size_t steppable_count = jobs.size();
+    const int n = static_cast<int>(jobs.size());
     const int slice = options_.max_rows_per_slice;
-    const int per_job =
-        slice > 0 ? std::max(1, slice / static_cast<int>(jobs.size())) : 0;
+    const int slice_tokens = options_.max_tokens_per_slice;
+    const int per_job = slice > 0 ? std::max(1, slice / n) : 0;
+    const int tokens_per_job = slice_tokens > 0 ? std::max(1, slice_tokens / n) : 0;
     int64_t rows = 0;
     for (const Job* job : steppable) {
       const int batch = job->request.options.batch_size;
@@ -262,8 +264,8 @@ class TrainingDriver::Impl {
     training::MultiJobTrainer trainer(*backbone_);
     const auto start = Clock::now();
     const std::vector<absl::Status> statuses =
-        batched ? trainer.StepBatched(jobs, per_job)
-                : trainer.StepInTurns(jobs, slice > 0 ? slice : 0);
+        batched ? trainer.StepBatched(jobs, per_job, tokens_per_job)
+                : trainer.StepInTurns(jobs, std::max(slice, 0), std::max(slice_tokens, 0));
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     int64_t examples = 0;
     for (size_t j = 0; j < jobs.size(); ++j) {

@@ -2,7 +2,8 @@
 // interleaved with serving. Run() (any thread) enqueues a job and blocks;
 // the executor calls Step() whenever it grants training a turn of device
 // time, and each Step runs ONE forward/backward of at most
-// `max_rows_per_slice` rows: either one slice of every active job in a mixed
+// `max_rows_per_slice` rows / `max_tokens_per_slice` tokens: either one
+// slice of every active job in a mixed
 // batch (training::MultiJobTrainer: the backbone is frozen, so each row's
 // gradient reaches only its own prompt and head) or one slice of one job,
 // the jobs taking turns. A job's optimizer steps after the last slice of its
@@ -79,15 +80,21 @@ struct TrainingDriverOptions {
   // Rows above which a batched step is split into turns anyway: bounds the
   // activation memory of one forward/backward (and the serving pause).
   int max_batched_rows = 512;
-  // Rows of one Step() call's forward/backward: a job's batch runs as
-  // gradient-accumulation slices of at most this many rows (the optimizer
-  // steps after the last; the result equals the unsliced step up to float
-  // rounding), so a serving batch waits behind one slice, not one whole
-  // step. Batched mode gives each of n jobs max(1, this / n) rows per Step.
-  // Smaller cuts serving's tail latency while training runs; larger trains
-  // faster (bigger GEMMs). 0 = whole batches. Default measured on a 2-core
-  // CPU with bench-serve (tests/bench/README.md §7).
-  int max_rows_per_slice = 4;
+  // The size of one Step() call's forward/backward: a job's batch runs as
+  // gradient-accumulation slices (the optimizer steps after the last; the
+  // result equals the unsliced step up to float rounding), so a serving
+  // batch waits behind one slice, not one whole step. A slice holds at most
+  // `max_rows_per_slice` rows and, beyond its first row, at most
+  // `max_tokens_per_slice` text tokens (a slice's time grows with its
+  // tokens). Batched mode gives each of n jobs max(1, limit / n) of each per
+  // Step. Smaller cuts serving's tail latency while training runs; larger
+  // trains faster (bigger GEMMs, fewer per-slice overheads).
+  // 0 = no limit (both 0 = whole batches). Defaults measured on a 2-core CPU
+  // with bench-serve (tests/bench/README.md §7): 32 tokens (about one SST-2
+  // sentence, ~70 ms a slice) kept serving p99 within 1.5x of idle; 64
+  // tokens gave 3x, whole 16-row batches 10x.
+  int max_rows_per_slice = 8;
+  int max_tokens_per_slice = 32;
 };
 
 class TrainingDriver {

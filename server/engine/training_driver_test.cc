@@ -203,16 +203,20 @@ TEST_F(TrainingDriverTest, BatchedJobsEqualJobsTrainedAlone) {
 }
 
 // Each Step runs at most max_rows_per_slice rows (the executor's turn stays
-// short), and the job ends where whole-batch steps take it.
+// short), and the job ends where whole-batch steps take it; likewise with a
+// token budget.
 TEST_F(TrainingDriverTest, SlicesBoundEachStepAndEqualWholeBatches) {
   TrainingRequest request = Request(5, 3);
   request.spec.dropout = 0.2;  // one mask per step, however it is sliced
   request.options.max_grad_norm = 0.05;
-  std::unique_ptr<prompts::PromptModel> models[2];
-  int64_t most_rows[2] = {0, 0}, steps[2] = {0, 0};
-  for (int way = 0; way < 2; ++way) {
+  std::unique_ptr<prompts::PromptModel> models[3];
+  int64_t most_rows[3] = {0, 0, 0}, steps[3] = {0, 0, 0};
+  for (int way = 0; way < 3; ++way) {
     TrainingDriverOptions options;
-    options.max_rows_per_slice = way == 0 ? 0 : 3;
+    options.max_rows_per_slice = way == 1 ? 3 : 0;
+    // Way 2: every text has at least 5 tokens ([CLS] + 3 words + [SEP]),
+    // so a budget of 9 takes one row per slice.
+    options.max_tokens_per_slice = way == 2 ? 9 : 0;
     TrainingDriver driver(backbone_, options);
     absl::StatusOr<TrainingOutcome> outcome = absl::UnknownError("not run");
     std::atomic<bool> finished{false};
@@ -237,8 +241,11 @@ TEST_F(TrainingDriverTest, SlicesBoundEachStepAndEqualWholeBatches) {
   }
   EXPECT_EQ(most_rows[0], 8);  // whole batches
   EXPECT_EQ(most_rows[1], 3);
+  EXPECT_EQ(most_rows[2], 1);
   EXPECT_GT(steps[1], steps[0]);
+  EXPECT_GT(steps[2], steps[0]);
   EXPECT_LE(MaxDifference(*models[0], *models[1]), 1e-5);
+  EXPECT_LE(MaxDifference(*models[0], *models[2]), 1e-5);
 }
 
 TEST_F(TrainingDriverTest, AbortEndsWaitingRunsAndRefusesNewOnes) {

@@ -65,8 +65,12 @@ ABSL_FLAG(bool, training_phase, true,
           "bench-serve: measure p99 while a training job runs.");
 ABSL_FLAG(int, train_slice_rows, -1,
           "bench-serve: TrainingDriverOptions::max_rows_per_slice of the "
-          "engine's training (rows per executor training turn; 0 = whole "
-          "batches, -1 = the default).");
+          "engine's training (rows per executor training turn; 0 = no limit, "
+          "-1 = the default).");
+ABSL_FLAG(int, train_slice_tokens, -1,
+          "bench-serve: TrainingDriverOptions::max_tokens_per_slice (text "
+          "tokens per executor training turn; 0 = no limit, -1 = the "
+          "default). Both 0 = whole batches.");
 
 namespace ptune::inspect {
 namespace {
@@ -401,6 +405,9 @@ absl::Status RunBenchServe() {
   if (absl::GetFlag(FLAGS_train_slice_rows) >= 0) {
     training_options.max_rows_per_slice = absl::GetFlag(FLAGS_train_slice_rows);
   }
+  if (absl::GetFlag(FLAGS_train_slice_tokens) >= 0) {
+    training_options.max_tokens_per_slice = absl::GetFlag(FLAGS_train_slice_tokens);
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<Engine> main,
                    Engine::Create(options, backbone, &loader, nullptr,
                                   training_options));
@@ -451,6 +458,7 @@ absl::Status RunBenchServe() {
   const Phase idle_phase = OpenLoop(*main, texts, shallow, rate, seconds);
   std::optional<Phase> training_phase;
   int64_t training_steps = 0;
+  double training_seconds = 0;
   if (absl::GetFlag(FLAGS_training_phase)) {
     engine::TrainingRequest request;
     request.task = datasets::Task::kClassify;
@@ -479,7 +487,9 @@ absl::Status RunBenchServe() {
     training_phase = OpenLoop(*main, texts, shallow, rate, seconds);
     cancel.store(true);
     trainer.join();
-    training_steps = main->executor_stats().training_steps - before.training_steps;
+    const ExecutorStats after = main->executor_stats();
+    training_steps = after.training_steps - before.training_steps;
+    training_seconds = after.training_seconds - before.training_seconds;
     if (!train_status.ok()) {
       std::cerr << "training job failed: " << train_status << "\n";
       training_phase.reset();
@@ -553,9 +563,11 @@ absl::Status RunBenchServe() {
   }
   if (training_phase) {
     std::cout << absl::StrFormat(
-        "training turns (slices of <= %d rows, 0 = whole batches) during the "
-        "phase: %d\n",
-        training_options.max_rows_per_slice, training_steps);
+        "training turns (slices of <= %d rows, <= %d tokens; 0 = no limit) "
+        "during the phase: %d, mean %.1f ms each\n",
+        training_options.max_rows_per_slice,
+        training_options.max_tokens_per_slice, training_steps,
+        training_steps > 0 ? 1000 * training_seconds / training_steps : 0.0);
   }
   const int64_t errors = single_phase.errors + mixed_phase.errors +
                          deep_phase.errors + naive_phase.errors +

@@ -41,85 +41,86 @@ absl::StatusOr<int64_t> PromptServiceImpl::ResolveServingVersion(
   return prompt->version;
 }
 
-grpc::ServerUnaryReactor* PromptServiceImpl::Classify(
-    grpc::CallbackServerContext* context, const v1::ClassifyRequest* request,
-    v1::ClassifyResponse* response) {
+namespace {
+
+void FillResponse(const engine::ClassifyResponse& in, v1::ClassifyResponse* out) {
+  for (const engine::ClassifyResult& r : in.results) {
+    v1::Classification* c = out->add_results();
+    c->set_label(r.label);
+    c->set_score(static_cast<float>(r.score));
+    for (const auto& [label, p] : r.probabilities) {
+      v1::LabelScore* score = c->add_scores();
+      score->set_label(label);
+      score->set_score(static_cast<float>(p));
+    }
+  }
+}
+
+void FillResponse(const engine::TagResponse& in, v1::TagEntitiesResponse* out) {
+  for (const engine::TagResult& r : in.results) {
+    v1::TaggedText* text = out->add_results();
+    for (const engine::Entity& e : r.entities) {
+      v1::Entity* entity = text->add_entities();
+      entity->set_type(e.type);
+      entity->set_start(e.start);
+      entity->set_end(e.end);
+      entity->set_byte_start(e.byte_start);
+      entity->set_byte_end(e.byte_end);
+      entity->set_text(e.text);
+      entity->set_score(static_cast<float>(e.score));
+    }
+  }
+}
+
+}  // namespace
+
+template <typename Request, typename Response, typename EngineCall>
+grpc::ServerUnaryReactor* PromptServiceImpl::ServeTexts(
+    grpc::CallbackServerContext* context, const Request& request, Response* response,
+    const char* method, absl::string_view task, EngineCall engine_call) {
   auto* reactor = new CancellableUnaryReactor();
-  auto recorder = std::make_shared<CallRecorder>(deps_.metrics, "Classify");
-  absl::StatusOr<int64_t> version = [&]() -> absl::StatusOr<int64_t> {
+  auto recorder = std::make_shared<CallRecorder>(deps_.metrics, method);
+  const absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(auth::Principal who, Authorize(deps_, *context, false));
-    RETURN_IF_ERROR(ValidateTexts(request->texts(), deps_.limits));
-    ASSIGN_OR_RETURN(int64_t v, ResolveServingVersion(who.tenant_id, request->prompt_name(),
-                                                      request->version(), "classify"));
+    RETURN_IF_ERROR(ValidateTexts(request.texts(), deps_.limits));
+    ASSIGN_OR_RETURN(const int64_t version,
+                     ResolveServingVersion(who.tenant_id, request.prompt_name(),
+                                           request.version(), task));
     engine::ClassifyRequest call;
-    call.key = {who.tenant_id, request->prompt_name(), v};
-    call.texts.assign(request->texts().begin(), request->texts().end());
+    call.key = {who.tenant_id, request.prompt_name(), version};
+    call.texts.assign(request.texts().begin(), request.texts().end());
     call.deadline = CallDeadline(*context);
     call.cancelled = reactor->cancelled();
-    deps_.engine->Classify(
-        std::move(call), [reactor, recorder, response,
-                          v](absl::StatusOr<engine::ClassifyResponse> result) {
-          if (result.ok()) {
-            response->set_version(v);
-            for (const engine::ClassifyResult& r : result->results) {
-              v1::Classification* out = response->add_results();
-              out->set_label(r.label);
-              out->set_score(static_cast<float>(r.score));
-              for (const auto& [label, p] : r.probabilities) {
-                v1::LabelScore* score = out->add_scores();
-                score->set_label(label);
-                score->set_score(static_cast<float>(p));
-              }
-            }
-          }
-          reactor->Finish(recorder->Done(result.status()));
-        });
-    return v;
+    // Completed from the engine's executor (or at once on an early error).
+    engine_call(std::move(call), [reactor, recorder, response, version](auto result) {
+      if (result.ok()) {
+        response->set_version(version);
+        FillResponse(*result, response);
+      }
+      reactor->Finish(recorder->Done(result.status()));
+    });
+    return absl::OkStatus();
   }();
-  if (!version.ok()) reactor->Finish(recorder->Done(version.status()));
+  if (!status.ok()) reactor->Finish(recorder->Done(status));
   return reactor;
+}
+
+grpc::ServerUnaryReactor* PromptServiceImpl::Classify(grpc::CallbackServerContext* context,
+                                                      const v1::ClassifyRequest* request,
+                                                      v1::ClassifyResponse* response) {
+  return ServeTexts(context, *request, response, "Classify", "classify",
+                    [this](engine::ClassifyRequest call, auto done) {
+                      deps_.engine->Classify(std::move(call), std::move(done));
+                    });
 }
 
 grpc::ServerUnaryReactor* PromptServiceImpl::TagEntities(
     grpc::CallbackServerContext* context, const v1::TagEntitiesRequest* request,
     v1::TagEntitiesResponse* response) {
-  auto* reactor = new CancellableUnaryReactor();
-  auto recorder = std::make_shared<CallRecorder>(deps_.metrics, "TagEntities");
-  absl::StatusOr<int64_t> version = [&]() -> absl::StatusOr<int64_t> {
-    ASSIGN_OR_RETURN(auth::Principal who, Authorize(deps_, *context, false));
-    RETURN_IF_ERROR(ValidateTexts(request->texts(), deps_.limits));
-    ASSIGN_OR_RETURN(int64_t v, ResolveServingVersion(who.tenant_id, request->prompt_name(),
-                                                      request->version(), "tag"));
-    engine::TagRequest call;
-    call.key = {who.tenant_id, request->prompt_name(), v};
-    call.texts.assign(request->texts().begin(), request->texts().end());
-    call.deadline = CallDeadline(*context);
-    call.cancelled = reactor->cancelled();
-    deps_.engine->TagEntities(
-        std::move(call),
-        [reactor, recorder, response, v](absl::StatusOr<engine::TagResponse> result) {
-          if (result.ok()) {
-            response->set_version(v);
-            for (const engine::TagResult& r : result->results) {
-              v1::TaggedText* text = response->add_results();
-              for (const engine::Entity& e : r.entities) {
-                v1::Entity* out = text->add_entities();
-                out->set_type(e.type);
-                out->set_start(e.start);
-                out->set_end(e.end);
-                out->set_byte_start(e.byte_start);
-                out->set_byte_end(e.byte_end);
-                out->set_text(e.text);
-                out->set_score(static_cast<float>(e.score));
-              }
-            }
-          }
-          reactor->Finish(recorder->Done(result.status()));
-        });
-    return v;
-  }();
-  if (!version.ok()) reactor->Finish(recorder->Done(version.status()));
-  return reactor;
+  return ServeTexts(context, *request, response, "TagEntities", "tag",
+                    [this](engine::TagRequest call, auto done) {
+                      deps_.engine->TagEntities(std::move(call), std::move(done));
+                    });
 }
 
 }  // namespace ptune::service

@@ -70,8 +70,6 @@ grpc::ServerUnaryReactor* PromptServiceImpl::CancelJob(grpc::CallbackServerConte
   return FinishNow(context, recorder.Done(status));
 }
 
-namespace {
-
 // Streams a job's snapshots: one write in flight at a time, later events
 // queued (only the newest progress of a state is kept while a write is
 // pending); ends after the write of a terminal state. gRPC operations are
@@ -80,8 +78,11 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::Job> {
  public:
   using ViewFn = std::function<v1::Job(const store::Job&)>;
 
-  WatchReactor(ViewFn view, CallRecorder recorder)
-      : view_(std::move(view)), recorder_(std::move(recorder)) {}
+  WatchReactor(PromptServiceImpl* service, ViewFn view, CallRecorder recorder)
+      : service_(service), view_(std::move(view)), recorder_(std::move(recorder)) {}
+
+  // Ends the stream (server shutdown).
+  void End(const absl::Status& status) { FinishOnce(status); }
 
   // Keeps the subscription (its snapshot has been queued already) or
   // finishes with its error.
@@ -133,6 +134,10 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::Job> {
   }
 
   void OnDone() override {
+    {
+      absl::MutexLock lock(&service_->watches_mu_);
+      service_->watches_.erase(this);
+    }
     std::unique_ptr<jobs::Subscription> subscription;
     {
       absl::MutexLock lock(&mu_);
@@ -169,6 +174,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::Job> {
     Finish(recorder_.Done(status));
   }
 
+  PromptServiceImpl* const service_;
   const ViewFn view_;
   const CallRecorder recorder_;
   absl::Mutex mu_;
@@ -179,12 +185,27 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::Job> {
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-}  // namespace
+void PromptServiceImpl::EndWatches() {
+  absl::MutexLock lock(&watches_mu_);
+  watches_ended_ = true;
+  for (WatchReactor* watch : watches_) {
+    watch->End(absl::UnavailableError("the server is shutting down; watch again"));
+  }
+}
 
 grpc::ServerWriteReactor<v1::Job>* PromptServiceImpl::WatchJob(
     grpc::CallbackServerContext* context, const v1::WatchJobRequest* request) {
-  auto* reactor = new WatchReactor([this](const store::Job& job) { return JobView(job); },
-                                   CallRecorder(deps_.metrics, "WatchJob"));
+  auto* reactor =
+      new WatchReactor(this, [this](const store::Job& job) { return JobView(job); },
+                       CallRecorder(deps_.metrics, "WatchJob"));
+  {
+    absl::MutexLock lock(&watches_mu_);
+    if (watches_ended_) {
+      reactor->End(absl::UnavailableError("the server is shutting down"));
+      return reactor;
+    }
+    watches_.insert(reactor);
+  }
   absl::StatusOr<std::unique_ptr<jobs::Subscription>> subscription =
       [&]() -> absl::StatusOr<std::unique_ptr<jobs::Subscription>> {
     ASSIGN_OR_RETURN(auth::Principal who, Authorize(deps_, *context, false));

@@ -12,14 +12,23 @@
 #ifndef PTUNE_SERVER_SERVICE_PROMPT_SERVICE_H_
 #define PTUNE_SERVER_SERVICE_PROMPT_SERVICE_H_
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
 #include "ptune/v1/ptune.grpc.pb.h"
 #include "server/service/call_context.h"
 
 namespace ptune::service {
 
+class WatchReactor;
+
 class PromptServiceImpl final : public v1::PromptService::CallbackService {
  public:
   explicit PromptServiceImpl(ServiceDeps deps) : deps_(std::move(deps)) {}
+
+  // At shutdown: ends every open WatchJob stream with UNAVAILABLE (a watch
+  // on a running job would otherwise hold the graceful shutdown for its
+  // whole grace period) and refuses new ones.
+  void EndWatches();
 
   grpc::ServerUnaryReactor* TrainPrompt(grpc::CallbackServerContext* context,
                                         const v1::TrainPromptRequest* request,
@@ -89,6 +98,13 @@ class PromptServiceImpl final : public v1::PromptService::CallbackService {
                                                 const std::string& name,
                                                 int64_t version,
                                                 absl::string_view task);
+  // Classify / TagEntities: authenticate, validate, resolve the version and
+  // hand the texts to `engine_call`, which completes the call.
+  template <typename Request, typename Response, typename EngineCall>
+  grpc::ServerUnaryReactor* ServeTexts(grpc::CallbackServerContext* context,
+                                       const Request& request, Response* response,
+                                       const char* method, absl::string_view task,
+                                       EngineCall engine_call);
   // Stores a dataset after parsing it (which validates every row).
   absl::StatusOr<store::Dataset> StoreDataset(const std::string& tenant,
                                               const std::string& name,
@@ -97,6 +113,12 @@ class PromptServiceImpl final : public v1::PromptService::CallbackService {
                                               std::string content);
 
   const ServiceDeps deps_;
+
+  friend class WatchReactor;
+  // Open WatchJob streams (reactors deregister in OnDone).
+  absl::Mutex watches_mu_;
+  absl::flat_hash_set<WatchReactor*> watches_ ABSL_GUARDED_BY(watches_mu_);
+  bool watches_ended_ ABSL_GUARDED_BY(watches_mu_) = false;
 };
 
 }  // namespace ptune::service

@@ -251,12 +251,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
 
 void Server::Shutdown() {
   if (c_ == nullptr || c_->shut_down.exchange(true)) return;
+  // Watch streams never end by themselves while a job runs; end them so
+  // that they do not hold the grace period.
+  c_->prompt_service->EndWatches();
+  // Running jobs stop at their next step and go back to the queue with
+  // their last epoch checkpoint, while in-flight calls finish.
+  std::thread stop_jobs([this] { c_->runner->Stop(); });
   // New calls are refused at once; in-flight calls get the grace period.
   c_->grpc->Shutdown(std::chrono::system_clock::now() +
                      absl::ToChronoMilliseconds(c_->options.shutdown_grace));
-  // Running jobs stop at their next step and go back to the queue with
-  // their last epoch checkpoint.
-  c_->runner->Stop();
+  stop_jobs.join();
   c_->engine->Shutdown();
   c_->stop_gauges.Notify();
   if (c_->gauges.joinable()) c_->gauges.join();

@@ -24,14 +24,16 @@ double Since(Clock::time_point start) {
 }  // namespace
 
 std::vector<absl::Status> MultiJobTrainer::StepBatched(
-    const std::vector<TrainingJob*>& jobs, int max_rows_per_job) {
+    const std::vector<TrainingJob*>& jobs, int max_rows_per_job,
+    int max_tokens_per_job) {
   std::vector<absl::Status> statuses(jobs.size());
   const auto start = Clock::now();
   // Rows of every job that could start its step; `begin[j]` = its first row.
   std::vector<prompts::MixedRow> rows;
   std::vector<size_t> begin(jobs.size(), 0), count(jobs.size(), 0);
   for (size_t j = 0; j < jobs.size(); ++j) {
-    absl::StatusOr<std::vector<prompts::MixedRow>> job_rows = jobs[j]->BeginSlice(max_rows_per_job);
+    absl::StatusOr<std::vector<prompts::MixedRow>> job_rows =
+        jobs[j]->BeginSlice(max_rows_per_job, max_tokens_per_job);
     if (!job_rows.ok()) {
       statuses[j] = job_rows.status();
       continue;
@@ -85,10 +87,13 @@ std::vector<absl::Status> MultiJobTrainer::StepBatched(
 }
 
 std::vector<absl::Status> MultiJobTrainer::StepInTurns(
-    const std::vector<TrainingJob*>& jobs, int max_rows_per_job) {
+    const std::vector<TrainingJob*>& jobs, int max_rows_per_job,
+    int max_tokens_per_job) {
   std::vector<absl::Status> statuses;
   statuses.reserve(jobs.size());
-  for (TrainingJob* job : jobs) statuses.push_back(job->StepSlice(max_rows_per_job));
+  for (TrainingJob* job : jobs) {
+    statuses.push_back(job->StepSlice(max_rows_per_job, max_tokens_per_job));
+  }
   return statuses;
 }
 

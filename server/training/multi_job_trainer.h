@@ -32,16 +32,19 @@ class MultiJobTrainer {
   // One optimizer step for every job (each in phase kStep) in one
   // forward/backward. Returns one status per job: a job's own failure
   // (tokenizing, a diverged loss) is its alone; a failed forward or backward
-  // is every job's. With `max_rows_per_job` > 0 each job contributes only
-  // its step's next slice of at most that many rows (TrainingJob slices),
-  // and a job steps its optimizer when its last slice has run.
+  // is every job's. With `max_rows_per_job` or `max_tokens_per_job` > 0
+  // each job contributes only its step's next slice within those bounds
+  // (TrainingJob::BeginSlice), and a job steps its optimizer when its last
+  // slice has run.
   std::vector<absl::Status> StepBatched(const std::vector<TrainingJob*>& jobs,
-                                        int max_rows_per_job = 0);
+                                        int max_rows_per_job = 0,
+                                        int max_tokens_per_job = 0);
 
   // The same steps (or slices) one job after another (one forward/backward
   // each).
   std::vector<absl::Status> StepInTurns(const std::vector<TrainingJob*>& jobs,
-                                        int max_rows_per_job = 0);
+                                        int max_rows_per_job = 0,
+                                        int max_tokens_per_job = 0);
 
  private:
   const backbone::Backbone& backbone_;

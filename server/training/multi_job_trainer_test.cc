@@ -200,7 +200,8 @@ TEST_F(MultiJobTrainerTest, SlicedStepsEqualWholeSteps) {
     EXPECT_NEAR(a->train_loss, b->train_loss, 1e-5) << "job " << j;
     EXPECT_NEAR(a->valid_metric, b->valid_metric, 1e-6) << "job " << j;
   }
-  // Batched: every job's slice of 3 rows in one forward/backward.
+  // Batched: every job's slice of at most 3 rows and (beyond the first row)
+  // 20 text tokens in one forward/backward.
   std::vector<Built> alone, batched;
   std::vector<TrainingJob*> jobs;
   for (const JobSpec& spec : specs_) {
@@ -216,7 +217,7 @@ TEST_F(MultiJobTrainerTest, SlicedStepsEqualWholeSteps) {
       if (job->step() < kSteps) running.push_back(job);
     }
     if (running.empty()) break;
-    for (const absl::Status& status : trainer.StepBatched(running, 3)) {
+    for (const absl::Status& status : trainer.StepBatched(running, 3, 20)) {
       ASSERT_TRUE(status.ok()) << status;
     }
   }
@@ -235,6 +236,12 @@ TEST_F(MultiJobTrainerTest, SliceApiChecksItsArguments) {
   EXPECT_EQ(rows->size(), 3u);
   EXPECT_TRUE(a.job->mid_step());
   EXPECT_EQ(a.job->StepLoss({}).status().code(), absl::StatusCode::kInvalidArgument);
+  // A token budget below one row's tokens still takes that row, alone.
+  auto one = a.job->BeginSlice(0, 1);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->size(), 1u);
+  EXPECT_EQ(a.job->slice_rows(), 1);
+  EXPECT_EQ(a.job->BeginSlice(0, -1).status().code(), absl::StatusCode::kInvalidArgument);
   // Cancelling mid-step drops the open step.
   a.job->Cancel();
   EXPECT_FALSE(a.job->mid_step());

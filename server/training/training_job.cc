@@ -106,9 +106,10 @@ void TrainingJob::StartEpochOrFinish() {
   phase_ = Phase::kStep;
 }
 
-absl::Status TrainingJob::StepSlice(int max_rows) {
+absl::Status TrainingJob::StepSlice(int max_rows, int max_tokens) {
   const auto start = Clock::now();
-  ASSIGN_OR_RETURN(std::vector<prompts::MixedRow> rows, BeginSlice(max_rows));
+  ASSIGN_OR_RETURN(std::vector<prompts::MixedRow> rows,
+                   BeginSlice(max_rows, max_tokens));
   ASSIGN_OR_RETURN(prompts::MixedBatch batch,
                    prompts::MakeMixedBatch(backbone_, std::move(rows), true));
   ASSIGN_OR_RETURN(std::vector<at::Tensor> logits,
@@ -118,12 +119,13 @@ absl::Status TrainingJob::StepSlice(int max_rows) {
   return EndStep(std::chrono::duration<double>(Clock::now() - start).count());
 }
 
-absl::StatusOr<std::vector<prompts::MixedRow>> TrainingJob::BeginSlice(int max_rows) {
+absl::StatusOr<std::vector<prompts::MixedRow>> TrainingJob::BeginSlice(int max_rows,
+                                                                      int max_tokens) {
   if (phase_ != Phase::kStep) {
     return absl::FailedPreconditionError("the job has no step to run now");
   }
-  if (max_rows < 0) {
-    return absl::InvalidArgumentError("max_rows must not be negative");
+  if (max_rows < 0 || max_tokens < 0) {
+    return absl::InvalidArgumentError("max_rows and max_tokens must not be negative");
   }
   if (!step_open_) {
     pending_indices_ = batches_[next_batch_];
@@ -150,6 +152,16 @@ absl::StatusOr<std::vector<prompts::MixedRow>> TrainingJob::BeginSlice(int max_r
   const int64_t total = static_cast<int64_t>(pending_rows_.size());
   slice_begin_ = slice_end_;
   slice_end_ = max_rows == 0 ? total : std::min(total, slice_begin_ + max_rows);
+  if (max_tokens > 0) {
+    int64_t tokens = 0;
+    for (int64_t r = slice_begin_; r < slice_end_; ++r) {
+      tokens += static_cast<int64_t>(pending_rows_[r].encoding.ids.size());
+      if (r > slice_begin_ && tokens > max_tokens) {
+        slice_end_ = r;
+        break;
+      }
+    }
+  }
   std::vector<prompts::MixedRow> rows(pending_rows_.begin() + slice_begin_,
                                       pending_rows_.begin() + slice_end_);
   for (prompts::MixedRow& row : rows) row.prompt = prompt_leaf_;

@@ -68,19 +68,21 @@ class TrainingJob {
 
   // One optimizer step on the next batch, alone. Phase kStep only.
   absl::Status Step() { return StepSlice(0); }
-  // One slice of at most `max_rows` rows (0 = all the step's remaining rows)
-  // alone: forward and backward, and the optimizer step when it was the
-  // step's last slice. Phase kStep only.
-  absl::Status StepSlice(int max_rows);
+  // One slice (see BeginSlice) alone: forward and backward, and the
+  // optimizer step when it was the step's last slice. Phase kStep only.
+  absl::Status StepSlice(int max_rows, int max_tokens = 0);
 
   // The rows of the next batch (all of them), their prompt computed once
   // with this job's dropout draw. Phase kStep only; clears the job's
   // gradients. Same as BeginSlice(0) when no step is in progress.
   absl::StatusOr<std::vector<prompts::MixedRow>> BeginStep() { return BeginSlice(0); }
-  // The rows of the next slice: the step's next at most `max_rows` rows
-  // (0 = all that remain). Starts the next step (its batch, its prompt
-  // draw, cleared gradients) when none is in progress. Phase kStep only.
-  absl::StatusOr<std::vector<prompts::MixedRow>> BeginSlice(int max_rows);
+  // The rows of the next slice: the step's next rows, at most `max_rows`
+  // of them (0 = no limit) and, beyond the first, only while their text
+  // tokens sum to at most `max_tokens` (0 = no limit). Starts the next step
+  // (its batch, its prompt draw, cleared gradients) when none is in
+  // progress. Phase kStep only.
+  absl::StatusOr<std::vector<prompts::MixedRow>> BeginSlice(int max_rows,
+                                                           int max_tokens = 0);
   // The loss to backpropagate from the logits of the rows BeginSlice (or
   // BeginStep) returned, in order: this slice's part of the batch's mean
   // task loss (the slices' losses sum to it), plus the prompt penalty on the

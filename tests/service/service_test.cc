@@ -436,5 +436,45 @@ TEST_F(ServiceTest, ZZPromptsStillServeAfterRestart) {
   EXPECT_NEAR(before.results(0).score(), after.results(0).score(), 1e-5);
 }
 
+// A graceful shutdown must not wait for watch streams of running jobs: it
+// ends them (UNAVAILABLE) and stops the job at its next step, well within
+// the grace period.
+TEST(ServiceShutdownTest, OpenWatchDoesNotHoldTheGracePeriod) {
+  const std::string dir = std::filesystem::temp_directory_path() /
+                          ("ptune-shutdown-test-" + std::to_string(getpid()));
+  service::Server::Options options;
+  std::unique_ptr<InProcessServer> server = InProcessServer::Start(dir, options);
+  ASSERT_NE(server, nullptr);
+  const TestTenant tenant = server->CreateTenant("erin");
+  v1::TrainPromptRequest request;
+  request.set_prompt_name("long");
+  request.set_task(v1::TASK_CLASSIFY);
+  *request.mutable_train_examples() = ReadTsvExamples(ExamplesDir() + "/sentiment.tsv");
+  request.mutable_options()->set_epochs(50);
+  request.mutable_options()->set_patience(50);
+  request.mutable_options()->set_batch_size(4);
+  v1::TrainPromptResponse trained;
+  ASSERT_TRUE(server->prompts().TrainPrompt(Call(tenant.key).get(), request, &trained).ok());
+
+  auto context = Call(tenant.key, 600);
+  v1::WatchJobRequest watch;
+  watch.set_job_id(trained.job().id());
+  auto reader = server->prompts().WatchJob(context.get(), watch);
+  v1::Job job;
+  while (reader->Read(&job) && job.state() != v1::JOB_STATE_RUNNING) {
+  }
+  ASSERT_EQ(job.state(), v1::JOB_STATE_RUNNING);
+  // The fixture's grace is 2 s: a shutdown held by the stream takes >= 2 s.
+  const absl::Time start = absl::Now();
+  server->server().Shutdown();
+  const absl::Duration took = absl::Now() - start;
+  while (reader->Read(&job)) {
+  }
+  const grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_LT(took, absl::Seconds(1.5)) << "shutdown waited for the watch stream";
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace ptune::testing
