@@ -152,8 +152,15 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
   job.prompt_name = in.prompt_name();
   job.prompt_version = created.version;
   job.request_json = std::move(request_json);
-  ASSIGN_OR_RETURN(store::Job submitted, deps_.jobs->Submit(job));
-  *response->mutable_job() = JobView(submitted);
+  absl::StatusOr<store::Job> submitted = deps_.jobs->Submit(job);
+  if (!submitted.ok()) {
+    // The version would stay "training" forever without its job.
+    created.state = store::PromptState::kFailed;
+    created.metrics_json = "{}";
+    (void)deps_.store->UpdatePromptVersion(created);
+    return submitted.status();
+  }
+  *response->mutable_job() = JobView(*submitted);
   return absl::OkStatus();
 }
 
