@@ -70,8 +70,9 @@ struct EngineOptions {
   int loader_threads = 2;
 
   // Fraction of executor time given to training while both training and
-  // serving have work. Higher finishes jobs sooner; serving latency rises by
-  // up to one training step per batch.
+  // serving have work. Higher finishes jobs sooner; a serving batch waits
+  // behind at most one training slice (TrainingDriverOptions::
+  // max_rows_per_slice / max_tokens_per_slice: ~30 ms on the dev CPU).
   double training_share = 0.3;
 
   // Text tokens per row incl. [CLS]/[SEP]; longer texts are truncated (and
