@@ -16,14 +16,9 @@ absl::StatusOr<int64_t> PromptServiceImpl::ResolveServingVersion(
   absl::StatusOr<store::PromptVersion> prompt = deps_.store->GetPrompt(tenant, name, wanted);
   if (absl::IsNotFound(prompt.status()) && !wanted.has_value()) {
     // A name whose first version is still training has no ready version.
-    absl::StatusOr<std::vector<store::PromptSummary>> all = deps_.store->ListPrompts(tenant);
-    if (all.ok()) {
-      for (const store::PromptSummary& summary : *all) {
-        if (summary.name == name) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "prompt ", name, " has no ready version yet (still training or failed)"));
-        }
-      }
+    if (FindPrompt(tenant, name).ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "prompt ", name, " has no ready version yet (still training or failed)"));
     }
   }
   if (!prompt.ok()) return prompt.status();

@@ -45,6 +45,25 @@ class ScratchDir {
 
 }  // namespace
 
+absl::StatusOr<store::PromptSummary> PromptServiceImpl::FindPrompt(const std::string& tenant,
+                                                                   const std::string& name) {
+  ASSIGN_OR_RETURN(std::vector<store::PromptSummary> all, deps_.store->ListPrompts(tenant));
+  for (store::PromptSummary& summary : all) {
+    if (summary.name == name) return std::move(summary);
+  }
+  return absl::NotFoundError(absl::StrCat("prompt ", name, " not found"));
+}
+
+absl::Status PromptServiceImpl::CheckPromptQuotaFor(const std::string& tenant,
+                                                    const std::string& name) {
+  absl::StatusOr<store::PromptSummary> existing = FindPrompt(tenant, name);
+  if (existing.ok()) return absl::OkStatus();
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+  ASSIGN_OR_RETURN(store::Tenant owner, deps_.store->GetTenant(tenant));
+  ASSIGN_OR_RETURN(int64_t count, deps_.store->CountPrompts(tenant));
+  return auth::CheckPromptQuota(count, owner.quotas.max_prompts);
+}
+
 grpc::ServerUnaryReactor* PromptServiceImpl::ListPrompts(
     grpc::CallbackServerContext* context, const v1::ListPromptsRequest* request,
     v1::ListPromptsResponse* response) {
@@ -80,31 +99,28 @@ absl::Status PromptServiceImpl::DoGetPrompt(const std::string& tenant,
                                             v1::Prompt* response) {
   RETURN_IF_ERROR(ValidateName(request.prompt_name(), "prompt_name"));
   if (request.version() < 0) return absl::InvalidArgumentError("version must be >= 0");
-  ASSIGN_OR_RETURN(std::vector<store::PromptSummary> all, deps_.store->ListPrompts(tenant));
-  for (const store::PromptSummary& summary : all) {
-    if (summary.name != request.prompt_name()) continue;
-    int wanted = static_cast<int>(request.version());
-    if (wanted == 0) {
-      wanted = summary.latest_ready_version > 0 ? summary.latest_ready_version
-                                                : summary.latest_version;
-    }
-    bool found = false;
-    for (const store::PromptVersion& version : summary.versions) {
-      if (version.version == wanted) {
-        *response = PromptToProto(version);
-        found = true;
-      }
-    }
-    if (!found) {
-      return absl::NotFoundError(absl::StrCat("prompt ", request.prompt_name(),
-                                              " has no version ", wanted));
-    }
-    for (const store::PromptVersion& version : summary.versions) {
-      *response->add_versions() = PromptVersionToProto(version);
-    }
-    return absl::OkStatus();
+  ASSIGN_OR_RETURN(const store::PromptSummary summary,
+                   FindPrompt(tenant, request.prompt_name()));
+  int wanted = static_cast<int>(request.version());
+  if (wanted == 0) {
+    wanted = summary.latest_ready_version > 0 ? summary.latest_ready_version
+                                              : summary.latest_version;
   }
-  return absl::NotFoundError(absl::StrCat("prompt ", request.prompt_name(), " not found"));
+  bool found = false;
+  for (const store::PromptVersion& version : summary.versions) {
+    if (version.version == wanted) {
+      *response = PromptToProto(version);
+      found = true;
+    }
+  }
+  if (!found) {
+    return absl::NotFoundError(
+        absl::StrCat("prompt ", request.prompt_name(), " has no version ", wanted));
+  }
+  for (const store::PromptVersion& version : summary.versions) {
+    *response->add_versions() = PromptVersionToProto(version);
+  }
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* PromptServiceImpl::GetPrompt(grpc::CallbackServerContext* context,
@@ -122,24 +138,21 @@ absl::Status PromptServiceImpl::DoDeletePrompt(const std::string& tenant,
                                                const v1::DeletePromptRequest& request,
                                                v1::DeletePromptResponse* response) {
   RETURN_IF_ERROR(ValidateName(request.prompt_name(), "prompt_name"));
-  ASSIGN_OR_RETURN(std::vector<store::PromptSummary> all, deps_.store->ListPrompts(tenant));
-  for (const store::PromptSummary& summary : all) {
-    if (summary.name != request.prompt_name()) continue;
-    for (const store::PromptVersion& version : summary.versions) {
-      if (version.state == store::PromptState::kTraining) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "prompt ", request.prompt_name(), " version ", version.version,
-            " is still training (job ", version.job_id, "); cancel the job first"));
-      }
+  ASSIGN_OR_RETURN(const store::PromptSummary summary,
+                   FindPrompt(tenant, request.prompt_name()));
+  for (const store::PromptVersion& version : summary.versions) {
+    if (version.state == store::PromptState::kTraining) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "prompt ", request.prompt_name(), " version ", version.version,
+          " is still training (job ", version.job_id, "); cancel the job first"));
     }
-    RETURN_IF_ERROR(deps_.store->DeletePrompt(tenant, request.prompt_name()));
-    for (const store::PromptVersion& version : summary.versions) {
-      deps_.engine->EvictPrompt({tenant, request.prompt_name(), version.version});
-    }
-    response->set_deleted_versions(static_cast<int32_t>(summary.versions.size()));
-    return absl::OkStatus();
   }
-  return absl::NotFoundError(absl::StrCat("prompt ", request.prompt_name(), " not found"));
+  RETURN_IF_ERROR(deps_.store->DeletePrompt(tenant, request.prompt_name()));
+  for (const store::PromptVersion& version : summary.versions) {
+    deps_.engine->EvictPrompt({tenant, request.prompt_name(), version.version});
+  }
+  response->set_deleted_versions(static_cast<int32_t>(summary.versions.size()));
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* PromptServiceImpl::DeletePrompt(
@@ -215,13 +228,7 @@ absl::Status PromptServiceImpl::DoImportPrompt(const std::string& tenant,
   ASSIGN_OR_RETURN(store::Tenant owner, deps_.store->GetTenant(tenant));
   ASSIGN_OR_RETURN(int64_t stored_bytes, deps_.store->StoredBytes(tenant));
   RETURN_IF_ERROR(auth::CheckStorageQuota(stored_bytes, bytes, owner.quotas.max_stored_bytes));
-  ASSIGN_OR_RETURN(std::vector<store::PromptSummary> prompts, deps_.store->ListPrompts(tenant));
-  bool new_name = true;
-  for (const auto& p : prompts) new_name &= p.name != request.prompt_name();
-  if (new_name) {
-    RETURN_IF_ERROR(auth::CheckPromptQuota(static_cast<int64_t>(prompts.size()),
-                                           owner.quotas.max_prompts));
-  }
+  RETURN_IF_ERROR(CheckPromptQuotaFor(tenant, request.prompt_name()));
   ASSIGN_OR_RETURN(std::unique_ptr<prompts::PromptModel> model,
                    prompts::ImportPeftAdapter(
                        *deps_.backbone, dir.path(),

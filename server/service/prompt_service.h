@@ -105,12 +105,20 @@ class PromptServiceImpl final : public v1::PromptService::CallbackService {
                                        const Request& request, Response* response,
                                        const char* method, absl::string_view task,
                                        EngineCall engine_call);
-  // Stores a dataset after parsing it (which validates every row).
+  // The tenant's prompt `name` with every version (NOT_FOUND when none).
+  absl::StatusOr<store::PromptSummary> FindPrompt(const std::string& tenant,
+                                                  const std::string& name);
+  // RESOURCE_EXHAUSTED when adding prompt `name` would exceed the tenant's
+  // prompt quota (a new version of an existing name never does).
+  absl::Status CheckPromptQuotaFor(const std::string& tenant, const std::string& name);
+  // Stores a dataset after parsing it (which validates every row); the
+  // parsed examples go to `parsed_out` when given.
   absl::StatusOr<store::Dataset> StoreDataset(const std::string& tenant,
                                               const std::string& name,
                                               datasets::Task task,
                                               datasets::Format format,
-                                              std::string content);
+                                              std::string content,
+                                              datasets::Dataset* parsed_out = nullptr);
 
   const ServiceDeps deps_;
 

@@ -11,13 +11,13 @@
 namespace ptune::service {
 absl::StatusOr<store::Dataset> PromptServiceImpl::StoreDataset(
     const std::string& tenant, const std::string& name, datasets::Task task,
-    datasets::Format format, std::string content) {
+    datasets::Format format, std::string content, datasets::Dataset* parsed_out) {
   if (static_cast<int64_t>(content.size()) > deps_.limits.max_dataset_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "dataset ", name, " has ", content.size(), " bytes; the limit is ",
         deps_.limits.max_dataset_bytes));
   }
-  ASSIGN_OR_RETURN(const datasets::Dataset parsed,
+  ASSIGN_OR_RETURN(datasets::Dataset parsed,
                    datasets::ParseDataset(content, name, task, format));
   const int64_t count = static_cast<int64_t>(parsed.size());
   if (count > deps_.limits.max_examples) {
@@ -36,7 +36,9 @@ absl::StatusOr<store::Dataset> PromptServiceImpl::StoreDataset(
   record.format = std::string(datasets::FormatName(format));
   record.content = std::move(content);
   record.example_count = count;
-  return deps_.store->CreateDataset(record);
+  ASSIGN_OR_RETURN(store::Dataset created, deps_.store->CreateDataset(record));
+  if (parsed_out != nullptr) *parsed_out = std::move(parsed);
+  return created;
 }
 
 absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
@@ -62,26 +64,20 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
     RETURN_IF_ERROR(deps_.store->GetPrompt(tenant, spec.init_prompt).status());
   }
 
-  ASSIGN_OR_RETURN(store::Tenant owner, deps_.store->GetTenant(tenant));
-  ASSIGN_OR_RETURN(std::vector<store::PromptSummary> prompts,
-                   deps_.store->ListPrompts(tenant));
-  bool new_name = true;
-  for (const auto& p : prompts) new_name &= p.name != in.prompt_name();
-  if (new_name) {
-    RETURN_IF_ERROR(auth::CheckPromptQuota(static_cast<int64_t>(prompts.size()),
-                                           owner.quotas.max_prompts));
-  }
+  RETURN_IF_ERROR(CheckPromptQuotaFor(tenant, in.prompt_name()));
 
   // The data goes into the store as datasets; the job refers to them.
   v1::TrainPromptRequest job_request = in;
+  // Each part's dataset id and its parsed examples (parsed once, here).
   auto resolve = [&](bool has_inline, const v1::ExampleSet& inline_set,
                      const std::string& dataset_id, absl::string_view field,
-                     const std::string& suffix) -> absl::StatusOr<std::string> {
+                     const std::string& suffix,
+                     datasets::Dataset* data) -> absl::StatusOr<std::string> {
     if (has_inline) {
       ASSIGN_OR_RETURN(std::string jsonl, ExamplesToJsonl(task, inline_set, field));
       ASSIGN_OR_RETURN(store::Dataset stored,
                        StoreDataset(tenant, in.prompt_name() + suffix, task,
-                                    datasets::Format::kJsonl, std::move(jsonl)));
+                                    datasets::Format::kJsonl, std::move(jsonl), data));
       return stored.id;
     }
     if (dataset_id.empty()) return std::string();
@@ -92,12 +88,16 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
           field, " ", dataset_id, " is a ", stored.task, " dataset, not ",
           datasets::TaskName(task)));
     }
+    ASSIGN_OR_RETURN(*data, datasets::ParseDataset(stored.content, field, task,
+                                                   StoredFormat(stored.format)));
     return stored.id;
   };
+  datasets::Dataset train, valid;
   ASSIGN_OR_RETURN(
       const std::string train_id,
       resolve(in.has_train_examples(), in.train_examples(), in.train_dataset_id(),
-              in.has_train_examples() ? "train_examples" : "train_dataset_id", ".train"));
+              in.has_train_examples() ? "train_examples" : "train_dataset_id", ".train",
+              &train));
   if (train_id.empty()) {
     return absl::InvalidArgumentError(
         "train_examples or train_dataset_id is required");
@@ -105,26 +105,21 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
   ASSIGN_OR_RETURN(
       const std::string valid_id,
       resolve(in.has_valid_examples(), in.valid_examples(), in.valid_dataset_id(),
-              in.has_valid_examples() ? "valid_examples" : "valid_dataset_id", ".valid"));
+              in.has_valid_examples() ? "valid_examples" : "valid_dataset_id", ".valid",
+              &valid));
 
   // Check sizes and labels now, so that a bad request fails here and not in
   // the queue.
-  ASSIGN_OR_RETURN(store::Dataset train_record, deps_.store->GetDataset(tenant, train_id));
-  if (train_record.example_count < deps_.limits.min_examples) {
+  if (static_cast<int64_t>(train.size()) < deps_.limits.min_examples) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "the training data has ", train_record.example_count,
-        " examples; at least ", deps_.limits.min_examples, " are needed"));
+        "the training data has ", train.size(), " examples; at least ",
+        deps_.limits.min_examples, " are needed"));
   }
-  {
-    ASSIGN_OR_RETURN(const datasets::Dataset train,
-                     datasets::ParseDataset(train_record.content, "train", task,
-                                            StoredFormat(train_record.format)));
-    RETURN_IF_ERROR(RequestLabels(task,
-                                  std::vector<std::string>(in.labels().begin(),
-                                                           in.labels().end()),
-                                  train)
-                        .status());
-  }
+  RETURN_IF_ERROR(RequestLabels(task,
+                                std::vector<std::string>(in.labels().begin(),
+                                                         in.labels().end()),
+                                train)
+                      .status());
 
   job_request.clear_train_examples();
   job_request.clear_valid_examples();
