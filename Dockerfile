@@ -7,7 +7,10 @@
 #     --store=sqlite:///data/ptune.db --data_dir=/data \
 #     --admin_key_file=/etc/ptune/admin/key
 # The GPU image (deploy/k8s/overlays/gpu, tag ptune:gpu) needs a CUDA LibTorch
-# instead of Debian's CPU-only one; this file does not build it.
+# with the C++11 string ABI (LibTorch >= 2.7, or the cxx11-abi zip) instead
+# of Debian's CPU-only one, configured with -DPTUNE_WITH_CUDA=ON
+# -DTorch_DIR=...; this file does not build it. tests/cuda/
+# check_cuda_compile.sh compiles the CUDA paths without a GPU.
 
 # ---------------------------------------------------------------- build
 FROM debian:12 AS build

@@ -17,6 +17,7 @@
 #include "server/backbone/prompt_layout.h"
 #include "server/common/status_macros.h"
 #include "server/common/torch_call.h"
+#include "server/device/device_copy.h"
 #include "server/safetensors/safetensors.h"
 
 namespace ptune::backbone {
@@ -175,18 +176,19 @@ absl::StatusOr<TokenBatch> Backbone::Collate(
   }
   std::vector<int64_t> ids(b * t, config_.pad_token_id);
   std::vector<int64_t> mask(b * t, 0);
+  TokenBatch batch;
+  batch.row_lengths.reserve(b);
   for (int64_t r = 0; r < b; ++r) {
     const auto& row = rows[r].ids;
     for (size_t i = 0; i < row.size(); ++i) {
       ids[r * t + i] = row[i];
       mask[r * t + i] = 1;
     }
+    batch.row_lengths.push_back(static_cast<int64_t>(row.size()));
   }
-  TokenBatch batch;
   RETURN_IF_ERROR(common::TorchCall("collating a batch", [&] {
-    const auto cpu = at::TensorOptions().dtype(at::kLong);
-    batch.input_ids = at::tensor(ids, cpu).view({b, t}).to(device_);
-    batch.attention_mask = at::tensor(mask, cpu).view({b, t}).to(device_);
+    batch.input_ids = device::ToDevice(ids, device_, {b, t});
+    batch.attention_mask = device::ToDevice(mask, device_, {b, t});
   }));
   batch.encodings = std::move(rows);
   return batch;
@@ -236,11 +238,14 @@ absl::StatusOr<EncoderOutput> Backbone::Forward(const EncoderInput& in) const {
   }
 
   return common::TorchCall("encoder forward", [&]() -> absl::StatusOr<EncoderOutput> {
-    const auto long_cpu = at::TensorOptions().dtype(at::kLong);
-    const at::Tensor mask_cpu = in.attention_mask.to(at::kCPU, at::kLong);
-    const at::Tensor lengths_cpu = mask_cpu.sum(1).contiguous();
-    std::vector<int64_t> row_lengths(lengths_cpu.data_ptr<int64_t>(),
-                                     lengths_cpu.data_ptr<int64_t>() + b);
+    std::vector<int64_t> row_lengths = in.row_lengths;
+    if (static_cast<int64_t>(row_lengths.size()) != b) {
+      // No host copy: read the mask back (a synchronization on CUDA).
+      const at::Tensor lengths_cpu =
+          in.attention_mask.to(at::kCPU, at::kLong).sum(1).contiguous();
+      row_lengths.assign(lengths_cpu.data_ptr<int64_t>(),
+                         lengths_cpu.data_ptr<int64_t>() + b);
+    }
     std::vector<int64_t> token_types;
     if (in.token_type_ids.defined()) {
       const at::Tensor tt = in.token_type_ids.to(at::kCPU, at::kLong).contiguous();
@@ -268,8 +273,7 @@ absl::StatusOr<EncoderOutput> Backbone::Forward(const EncoderInput& in) const {
     if (has_shallow) {
       inputs = at::cat({inputs, in.shallow.embeddings.to(device_, dtype_)}, 1);
     }
-    const at::Tensor source =
-        at::tensor(layout.source, long_cpu).view({b, layout.seq_len}).to(device_);
+    const at::Tensor source = device::ToDevice(layout.source, device_, {b, layout.seq_len});
     inputs = inputs.gather(1, source.unsqueeze(-1).expand({b, layout.seq_len, h}));
 
     // Text positions start after the deep prefix, as Hugging Face numbers
@@ -281,10 +285,9 @@ absl::StatusOr<EncoderOutput> Backbone::Forward(const EncoderInput& in) const {
         positions[r * layout.seq_len + p] = p + offset;
       }
     }
-    const at::Tensor position_ids =
-        at::tensor(positions, long_cpu).view({b, layout.seq_len}).to(device_);
+    const at::Tensor position_ids = device::ToDevice(positions, device_, {b, layout.seq_len});
     const at::Tensor token_type_ids =
-        at::tensor(layout.token_type, long_cpu).view({b, layout.seq_len}).to(device_);
+        device::ToDevice(layout.token_type, device_, {b, layout.seq_len});
     at::Tensor x = emb.forward(inputs, position_ids, token_type_ids);
 
     // Additive attention mask over [deep prefix | sequence].
@@ -296,10 +299,7 @@ absl::StatusOr<EncoderOutput> Backbone::Forward(const EncoderInput& in) const {
                   row + prefix);
     }
     const at::Tensor keep_mask =
-        at::tensor(keep, at::TensorOptions().dtype(at::kByte))
-            .view({b, prefix + layout.seq_len})
-            .to(device_)
-            .to(at::kBool);
+        device::MaskToDevice(keep, device_, {b, prefix + layout.seq_len});
     const double lowest = dtype_ == at::kFloat
                               ? std::numeric_limits<float>::lowest()
                               : (dtype_ == at::kHalf ? -65504.0 : -3.38e38);
@@ -320,8 +320,7 @@ absl::StatusOr<EncoderOutput> Backbone::Forward(const EncoderInput& in) const {
     EncoderOutput out;
     out.hidden = x;
     out.sequence_mask = keep_mask.narrow(1, prefix, layout.seq_len);
-    out.text_positions =
-        at::tensor(layout.text_positions, long_cpu).view({b, t}).to(device_);
+    out.text_positions = device::ToDevice(layout.text_positions, device_, {b, t});
     out.text_mask = in.attention_mask.to(at::kBool);
     return out;
   });
@@ -346,6 +345,7 @@ absl::StatusOr<at::Tensor> Backbone::Embed(const std::vector<std::string>& texts
     EncoderInput input;
     input.input_ids = batch.input_ids;
     input.attention_mask = batch.attention_mask;
+    input.row_lengths = batch.row_lengths;
     ASSIGN_OR_RETURN(EncoderOutput out, Forward(input));
     at::Tensor pooled = Pool(out.TextStates(), out.text_mask, mode);
     if (pooling == EmbedPooling::kSentence && sentence_.normalize) {

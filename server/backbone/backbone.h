@@ -33,6 +33,7 @@ absl::StatusOr<EmbedPooling> ParseEmbedPooling(absl::string_view name);
 struct TokenBatch {
   at::Tensor input_ids;       // [B, T] int64 on the backbone's device
   at::Tensor attention_mask;  // [B, T] int64 on the backbone's device
+  std::vector<int64_t> row_lengths;       // host: tokens of each row
   std::vector<text::Encoding> encodings;  // offsets for each row
   // Set when rows were laid into a prompt template: per row, where its soft
   // runs go and the token index of its [MASK] slot.

@@ -134,6 +134,21 @@ TEST_F(BackboneTest, HiddenStatesMatchTransformersBatched) {
   }
 }
 
+TEST_F(BackboneTest, HostRowLengthsGiveTheSameStatesAsTheMask) {
+  c10::InferenceMode guard;
+  auto batch = backbone_->Tokenize({"a short one", "a somewhat longer sentence here"});
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  EXPECT_EQ(batch->row_lengths, (std::vector<int64_t>{5, 7}));
+  auto from_mask = backbone_->Forward({.input_ids = batch->input_ids,
+                                       .attention_mask = batch->attention_mask});
+  auto from_host = backbone_->Forward({.input_ids = batch->input_ids,
+                                       .attention_mask = batch->attention_mask,
+                                       .row_lengths = batch->row_lengths});
+  ASSERT_TRUE(from_mask.ok() && from_host.ok());
+  EXPECT_TRUE(at::equal(from_mask->hidden, from_host->hidden));
+  EXPECT_TRUE(at::equal(from_mask->text_positions, from_host->text_positions));
+}
+
 TEST_F(BackboneTest, SentenceEmbeddingsMatchSentenceTransformers) {
   const std::vector<json> rows = Rows("sentence");
   std::vector<std::string> texts;

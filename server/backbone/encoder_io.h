@@ -41,6 +41,10 @@ struct EncoderInput {
   at::Tensor input_ids;       // [B, T] int64, right-padded
   at::Tensor attention_mask;  // [B, T] int64/bool, 1 = real token
   at::Tensor token_type_ids;  // optional [B, T] int64; undefined = zeros
+  // Optional host copy of attention_mask.sum(1) (TokenBatch::row_lengths).
+  // Without it Forward reads the mask back from the device: on CUDA a host
+  // synchronization per forward.
+  std::vector<int64_t> row_lengths;
   ShallowPrompts shallow;     // optional (embeddings undefined = none)
   DeepPrompts deep;           // optional (key_values undefined = none)
 };

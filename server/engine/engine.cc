@@ -462,6 +462,7 @@ class EngineImpl {
     absl::MutexLock lock(&stats_mu_);
     ++stats_.training_steps;
     stats_.training_seconds += seconds;
+    stats_.longest_training_turn = std::max(stats_.longest_training_turn, seconds);
     return seconds;
   }
 

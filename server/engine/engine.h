@@ -147,8 +147,9 @@ struct ExecutorStats {
   // Encoder FLOPs of the serving forwards (flops.h): rows x longest row
   // (text + shallow prompt) plus deep prefixes.
   double forward_flops = 0;
-  int64_t training_steps = 0;
+  int64_t training_steps = 0;     // executor turns given to training
   double training_seconds = 0;
+  double longest_training_turn = 0;  // seconds: what a serving batch may wait
   batching::BatchSchedulerStats scheduler;
 };
 

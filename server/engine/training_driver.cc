@@ -214,6 +214,15 @@ class TrainingDriver::Impl {
           job->job->phase() != TrainingJob::Phase::kEvaluate) {
         continue;
       }
+      // Validation in slices too: one batch per Step, the epoch's report
+      // once the last one ran.
+      absl::StatusOr<bool> evaluated =
+          job->job->EvaluateSome(std::max(options_.max_eval_rows_per_slice, 0));
+      if (!evaluated.ok()) {
+        Complete(*job, evaluated.status());
+        return true;
+      }
+      if (!*evaluated) return true;
       absl::StatusOr<training::EpochReport> report = job->job->EndEpoch();
       if (!report.ok()) {
         Complete(*job, report.status());

@@ -11,8 +11,8 @@
 // runs is measured: with two or more jobs active the driver times a few
 // steps of each and keeps the one with more examples/s (re-measured when the
 // set of jobs changes), unless TrainingDriverOptions::mode forces one.
-// Validation at an epoch's end also runs inside Step (one job's evaluation
-// per Step call, so a serving batch can run in between).
+// Validation at an epoch's end also runs inside Step, one batch of at most
+// `max_eval_rows_per_slice` rows per call, so serving runs in between.
 //
 // For benchmarks without an engine, training::MeasureTrainingModes
 // (server/training/multi_job_trainer.h) times both modes over given jobs;
@@ -95,6 +95,10 @@ struct TrainingDriverOptions {
   // tokens gave 3x, whole 16-row batches 10x.
   int max_rows_per_slice = 8;
   int max_tokens_per_slice = 32;
+  // Rows of one epoch-end validation batch per Step (inference costs about
+  // a third of a training row's forward + backward). 0 = the job's
+  // eval_batch_size.
+  int max_eval_rows_per_slice = 16;
 };
 
 class TrainingDriver {
@@ -124,8 +128,8 @@ class TrainingDriver {
 
   // One unit of training work: one slice of every active job in one
   // forward/backward (batched), or one slice of the next job in turn — the
-  // driver decides from measurements — or one job's evaluation when its
-  // epoch ended. Executor thread only.
+  // driver decides from measurements — or one validation batch of a job
+  // whose epoch ended. Executor thread only.
   void Step();
 
   // Ends every job with `status` (e.g. at engine shutdown).

@@ -4,10 +4,12 @@
 //    sending the next; texts drawn from SST-2 sentences): one prompt, a
 //    stream over many distinct shallow prompts of mixed lengths, the same
 //    with deep prompts, and a naive baseline that only batches rows of the
-//    same prompt (EngineOptions::single_prompt_batches);
+//    same prompt (EngineOptions::single_prompt_batches); the first three in
+//    alternating windows (--rounds), so machine drift hits them alike;
 //  - padding of a burst with and without length grouping;
 //  - open-loop Poisson arrivals at half the single-prompt throughput: p50 /
-//    p99 latency idle and while one training job runs on the executor;
+//    p99 latency idle and while one training job runs on the executor, in
+//    alternating idle / training windows;
 //  - four tenants' training jobs batched vs in turns (examples/s);
 //  - achieved GFLOP/s of the mixed run (counted FLOPs / forward time) next to
 //    the GEMM rate measured in the same run.
@@ -61,6 +63,11 @@ ABSL_FLAG(int, burst, 1024,
 ABSL_FLAG(int, train_steps, 4,
           "bench-serve: optimizer steps per mode for train_batched_eps / "
           "train_turns_eps (0 = skip).");
+ABSL_FLAG(int, rounds, 4,
+          "bench-serve: windows per phase; phases compared with each other "
+          "(one prompt / many prompts / deep; idle / training) run in "
+          "alternating windows so that drift in the machine's speed hits "
+          "them alike.");
 ABSL_FLAG(bool, training_phase, true,
           "bench-serve: measure p99 while a training job runs.");
 ABSL_FLAG(int, train_slice_rows, -1,
@@ -120,14 +127,51 @@ PromptKey StreamKey(char kind, int i) {
 
 using Picker = std::function<PromptKey(std::mt19937&)>;
 
+// Executor counters over measuring windows: after - before of each window,
+// summed over the windows of a phase.
+struct Counters {
+  double batches = 0, rows = 0, serving_seconds = 0, forward_flops = 0;
+  double scheduler_batches = 0, real_tokens = 0, padded_tokens = 0;
+  double training_steps = 0, training_seconds = 0;
+
+  void AddWindow(const ExecutorStats& before, const ExecutorStats& after) {
+    batches += after.batches - before.batches;
+    rows += after.rows - before.rows;
+    serving_seconds += after.serving_seconds - before.serving_seconds;
+    forward_flops += after.forward_flops - before.forward_flops;
+    scheduler_batches += after.scheduler.batches - before.scheduler.batches;
+    real_tokens += after.scheduler.real_tokens - before.scheduler.real_tokens;
+    padded_tokens += after.scheduler.padded_tokens - before.scheduler.padded_tokens;
+    training_steps += after.training_steps - before.training_steps;
+    training_seconds += after.training_seconds - before.training_seconds;
+  }
+};
+
+// What one load phase measured, over one or more windows.
 struct Phase {
-  double tps = 0;  // texts answered per second
-  double seconds = 0;
-  int64_t texts = 0;
+  double seconds = 0;  // measured time
+  int64_t texts = 0;   // answered inside it
   int64_t errors = 0;
   std::vector<double> latencies_ms;
-  ExecutorStats before, after;
+  Counters counters;
 
+  double tps() const { return seconds > 0 ? texts / seconds : 0; }
+  void Add(const Phase& window) {
+    seconds += window.seconds;
+    texts += window.texts;
+    errors += window.errors;
+    latencies_ms.insert(latencies_ms.end(), window.latencies_ms.begin(),
+                        window.latencies_ms.end());
+    counters.batches += window.counters.batches;
+    counters.rows += window.counters.rows;
+    counters.serving_seconds += window.counters.serving_seconds;
+    counters.forward_flops += window.counters.forward_flops;
+    counters.scheduler_batches += window.counters.scheduler_batches;
+    counters.real_tokens += window.counters.real_tokens;
+    counters.padded_tokens += window.counters.padded_tokens;
+    counters.training_steps += window.counters.training_steps;
+    counters.training_seconds += window.counters.training_seconds;
+  }
   double Percentile(double q) const {
     if (latencies_ms.empty()) return 0;
     std::vector<double> sorted = latencies_ms;
@@ -137,19 +181,23 @@ struct Phase {
     return sorted[i];
   }
   double ForwardGflops() const {
-    const double s = after.serving_seconds - before.serving_seconds;
-    return s > 0 ? (after.forward_flops - before.forward_flops) / s / 1e9 : 0;
+    return counters.serving_seconds > 0
+               ? counters.forward_flops / counters.serving_seconds / 1e9
+               : 0;
   }
   double MeanRowsPerBatch() const {
-    const double b = after.batches - before.batches;
-    return b > 0 ? (after.rows - before.rows) / b : 0;
+    return counters.batches > 0 ? counters.rows / counters.batches : 0;
   }
   // Scheduler view: rows x longest row (text + shallow prompt) over real.
   double Padding() const {
-    const double real = after.scheduler.real_tokens - before.scheduler.real_tokens;
-    const double padded =
-        after.scheduler.padded_tokens - before.scheduler.padded_tokens;
-    return real > 0 ? padded / real - 1.0 : 0;
+    return counters.real_tokens > 0
+               ? counters.padded_tokens / counters.real_tokens - 1.0
+               : 0;
+  }
+  double MeanPositionsPerBatch() const {
+    return counters.scheduler_batches > 0
+               ? counters.padded_tokens / counters.scheduler_batches
+               : 0;
   }
 };
 
@@ -169,50 +217,71 @@ absl::StatusOr<ClassifyResponse> ClassifySync(Engine& engine, PromptKey key,
   return result;
 }
 
-Phase ClosedLoop(Engine& engine, const std::vector<std::string>& texts,
-                 const Picker& pick, int clients, double seconds) {
+// Closed loop over several prompt pickers in alternating windows (A B C A B
+// C ...; `rounds` windows of seconds / rounds each per picker, each after a
+// short unmeasured switch-over): a drift in the machine's speed hits every
+// picker alike, so the ratios between them hold. An answer counts for the
+// window it arrives in when its request was sent under that window's picker.
+std::vector<Phase> ClosedLoopInterleaved(Engine& engine,
+                                         const std::vector<std::string>& texts,
+                                         const std::vector<Picker>& pickers,
+                                         int clients, double seconds, int rounds) {
+  const size_t n = pickers.size();
+  std::atomic<int> current{0};
   std::atomic<bool> measuring{false}, stop{false};
-  std::atomic<int64_t> answered{0}, errors{0};
+  std::vector<std::atomic<int64_t>> answered(n), errors(n);
   absl::Mutex mu;
-  std::vector<double> latencies;
+  std::vector<std::vector<double>> latencies(n);
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
       std::mt19937 rng(12345 + c);
       std::uniform_int_distribution<size_t> which(0, texts.size() - 1);
-      std::vector<double> mine;
+      std::vector<std::vector<double>> mine(n);
       while (!stop.load()) {
+        const int mode = current.load();
         const absl::Time start = absl::Now();
         absl::StatusOr<ClassifyResponse> r =
-            ClassifySync(engine, pick(rng), texts[which(rng)]);
-        if (!measuring.load()) continue;  // answers inside the window count
+            ClassifySync(engine, pickers[mode](rng), texts[which(rng)]);
+        if (!measuring.load() || current.load() != mode) continue;
         if (!r.ok()) {
-          errors.fetch_add(1);
+          errors[mode].fetch_add(1);
           continue;
         }
-        answered.fetch_add(1);
-        mine.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+        answered[mode].fetch_add(1);
+        mine[mode].push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
       }
       absl::MutexLock lock(&mu);
-      latencies.insert(latencies.end(), mine.begin(), mine.end());
+      for (size_t k = 0; k < n; ++k) {
+        latencies[k].insert(latencies[k].end(), mine[k].begin(), mine[k].end());
+      }
     });
   }
-  absl::SleepFor(absl::Seconds(seconds / 4));  // warm-up
-  Phase phase;
-  phase.before = engine.executor_stats();
-  const absl::Time start = absl::Now();
-  measuring.store(true);
-  absl::SleepFor(absl::Seconds(seconds));
-  measuring.store(false);
-  phase.seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  phase.after = engine.executor_stats();
+  std::vector<Phase> phases(n);
+  const double window = seconds / rounds;
+  const double switch_over = std::min(0.5, window / 4);
+  absl::SleepFor(absl::Seconds(std::max(0.0, seconds / 4 - switch_over)));
+  for (int round = 0; round < rounds; ++round) {
+    for (size_t k = 0; k < n; ++k) {
+      current.store(static_cast<int>(k));
+      absl::SleepFor(absl::Seconds(switch_over));  // old requests drain
+      const ExecutorStats before = engine.executor_stats();
+      const absl::Time start = absl::Now();
+      measuring.store(true);
+      absl::SleepFor(absl::Seconds(window));
+      measuring.store(false);
+      phases[k].seconds += absl::ToDoubleSeconds(absl::Now() - start);
+      phases[k].counters.AddWindow(before, engine.executor_stats());
+    }
+  }
   stop.store(true);
   for (std::thread& t : threads) t.join();
-  phase.texts = answered.load();
-  phase.errors = errors.load();
-  phase.tps = phase.texts / phase.seconds;
-  phase.latencies_ms = std::move(latencies);
-  return phase;
+  for (size_t k = 0; k < n; ++k) {
+    phases[k].texts = answered[k].load();
+    phases[k].errors = errors[k].load();
+    phases[k].latencies_ms = std::move(latencies[k]);
+  }
+  return phases;
 }
 
 // Poisson arrivals at `rate` texts/s for `seconds`; latency counted from the
@@ -226,7 +295,7 @@ Phase OpenLoop(Engine& engine, const std::vector<std::string>& texts,
   std::vector<double> latencies;
   int64_t outstanding = 0, errors = 0;
   Phase phase;
-  phase.before = engine.executor_stats();
+  const ExecutorStats before = engine.executor_stats();
   const absl::Time start = absl::Now();
   const absl::Time end = start + absl::Seconds(seconds);
   absl::Time next = start;
@@ -260,9 +329,8 @@ Phase OpenLoop(Engine& engine, const std::vector<std::string>& texts,
     phase.errors = errors;
   }
   phase.seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  phase.after = engine.executor_stats();
+  phase.counters.AddWindow(before, engine.executor_stats());
   phase.texts = static_cast<int64_t>(latencies.size());
-  phase.tps = phase.texts / phase.seconds;
   phase.latencies_ms = std::move(latencies);
   return phase;
 }
@@ -278,7 +346,7 @@ Phase Burst(Engine& engine, const std::vector<std::string>& texts, int count) {
   absl::Mutex mu;
   int64_t outstanding = count;
   Phase phase;
-  phase.before = engine.executor_stats();
+  const ExecutorStats before = engine.executor_stats();
   const absl::Time start = absl::Now();
   for (int i = 0; i < count; ++i) {
     ClassifyRequest request;
@@ -294,9 +362,8 @@ Phase Burst(Engine& engine, const std::vector<std::string>& texts, int count) {
     mu.Await(absl::Condition(+[](int64_t* n) { return *n == 0; }, &outstanding));
   }
   phase.seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  phase.after = engine.executor_stats();
+  phase.counters.AddWindow(before, engine.executor_stats());
   phase.texts = count;
-  phase.tps = count / phase.seconds;
   return phase;
 }
 
@@ -415,12 +482,14 @@ absl::Status RunBenchServe() {
   RETURN_IF_ERROR(Preload(*main, {SingleKey()}));
   RETURN_IF_ERROR(Preload(*main, shallow_keys));
   RETURN_IF_ERROR(Preload(*main, deep_keys));
-  std::cerr << "closed loop: one prompt\n";
-  const Phase single_phase = ClosedLoop(*main, texts, single, clients, seconds);
-  std::cerr << "closed loop: " << n_prompts << " shallow prompts\n";
-  const Phase mixed_phase = ClosedLoop(*main, texts, shallow, clients, seconds);
-  std::cerr << "closed loop: " << n_prompts << " deep prompts\n";
-  const Phase deep_phase = ClosedLoop(*main, texts, deep, clients, seconds);
+  const int rounds = absl::GetFlag(FLAGS_rounds);
+  std::cerr << "closed loop, interleaved: one prompt, " << n_prompts
+            << " shallow prompts, " << n_prompts << " deep prompts\n";
+  const std::vector<Phase> closed = ClosedLoopInterleaved(
+      *main, texts, {single, shallow, deep}, clients, seconds, rounds);
+  const Phase& single_phase = closed[0];
+  const Phase& mixed_phase = closed[1];
+  const Phase& deep_phase = closed[2];
 
   Phase naive_phase;
   {
@@ -430,7 +499,8 @@ absl::Status RunBenchServe() {
                      Engine::Create(naive_options, backbone, &loader));
     RETURN_IF_ERROR(Preload(*naive, shallow_keys));
     std::cerr << "closed loop: naive baseline (same-prompt batches only)\n";
-    naive_phase = ClosedLoop(*naive, texts, shallow, clients, seconds);
+    naive_phase = ClosedLoopInterleaved(*naive, texts, {shallow}, clients,
+                                        seconds, 1)[0];
   }
 
   // Padding of a burst: the engine's batches (length grouping, default
@@ -451,15 +521,19 @@ absl::Status RunBenchServe() {
                                  options.max_tokens));
   }
 
-  // Latency at half the single-prompt throughput, idle and while training.
-  const double rate = single_phase.tps / 2;
-  std::cerr << absl::StrFormat("open loop: %.1f texts/s over %d prompts\n",
-                               rate, n_prompts);
-  const Phase idle_phase = OpenLoop(*main, texts, shallow, rate, seconds);
+  // Latency at half the single-prompt throughput, idle and while one
+  // training job runs, in alternating windows (idle, training, idle, ...)
+  // so that drift hits both alike.
+  const double rate = single_phase.tps() / 2;
+  std::cerr << absl::StrFormat(
+      "open loop: %.1f texts/s over %d prompts, idle and training windows\n",
+      rate, n_prompts);
+  Phase idle_phase;
   std::optional<Phase> training_phase;
-  int64_t training_steps = 0;
-  double training_seconds = 0;
-  if (absl::GetFlag(FLAGS_training_phase)) {
+  const double window = seconds / rounds;
+  for (int round = 0; round < rounds; ++round) {
+    idle_phase.Add(OpenLoop(*main, texts, shallow, rate, window));
+    if (!absl::GetFlag(FLAGS_training_phase)) continue;
     engine::TrainingRequest request;
     request.task = datasets::Task::kClassify;
     request.spec.kind = prompts::PromptKind::kDeep;
@@ -467,6 +541,7 @@ absl::Status RunBenchServe() {
     request.options.epochs = 1000;  // runs until cancelled
     request.options.batch_size = 16;
     request.options.max_tokens = 64;
+    request.options.seed = 1 + round;
     request.train = sentences;
     request.valid.task = datasets::Task::kClassify;
     request.valid.labels = sentences.labels;
@@ -474,7 +549,6 @@ absl::Status RunBenchServe() {
                                         sentences.classification.begin() + 32);
     std::atomic<bool> cancel{false};
     absl::Status train_status;
-    const ExecutorStats before = main->executor_stats();
     std::thread trainer([&] {
       absl::StatusOr<engine::TrainingOutcome> outcome = main->Train(
           std::move(request), nullptr, nullptr, [&] { return cancel.load(); });
@@ -482,19 +556,22 @@ absl::Status RunBenchServe() {
         train_status = outcome.status();
       }
     });
-    absl::SleepFor(absl::Seconds(seconds / 4));  // the job starts stepping
-    std::cerr << "open loop while training\n";
-    training_phase = OpenLoop(*main, texts, shallow, rate, seconds);
+    absl::SleepFor(absl::Seconds(std::min(0.5, window / 4)));  // it steps
+    Phase measured = OpenLoop(*main, texts, shallow, rate, window);
     cancel.store(true);
     trainer.join();
-    const ExecutorStats after = main->executor_stats();
-    training_steps = after.training_steps - before.training_steps;
-    training_seconds = after.training_seconds - before.training_seconds;
     if (!train_status.ok()) {
       std::cerr << "training job failed: " << train_status << "\n";
-      training_phase.reset();
+      break;
     }
+    if (!training_phase) training_phase.emplace();
+    training_phase->Add(measured);
   }
+  const double training_steps =
+      training_phase ? training_phase->counters.training_steps : 0;
+  const double training_seconds =
+      training_phase ? training_phase->counters.training_seconds : 0;
+  const double longest_turn = main->executor_stats().longest_training_turn;
   main->Shutdown();
 
   // Four tenants' training jobs, batched vs in turns.
@@ -519,14 +596,8 @@ absl::Status RunBenchServe() {
   }
 
   // The GEMM rate at the mixed run's mean forward size (rows x positions).
-  const double batches = mixed_phase.after.batches - mixed_phase.before.batches;
   const double positions_per_batch =
-      batches > 0 ? (mixed_phase.after.scheduler.padded_tokens -
-                     mixed_phase.before.scheduler.padded_tokens) /
-                        std::max(1.0, static_cast<double>(
-                                          mixed_phase.after.scheduler.batches -
-                                          mixed_phase.before.scheduler.batches))
-                  : 512;
+      mixed_phase.counters.scheduler_batches > 0 ? mixed_phase.MeanPositionsPerBatch() : 512;
   const auto& c = backbone->config();
   const double gemm_gflops = MeasureGemmRate(
       std::max<int64_t>(1, static_cast<int64_t>(positions_per_batch)),
@@ -538,7 +609,7 @@ absl::Status RunBenchServe() {
                                "rows/batch", "p50 ms", "p99 ms");
   const auto row = [](const std::string& name, const Phase& p) {
     std::cout << absl::StrFormat("%-34s %10.1f %10.1f %10.1f %10.1f\n", name,
-                                 p.tps, p.MeanRowsPerBatch(), p.Percentile(0.5),
+                                 p.tps(), p.MeanRowsPerBatch(), p.Percentile(0.5),
                                  p.Percentile(0.99));
   };
   row("closed: one prompt", single_phase);
@@ -550,7 +621,7 @@ absl::Status RunBenchServe() {
   std::cout << absl::StrFormat(
       "mixed/single %.3f  naive/single %.3f  padding (padded/real - 1) of a "
       "burst: grouped %.3f, FIFO %.3f\n",
-      mixed_phase.tps / single_phase.tps, naive_phase.tps / single_phase.tps,
+      mixed_phase.tps() / single_phase.tps(), naive_phase.tps() / single_phase.tps(),
       grouped.Padding(), fifo_padding);
   std::cout << absl::StrFormat(
       "mixed run: %.1f GFLOP/s in forwards, GEMM %.1f GFLOP/s at %.0f "
@@ -564,10 +635,11 @@ absl::Status RunBenchServe() {
   if (training_phase) {
     std::cout << absl::StrFormat(
         "training turns (slices of <= %d rows, <= %d tokens; 0 = no limit) "
-        "during the phase: %d, mean %.1f ms each\n",
+        "during the training windows: %.0f, mean %.1f ms each, longest %.1f ms\n",
         training_options.max_rows_per_slice,
         training_options.max_tokens_per_slice, training_steps,
-        training_steps > 0 ? 1000 * training_seconds / training_steps : 0.0);
+        training_steps > 0 ? 1000 * training_seconds / training_steps : 0.0,
+        1000 * longest_turn);
   }
   const int64_t errors = single_phase.errors + mixed_phase.errors +
                          deep_phase.errors + naive_phase.errors +
@@ -580,11 +652,11 @@ absl::Status RunBenchServe() {
     return std::round(v * f) / f;
   };
   nlohmann::json out;
-  out["single_tps"] = round(single_phase.tps, 1);
-  out["mixed_tps"] = round(mixed_phase.tps, 1);
-  out["mixed_ratio"] = round(mixed_phase.tps / single_phase.tps, 3);
-  out["mixed_deep_tps"] = round(deep_phase.tps, 1);
-  out["naive_tps"] = round(naive_phase.tps, 1);
+  out["single_tps"] = round(single_phase.tps(), 1);
+  out["mixed_tps"] = round(mixed_phase.tps(), 1);
+  out["mixed_ratio"] = round(mixed_phase.tps() / single_phase.tps(), 3);
+  out["mixed_deep_tps"] = round(deep_phase.tps(), 1);
+  out["naive_tps"] = round(naive_phase.tps(), 1);
   out["padding_grouped"] = round(grouped.Padding(), 3);
   out["padding_ungrouped"] = round(fifo_padding, 3);
   out["p50_ms"] = round(idle_phase.Percentile(0.5), 2);

@@ -59,7 +59,9 @@ inline constexpr std::string_view kJobStates[] = {
 //   ptune_prompt_cache_resident_bytes        gauge
 //   ptune_jobs{state}                        gauge
 //   ptune_training_examples_total            counter
-//   ptune_device_memory_bytes{device,kind}   gauge
+//   ptune_device_memory_bytes{device,kind}   gauge: cpu/resident (host RSS);
+//                                            on CUDA builds also cuda:N/
+//                                            allocated|reserved|total
 //   ptune_build_info{version,backbone}       gauge, always 1
 //
 // Bucket boundaries come from buckets.h.

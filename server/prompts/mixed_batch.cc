@@ -9,6 +9,7 @@
 #include "server/backbone/pooling.h"
 #include "server/common/status_macros.h"
 #include "server/common/torch_call.h"
+#include "server/device/device_copy.h"
 #include "server/prompts/prompt_template.h"
 
 namespace ptune::prompts {
@@ -118,6 +119,7 @@ absl::StatusOr<MixedBatch> MakeMixedBatch(const backbone::Backbone& backbone,
   batch.padded_tokens = tokens.input_ids.numel();
   batch.input.input_ids = tokens.input_ids;
   batch.input.attention_mask = tokens.attention_mask;
+  batch.input.row_lengths = tokens.row_lengths;
 
   RETURN_IF_ERROR(common::TorchCall("mixing prompts", [&] {
     int64_t shallow_m = 0, deep_m = 0;
@@ -140,7 +142,7 @@ absl::StatusOr<MixedBatch> MakeMixedBatch(const backbone::Backbone& backbone,
         slot[r] = row_deep == deep ? row_prompt[r]
                                    : static_cast<int64_t>(prompts.size());
       }
-      return at::tensor(slot, at::kLong).to(prompts.front().device());
+      return device::ToDevice(slot, prompts.front().device());
     };
     if (any_shallow) {
       // [U + 1, M, H]: every distinct prompt (other kinds as zeros) + zeros.
@@ -213,7 +215,7 @@ absl::StatusOr<std::vector<at::Tensor>> MixedLogits(
       const std::vector<int64_t>& rows = groups[model];
       const int64_t n = static_cast<int64_t>(rows.size());
       const bool all = n == b;  // one model: no gather needed
-      const at::Tensor index = all ? at::Tensor() : at::tensor(rows, at::kLong).to(device);
+      const at::Tensor index = all ? at::Tensor() : device::ToDevice(rows, device);
       const at::Tensor own = all ? states : states.index_select(0, index);
       if (model->task() == datasets::Task::kTag) {
         const std::vector<at::Tensor> per_row = model->Head(own).unbind(0);
@@ -231,7 +233,7 @@ absl::StatusOr<std::vector<at::Tensor>> MixedLogits(
           std::vector<int64_t> slots;
           for (int64_t r : rows) slots.push_back(batch.slot_positions[r]);
           pooled = own.index({at::arange(n, at::TensorOptions().dtype(at::kLong).device(device)),
-                              at::tensor(slots, at::kLong).to(device)});
+                              device::ToDevice(slots, device)});
           break;
         }
         case HeadPooling::kMean: {

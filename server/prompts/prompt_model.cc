@@ -16,6 +16,7 @@
 #include "server/common/files.h"
 #include "server/common/status_macros.h"
 #include "server/common/torch_call.h"
+#include "server/device/device_copy.h"
 #include "server/prompts/json_fields.h"
 #include "server/prompts/prompt_module.h"
 #include "server/prompts/prompt_template.h"
@@ -349,7 +350,8 @@ absl::StatusOr<backbone::TokenBatch> PromptModel::Tokenize(
 backbone::EncoderInput PromptModel::MakeInput(const backbone::TokenBatch& batch,
                                               bool training) const {
   backbone::EncoderInput in{.input_ids = batch.input_ids,
-                            .attention_mask = batch.attention_mask};
+                            .attention_mask = batch.attention_mask,
+                            .row_lengths = batch.row_lengths};
   const int64_t b = batch.input_ids.size(0);
   const at::Tensor p = module_->Prompt(training, spec_.dropout);
   const int32_t m = spec_.length;
@@ -388,10 +390,9 @@ absl::StatusOr<at::Tensor> PromptModel::Logits(const backbone::Backbone& backbon
     const at::Tensor states = out.TextStates();
     if (task_ == datasets::Task::kTag) return module_->head->forward(states);
     if (spec_.pooling == HeadPooling::kMask) {
-      const at::Tensor slots =
-          at::tensor(std::vector<int64_t>(batch.slot_positions.begin(),
-                                          batch.slot_positions.end()))
-              .to(states.device());
+      const at::Tensor slots = device::ToDevice(
+          std::vector<int64_t>(batch.slot_positions.begin(), batch.slot_positions.end()),
+          states.device());
       return module_->head->forward(
           states.index({at::arange(states.size(0), slots.options()), slots}));
     }

@@ -19,6 +19,7 @@
 #include "server/common/files.h"
 #include "server/common/log.h"
 #include "server/common/status_macros.h"
+#include "server/device/device_runtime.h"
 #include "server/engine/engine.h"
 #include "server/jobs/job_queue.h"
 #include "server/jobs/job_runner.h"
@@ -137,6 +138,16 @@ struct Server::Components {
     }
     metrics->SetJobs(counts);
     metrics->SetDeviceMemory("cpu", "resident", ResidentBytes());
+    // The GPU's figures in CUDA builds (UNIMPLEMENTED elsewhere: skipped).
+    const c10::Device gpu = backbone->device();
+    if (gpu.is_cuda()) {
+      const absl::StatusOr<device::DeviceMemory> memory = device::QueryDeviceMemory(gpu);
+      if (memory.ok()) {
+        metrics->SetDeviceMemory(gpu.str(), "allocated", memory->allocated);
+        metrics->SetDeviceMemory(gpu.str(), "reserved", memory->reserved);
+        metrics->SetDeviceMemory(gpu.str(), "total", memory->total);
+      }
+    }
   }
 };
 

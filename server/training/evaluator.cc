@@ -21,12 +21,13 @@ absl::StatusOr<Evaluation> Evaluate(const backbone::Backbone& backbone,
                   data, batch_size, max_tokens);
 }
 
-absl::StatusOr<Evaluation> Evaluate(
+absl::StatusOr<std::unique_ptr<EvaluationRun>> EvaluationRun::Start(
     const backbone::Backbone& backbone,
-    const std::vector<const prompts::PromptModel*>& ensemble,
+    std::vector<const prompts::PromptModel*> ensemble,
     const datasets::Dataset& data, int batch_size, int max_tokens) {
   if (data.size() == 0) return absl::InvalidArgumentError("empty dataset");
   if (ensemble.empty()) return absl::InvalidArgumentError("no prompt to evaluate");
+  if (batch_size < 1) return absl::InvalidArgumentError("batch_size must be >= 1");
   const bool tagging = data.task == datasets::Task::kTag;
   // The shortest text budget of the members, so every member sees the same
   // tokens.
@@ -41,69 +42,84 @@ absl::StatusOr<Evaluation> Evaluate(
     }
     if (member->MaxTextTokens(backbone) < budget->MaxTextTokens(backbone)) budget = member;
   }
-  const prompts::PromptModel& model = *budget;
-  Evaluation eval;
-  eval.predicted_labels.assign(data.size(), -1);
-  eval.predicted_entities.resize(tagging ? data.size() : 0);
-  c10::InferenceMode inference;
+  std::unique_ptr<EvaluationRun> run(new EvaluationRun(backbone, data));
+  run->ensemble_ = std::move(ensemble);
+  run->budget_ = budget;
+  run->max_tokens_ = max_tokens;
+  run->eval_.predicted_labels.assign(data.size(), -1);
+  run->eval_.predicted_entities.resize(tagging ? data.size() : 0);
   std::vector<size_t> all(data.size());
   std::iota(all.begin(), all.end(), 0);
-  for (const std::vector<size_t>& indices :
-       LengthSortedBatches(data, std::move(all), batch_size)) {
-    ASSIGN_OR_RETURN(TaskBatch batch,
-                     MakeTaskBatch(backbone, model, data, indices, max_tokens));
-    at::Tensor probabilities;
-    for (const prompts::PromptModel* member : ensemble) {
-      ASSIGN_OR_RETURN(at::Tensor logits,
-                       member->Logits(backbone, batch.tokens, /*training=*/false));
-      RETURN_IF_ERROR(common::TorchCall("ensemble", [&] {
-        const at::Tensor p = logits.softmax(-1);
-        probabilities = probabilities.defined() ? probabilities + p : p;
-      }));
-    }
-    if (!tagging) {
-      ASSIGN_OR_RETURN(const at::Tensor predicted,
-                       common::TorchCall("argmax", [&] {
-                         return probabilities.argmax(-1).to(at::kCPU).contiguous();
-                       }));
-      const int64_t* p = predicted.data_ptr<int64_t>();
-      for (size_t r = 0; r < indices.size(); ++r) {
-        eval.predicted_labels[indices[r]] = static_cast<int>(p[r]);
-      }
-      continue;
-    }
-    // Tagging: the best BIO-valid tag sequence over each word's first
-    // sub-word (constrained Viterbi on log-probabilities).
-    ASSIGN_OR_RETURN(const at::Tensor log_probs,
-                     common::TorchCall("log-probabilities", [&] {
-                       return (probabilities / static_cast<double>(ensemble.size()))
-                           .clamp_min(1e-12).log().to(at::kCPU, at::kFloat).contiguous();
-                     }));
-    const int64_t t = log_probs.size(1), k = log_probs.size(2);
-    const float* lp = log_probs.data_ptr<float>();
-    for (size_t r = 0; r < indices.size(); ++r) {
-      const datasets::TaggingExample& ex = data.tagging[indices[r]];
-      std::vector<size_t> words_with_token;
-      std::vector<float> scores;
-      for (size_t w = 0; w < ex.words.size(); ++w) {
-        const int32_t token = batch.word_tokens[r][w];
-        if (token < 0) continue;
-        words_with_token.push_back(w);
-        const float* row = lp + (static_cast<int64_t>(r) * t + token) * k;
-        scores.insert(scores.end(), row, row + k);
-      }
-      const std::vector<int> path = ConstrainedBioDecode(
-          scores, static_cast<int>(words_with_token.size()), model.labels());
-      std::vector<std::string> tags(ex.words.size(), "O");
-      for (size_t i = 0; i < path.size(); ++i) {
-        tags[words_with_token[i]] = model.labels()[path[i]];
-      }
-      eval.predicted_entities[indices[r]] = TagsToSpans(ex.words, tags);
-    }
+  run->batches_ = LengthSortedBatches(data, std::move(all), batch_size);
+  return run;
+}
+
+absl::Status EvaluationRun::Next() {
+  if (done()) return absl::FailedPreconditionError("the evaluation is complete");
+  const std::vector<size_t>& indices = batches_[next_++];
+  const bool tagging = data_.task == datasets::Task::kTag;
+  const prompts::PromptModel& model = *budget_;
+  c10::InferenceMode inference;
+  ASSIGN_OR_RETURN(TaskBatch batch,
+                   MakeTaskBatch(backbone_, model, data_, indices, max_tokens_));
+  at::Tensor probabilities;
+  for (const prompts::PromptModel* member : ensemble_) {
+    ASSIGN_OR_RETURN(at::Tensor logits,
+                     member->Logits(backbone_, batch.tokens, /*training=*/false));
+    RETURN_IF_ERROR(common::TorchCall("ensemble", [&] {
+      const at::Tensor p = logits.softmax(-1);
+      probabilities = probabilities.defined() ? probabilities + p : p;
+    }));
   }
   if (!tagging) {
+    ASSIGN_OR_RETURN(const at::Tensor predicted,
+                     common::TorchCall("argmax", [&] {
+                       return probabilities.argmax(-1).to(at::kCPU).contiguous();
+                     }));
+    const int64_t* p = predicted.data_ptr<int64_t>();
+    for (size_t r = 0; r < indices.size(); ++r) {
+      eval_.predicted_labels[indices[r]] = static_cast<int>(p[r]);
+    }
+    return absl::OkStatus();
+  }
+  // Tagging: the best BIO-valid tag sequence over each word's first
+  // sub-word (constrained Viterbi on log-probabilities).
+  ASSIGN_OR_RETURN(const at::Tensor log_probs,
+                   common::TorchCall("log-probabilities", [&] {
+                     return (probabilities / static_cast<double>(ensemble_.size()))
+                         .clamp_min(1e-12).log().to(at::kCPU, at::kFloat).contiguous();
+                   }));
+  const int64_t t = log_probs.size(1), k = log_probs.size(2);
+  const float* lp = log_probs.data_ptr<float>();
+  for (size_t r = 0; r < indices.size(); ++r) {
+    const datasets::TaggingExample& ex = data_.tagging[indices[r]];
+    std::vector<size_t> words_with_token;
+    std::vector<float> scores;
+    for (size_t w = 0; w < ex.words.size(); ++w) {
+      const int32_t token = batch.word_tokens[r][w];
+      if (token < 0) continue;
+      words_with_token.push_back(w);
+      const float* row = lp + (static_cast<int64_t>(r) * t + token) * k;
+      scores.insert(scores.end(), row, row + k);
+    }
+    const std::vector<int> path = ConstrainedBioDecode(
+        scores, static_cast<int>(words_with_token.size()), model.labels());
+    std::vector<std::string> tags(ex.words.size(), "O");
+    for (size_t i = 0; i < path.size(); ++i) {
+      tags[words_with_token[i]] = model.labels()[path[i]];
+    }
+    eval_.predicted_entities[indices[r]] = TagsToSpans(ex.words, tags);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Evaluation> EvaluationRun::Finish() {
+  if (!done()) return absl::FailedPreconditionError("the evaluation has batches left");
+  const prompts::PromptModel& model = *budget_;
+  Evaluation eval = std::move(eval_);
+  if (data_.task != datasets::Task::kTag) {
     std::vector<int> gold;
-    for (const auto& ex : data.classification) {
+    for (const auto& ex : data_.classification) {
       const auto it = std::find(model.labels().begin(), model.labels().end(), ex.label);
       gold.push_back(static_cast<int>(it - model.labels().begin()));
     }
@@ -115,7 +131,7 @@ absl::StatusOr<Evaluation> Evaluate(
     return eval;
   }
   std::vector<std::vector<datasets::Span>> gold;
-  for (const auto& ex : data.tagging) gold.push_back(ex.entities);
+  for (const auto& ex : data_.tagging) gold.push_back(ex.entities);
   const EntityScores scores = ScoreSpans(gold, eval.predicted_entities);
   nlohmann::json per_type = nlohmann::json::object();
   for (const auto& [type, s] : scores.per_type) {
@@ -128,6 +144,16 @@ absl::StatusOr<Evaluation> Evaluate(
                   {"per_type", per_type}};
   eval.primary = scores.f1;
   return eval;
+}
+
+absl::StatusOr<Evaluation> Evaluate(
+    const backbone::Backbone& backbone,
+    const std::vector<const prompts::PromptModel*>& ensemble,
+    const datasets::Dataset& data, int batch_size, int max_tokens) {
+  ASSIGN_OR_RETURN(std::unique_ptr<EvaluationRun> run,
+                   EvaluationRun::Start(backbone, ensemble, data, batch_size, max_tokens));
+  while (!run->done()) RETURN_IF_ERROR(run->Next());
+  return run->Finish();
 }
 
 }  // namespace ptune::training

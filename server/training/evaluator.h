@@ -4,6 +4,7 @@
 #ifndef PTUNE_SERVER_TRAINING_EVALUATOR_H_
 #define PTUNE_SERVER_TRAINING_EVALUATOR_H_
 
+#include <memory>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -34,6 +35,38 @@ absl::StatusOr<Evaluation> Evaluate(
     const backbone::Backbone& backbone,
     const std::vector<const prompts::PromptModel*>& ensemble,
     const datasets::Dataset& data, int batch_size, int max_tokens);
+
+// An evaluation one batch at a time, so that a caller sharing the device
+// (the engine's executor) can serve between batches; Evaluate runs one to
+// the end. The backbone, models and data must outlive the run.
+class EvaluationRun {
+ public:
+  // Same checks and batches as Evaluate (length-sorted, `batch_size` rows).
+  static absl::StatusOr<std::unique_ptr<EvaluationRun>> Start(
+      const backbone::Backbone& backbone,
+      std::vector<const prompts::PromptModel*> ensemble,
+      const datasets::Dataset& data, int batch_size, int max_tokens);
+
+  bool done() const { return next_ >= batches_.size(); }
+  int64_t batches_left() const { return static_cast<int64_t>(batches_.size() - next_); }
+  // Predicts the next batch (inference only).
+  absl::Status Next();
+  // Scores the predictions once done(); call once.
+  absl::StatusOr<Evaluation> Finish();
+
+ private:
+  EvaluationRun(const backbone::Backbone& backbone, const datasets::Dataset& data)
+      : backbone_(backbone), data_(data) {}
+
+  const backbone::Backbone& backbone_;
+  const datasets::Dataset& data_;
+  std::vector<const prompts::PromptModel*> ensemble_;
+  const prompts::PromptModel* budget_ = nullptr;  // the shortest text budget
+  int max_tokens_ = 0;
+  std::vector<std::vector<size_t>> batches_;
+  size_t next_ = 0;
+  Evaluation eval_;  // predictions so far
+};
 
 }  // namespace ptune::training
 

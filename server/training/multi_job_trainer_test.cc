@@ -325,6 +325,33 @@ TEST_F(MultiJobTrainerTest, CheckpointBytesResumeExactly) {
   EXPECT_FALSE(straight.job->RestoreCheckpoint("not a checkpoint").ok());
 }
 
+TEST_F(MultiJobTrainerTest, ValidationInSlicesEqualsValidationAtOnce) {
+  JobSpec spec = specs_[2];  // tagging: 18 validation rows
+  spec.options.epochs = 1;
+  Built whole = Build(spec), sliced = Build(spec);
+  for (Built* b : {&whole, &sliced}) {
+    while (b->job->phase() == TrainingJob::Phase::kStep) {
+      ASSERT_TRUE(b->job->Step().ok());
+    }
+  }
+  EXPECT_FALSE(whole.job->BeginStep().ok());
+  const absl::StatusOr<EpochReport> at_once = whole.job->EndEpoch();
+  ASSERT_TRUE(at_once.ok()) << at_once.status();
+  // 18 rows, 4 per call: four calls leave work, the fifth finishes.
+  for (int call = 1; call <= 5; ++call) {
+    const absl::StatusOr<bool> done = sliced.job->EvaluateSome(4);
+    ASSERT_TRUE(done.ok()) << done.status();
+    EXPECT_EQ(*done, call == 5) << "call " << call;
+  }
+  EXPECT_EQ(sliced.job->phase(), TrainingJob::Phase::kEvaluate);
+  const absl::StatusOr<EpochReport> in_slices = sliced.job->EndEpoch();
+  ASSERT_TRUE(in_slices.ok()) << in_slices.status();
+  EXPECT_DOUBLE_EQ(in_slices->valid_metric, at_once->valid_metric);
+  EXPECT_EQ(sliced.job->best_metrics(), whole.job->best_metrics());
+  EXPECT_EQ(sliced.job->phase(), TrainingJob::Phase::kDone);
+  EXPECT_FALSE(sliced.job->EvaluateSome(4).ok());  // no epoch to validate
+}
+
 TEST_F(MultiJobTrainerTest, MeasureTrainingModesReportsBothWays) {
   std::vector<MeasuredJob> jobs;
   for (const JobSpec& spec : specs_) jobs.push_back({spec.data, spec.spec, spec.options});

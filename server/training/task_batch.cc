@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/common/status_macros.h"
 #include "server/common/torch_call.h"
+#include "server/device/device_copy.h"
 #include "server/training/bio.h"
 
 namespace ptune::training {
@@ -99,10 +100,12 @@ absl::StatusOr<TaskBatch> MakeTaskBatch(const backbone::Backbone& backbone,
       }
     }
   }
+  batch.scored_targets = static_cast<int64_t>(
+      std::count_if(targets.begin(), targets.end(),
+                    [](int64_t target) { return target != kIgnoreIndex; }));
   RETURN_IF_ERROR(common::TorchCall("targets", [&] {
-    at::Tensor tensor = at::tensor(targets, at::kLong);
-    if (tagging) tensor = tensor.view({b, t});
-    batch.targets = tensor.to(backbone.device());
+    batch.targets = tagging ? device::ToDevice(targets, backbone.device(), {b, t})
+                            : device::ToDevice(targets, backbone.device());
   }));
   return batch;
 }

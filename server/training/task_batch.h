@@ -23,6 +23,7 @@ constexpr int64_t kIgnoreIndex = -100;
 struct TaskBatch {
   backbone::TokenBatch tokens;
   at::Tensor targets;  // [B] or [B, T] int64 on the backbone's device
+  int64_t scored_targets = 0;  // targets that count in the loss (not ignored)
   // Tagging: per row and word, the token holding the word's first sub-word,
   // or -1 when the word produced no token (removed characters, truncation).
   std::vector<std::vector<int32_t>> word_tokens;

@@ -44,6 +44,23 @@ std::vector<std::vector<size_t>> EpochBatches(const datasets::Dataset& data,
 
 constexpr int kReportFields = 7;
 
+// torch::nn::utils::clip_grad_norm_ (L2) without its read of the norm back
+// to the host: the same scale, min(1, max_norm / (norm + 1e-6)), is applied
+// on the device, so a CUDA step does not synchronize here.
+void ClipGradNorm(const std::vector<at::Tensor>& parameters, double max_norm) {
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> norms;
+  for (const at::Tensor& p : parameters) {
+    if (p.grad().defined()) norms.push_back(p.grad().norm(2));
+  }
+  if (norms.empty()) return;
+  const at::Tensor scale =
+      (max_norm / (at::stack(norms).norm(2) + 1e-6)).clamp_max(1.0);
+  for (const at::Tensor& p : parameters) {
+    if (p.grad().defined()) p.grad().mul_(scale);
+  }
+}
+
 }  // namespace
 
 TrainingJob::TrainingJob(const backbone::Backbone& backbone,
@@ -139,12 +156,12 @@ absl::StatusOr<std::vector<prompts::MixedRow>> TrainingJob::BeginSlice(int max_r
       prompt_ = model_.Prompt(/*training=*/true, &rng_);
       prompt_leaf_ = prompt_.detach().requires_grad_(prompt_.requires_grad());
       if (train_.task == datasets::Task::kTag) {
-        loss_denominator_ = pending_.targets.ne(kIgnoreIndex).sum().item<double>();
+        loss_denominator_ = static_cast<double>(pending_.scored_targets);
       } else {
         loss_denominator_ = static_cast<double>(pending_rows_.size());
       }
     }));
-    pending_loss_ = 0;
+    pending_loss_ = at::Tensor();
     pending_seconds_ = 0;
     slice_begin_ = slice_end_ = 0;
     step_open_ = true;
@@ -199,7 +216,10 @@ absl::StatusOr<at::Tensor> TrainingJob::StepLoss(
                               F::CrossEntropyFuncOptions().reduction(torch::kSum));
     }
     loss = loss / loss_denominator_;
-    pending_loss_ += loss.item<double>();
+    // Summed on the device and read once per step (EndStep): no host
+    // synchronization per slice on CUDA.
+    pending_loss_ = pending_loss_.defined() ? pending_loss_ + loss.detach()
+                                            : loss.detach();
     return slice_begin_ == 0 ? loss + model_.Penalty() : loss;
   });
 }
@@ -216,9 +236,14 @@ absl::Status TrainingJob::EndStep(double seconds) {
   const double step_seconds = pending_seconds_;
   pending_rows_.clear();
   at::Tensor prompt = std::move(prompt_), leaf = std::move(prompt_leaf_);
-  if (!std::isfinite(pending_loss_)) {
+  // The step's one host read of a device value.
+  ASSIGN_OR_RETURN(const double step_loss, common::TorchCall("step loss", [&] {
+                     return pending_loss_.defined() ? pending_loss_.item<double>() : 0.0;
+                   }));
+  pending_loss_ = at::Tensor();
+  if (!std::isfinite(step_loss)) {
     return absl::InternalError(absl::StrCat(
-        "training diverged at step ", state_.step, " (loss ", pending_loss_,
+        "training diverged at step ", state_.step, " (loss ", step_loss,
         "); lower the learning rate"));
   }
   RETURN_IF_ERROR(common::TorchCall("optimizer step", [&] {
@@ -226,7 +251,7 @@ absl::Status TrainingJob::EndStep(double seconds) {
       prompt.backward(leaf.grad());
     }
     if (options_.max_grad_norm > 0) {
-      torch::nn::utils::clip_grad_norm_(parameters_, options_.max_grad_norm);
+      ClipGradNorm(parameters_, options_.max_grad_norm);
     }
     const double lr = ScheduledLearningRate(options_.learning_rate, state_.step,
                                             total_steps_, options_.warmup_fraction);
@@ -236,7 +261,7 @@ absl::Status TrainingJob::EndStep(double seconds) {
     optimizer_->step();
   }));
   const int64_t n = static_cast<int64_t>(pending_indices_.size());
-  loss_sum_ += pending_loss_;
+  loss_sum_ += step_loss;
   ++loss_count_;
   epoch_examples_ += n;
   epoch_seconds_ += step_seconds;
@@ -251,6 +276,20 @@ absl::Status TrainingJob::EndStep(double seconds) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<bool> TrainingJob::EvaluateSome(int max_rows) {
+  if (phase_ != Phase::kEvaluate) {
+    return absl::FailedPreconditionError("the epoch has not ended");
+  }
+  if (eval_run_ == nullptr) {
+    const int rows = max_rows > 0 ? std::min(max_rows, options_.eval_batch_size)
+                                  : options_.eval_batch_size;
+    ASSIGN_OR_RETURN(eval_run_, EvaluationRun::Start(backbone_, {&model_}, valid_,
+                                                     rows, options_.max_tokens));
+  }
+  if (!eval_run_->done()) RETURN_IF_ERROR(eval_run_->Next());
+  return eval_run_->done();
+}
+
 absl::StatusOr<EpochReport> TrainingJob::EndEpoch() {
   if (phase_ != Phase::kEvaluate) {
     return absl::FailedPreconditionError("the epoch has not ended");
@@ -260,9 +299,13 @@ absl::StatusOr<EpochReport> TrainingJob::EndEpoch() {
   report.step = state_.step;
   report.train_loss = loss_count_ > 0 ? loss_sum_ / loss_count_ : 0;
   report.examples_per_second = epoch_seconds_ > 0 ? epoch_examples_ / epoch_seconds_ : 0;
-  ASSIGN_OR_RETURN(const Evaluation eval,
-                   Evaluate(backbone_, model_, valid_, options_.eval_batch_size,
-                            options_.max_tokens));
+  if (eval_run_ == nullptr) {
+    ASSIGN_OR_RETURN(const bool done, EvaluateSome(0));
+    (void)done;
+  }
+  while (!eval_run_->done()) RETURN_IF_ERROR(eval_run_->Next());
+  ASSIGN_OR_RETURN(const Evaluation eval, eval_run_->Finish());
+  eval_run_.reset();
   report.valid_metric = eval.primary;
   report.improved = eval.primary > state_.best_metric;
   if (report.improved) {
@@ -287,6 +330,7 @@ absl::StatusOr<EpochReport> TrainingJob::EndEpoch() {
 
 void TrainingJob::Cancel() {
   cancelled_ = true;
+  eval_run_.reset();
   step_open_ = false;
   pending_rows_.clear();
   prompt_ = prompt_leaf_ = at::Tensor();

@@ -42,6 +42,7 @@
 #include "server/datasets/dataset.h"
 #include "server/prompts/mixed_batch.h"
 #include "server/prompts/prompt_model.h"
+#include "server/training/evaluator.h"
 #include "server/training/task_batch.h"
 #include "server/training/trainer.h"
 
@@ -99,8 +100,13 @@ class TrainingJob {
   // Rows of the pending (or last) slice.
   int64_t slice_rows() const { return slice_end_ - slice_begin_; }
 
-  // Validation at the end of an epoch: best-epoch tracking, early stopping.
-  // Phase kEvaluate only.
+  // Phase kEvaluate: predicts the next validation batch of at most
+  // `max_rows` rows (0 = options.eval_batch_size; the first call fixes the
+  // batch size for the epoch). True once the whole validation set is done,
+  // so that a caller sharing the device can serve between batches.
+  absl::StatusOr<bool> EvaluateSome(int max_rows);
+  // Validation at the end of an epoch (what EvaluateSome left, then the
+  // scores): best-epoch tracking, early stopping. Phase kEvaluate only.
   absl::StatusOr<EpochReport> EndEpoch();
 
   // Stops the run before its next step (phase becomes kDone).
@@ -153,6 +159,7 @@ class TrainingJob {
   bool early_stopped_ = false;
   // The current epoch.
   std::vector<std::vector<size_t>> batches_;
+  std::unique_ptr<EvaluationRun> eval_run_;  // phase kEvaluate, once begun
   size_t next_batch_ = 0;
   double loss_sum_ = 0;
   int64_t loss_count_ = 0, epoch_examples_ = 0;
@@ -168,7 +175,7 @@ class TrainingJob {
   bool step_open_ = false;
   int64_t slice_begin_ = 0, slice_end_ = 0;
   double loss_denominator_ = 1;  // rows, or tagging's scored tokens
-  double pending_loss_ = 0;      // the step's mean task loss so far
+  at::Tensor pending_loss_;      // the step's mean task loss so far (device)
   double pending_seconds_ = 0;
   // Over the whole run (this process).
   double train_seconds_ = 0;
