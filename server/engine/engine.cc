@@ -395,15 +395,24 @@ class EngineImpl {
   }
 
   // Serving first: a ready serving batch always runs before training, and
-  // training runs only when nothing is queued or when its share
-  // (`training_share` of the time while both have work) is behind — then
-  // ONE driver Step, i.e. one slice within
-  // TrainingDriverOptions::max_rows_per_slice / max_tokens_per_slice, before
-  // serving is looked at again. A serving batch thus never waits behind more than one
-  // training slice.
+  // training gets `training_share` of the executor's time while serving has
+  // traffic (a serving batch within kServingActive):
+  //  - both have work: training preempts a ready batch only while it is owed
+  //    time (`balance`: share of serving time earned, 1 - share of training
+  //    time spent);
+  //  - nothing queued: training uses the gap only while its credit
+  //    (`gap_credit`: share of wall time, capped) lasts, since a slice that
+  //    starts in a gap delays the next arrival by up to one slice;
+  //  - no serving traffic: training takes all the time.
+  // Each training turn is ONE driver Step, i.e. one slice within
+  // TrainingDriverOptions::max_rows_per_slice / max_tokens_per_slice, or one
+  // validation batch; a serving batch never waits behind more than one.
   void ExecutorLoop() {
     const double share = options_.training_share;
     double balance = 0;  // > 0: training is owed time
+    double gap_credit = kMaxGapCredit;
+    absl::Time last_serving = absl::InfinitePast();
+    absl::Time credited = absl::Now();
     bool just_trained = false;
     while (true) {
       const bool train = share > 0 && driver_->HasWork();
@@ -413,11 +422,23 @@ class EngineImpl {
         just_trained = true;
         continue;
       }
+      const absl::Time now = absl::Now();
+      const bool serving_active = now - last_serving < kServingActive;
+      gap_credit = std::min(kMaxGapCredit,
+                            gap_credit + share * absl::ToDoubleSeconds(now - credited));
+      credited = now;
+      const bool may_use_gap = !serving_active || gap_credit > 0;
       batching::Batch<TextTask> batch;
-      if (train) {
+      if (options_.batching.clock != nullptr) {
+        // An injected (fake) clock may not move: NextBatch would wait for
+        // it, so poll in real time instead, as the scheduler advises.
         batch = scheduler_->TryFormBatch();
-        if (batch.empty() && options_.batching.clock == nullptr &&
-            scheduler_->stats().queue_depth > 0) {
+        if (batch.empty() && !(train && may_use_gap)) {
+          absl::SleepFor(absl::Milliseconds(1));
+        }
+      } else if (train && may_use_gap) {
+        batch = scheduler_->TryFormBatch();
+        if (batch.empty() && scheduler_->stats().queue_depth > 0) {
           // Rows are queued but their batch is still filling (batch_timeout):
           // wait for it rather than start a training slice in front of it.
           absl::StatusOr<batching::Batch<TextTask>> next =
@@ -425,30 +446,34 @@ class EngineImpl {
           if (!next.ok()) break;  // scheduler shut down
           batch = *std::move(next);
         }
-      } else if (options_.batching.clock != nullptr) {
-        // An injected (fake) clock may not move: NextBatch would wait for
-        // it, so poll in real time instead, as the scheduler advises.
-        batch = scheduler_->TryFormBatch();
-        if (batch.empty()) absl::SleepFor(absl::Milliseconds(1));
       } else {
-        absl::StatusOr<batching::Batch<TextTask>> next =
-            scheduler_->NextBatch(options_.idle_poll);
+        // Training ahead of its share (or none): wait for serving, at most
+        // until the credit allows a slice again.
+        absl::Duration wait = options_.idle_poll;
+        if (train) {
+          wait = std::min(wait, absl::Seconds(-gap_credit / share) + absl::Microseconds(100));
+        }
+        absl::StatusOr<batching::Batch<TextTask>> next = scheduler_->NextBatch(wait);
         if (!next.ok()) break;  // scheduler shut down
         batch = *std::move(next);
       }
       just_trained = false;
       if (!batch.empty()) {
         const double seconds = RunBatch(batch);
+        last_serving = absl::Now();
         if (train) balance = std::min(balance + share * seconds, kMaxBalance);
         continue;
       }
-      if (train) {
-        // Nothing to serve: training takes the idle time.
-        balance -= (1 - share) * RunTrainingStep();
+      if (train && may_use_gap) {
+        // Nothing to serve: training takes the gap.
+        const double seconds = RunTrainingStep();
+        if (serving_active) gap_credit -= seconds;
+        balance -= (1 - share) * seconds;
         balance = std::max(balance, -kMaxBalance);
         just_trained = true;
         continue;
       }
+      if (train) continue;
       balance = 0;
       absl::MutexLock lock(&mu_);
       if (draining_ && scheduler_->stats().queue_depth == 0) break;
@@ -617,6 +642,10 @@ class EngineImpl {
   }
 
   static constexpr double kMaxBalance = 0.5;  // seconds of owed/banked time
+  // Serving counts as active this long after its last batch.
+  static constexpr absl::Duration kServingActive = absl::Seconds(1);
+  // Gap credit saved while training waits: about one slice.
+  static constexpr double kMaxGapCredit = 0.05;
 
   const EngineOptions options_;
   const std::shared_ptr<const backbone::Backbone> backbone_;

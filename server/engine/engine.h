@@ -69,11 +69,14 @@ struct EngineOptions {
   // while it is being inserted.
   int loader_threads = 2;
 
-  // Fraction of executor time given to training while both training and
-  // serving have work. Higher finishes jobs sooner; a serving batch waits
-  // behind at most one training slice (TrainingDriverOptions::
-  // max_rows_per_slice / max_tokens_per_slice: ~30 ms on the dev CPU).
-  double training_share = 0.3;
+  // Fraction of executor time training gets while serving has traffic
+  // (without traffic it gets all of it). Higher finishes jobs sooner but
+  // puts more serving requests behind a training slice
+  // (TrainingDriverOptions::max_rows_per_slice / max_tokens_per_slice: ~30
+  // ms on the dev CPU). Measured at 50% serving load on 2 CPU cores
+  // (tests/bench/README.md §8): p99 1.0-1.2x idle at 0.15, 1.3x at 0.2,
+  // 2.1-2.3x at 0.3.
+  double training_share = 0.15;
 
   // Text tokens per row incl. [CLS]/[SEP]; longer texts are truncated (and
   // the prompt's own MaxTextTokens still applies). Bounds one row's cost.

@@ -63,6 +63,10 @@ ABSL_FLAG(int, burst, 1024,
 ABSL_FLAG(int, train_steps, 4,
           "bench-serve: optimizer steps per mode for train_batched_eps / "
           "train_turns_eps (0 = skip).");
+ABSL_FLAG(double, training_share, 0.15,
+          "bench-serve: EngineOptions::training_share (the server's "
+          "--training_share): training's share of executor time while "
+          "serving has traffic.");
 ABSL_FLAG(int, rounds, 4,
           "bench-serve: windows per phase; phases compared with each other "
           "(one prompt / many prompts / deep; idle / training) run in "
@@ -453,6 +457,7 @@ absl::Status RunBenchServe() {
   options.batching.max_queue_size =
       std::max(4 * clients, absl::GetFlag(FLAGS_burst));
   options.prompt_cache_bytes = int64_t{4} << 30;
+  options.training_share = absl::GetFlag(FLAGS_training_share);
 
   std::vector<PromptKey> shallow_keys, deep_keys;
   for (int i = 0; i < n_prompts; ++i) {
@@ -556,7 +561,12 @@ absl::Status RunBenchServe() {
         train_status = outcome.status();
       }
     });
-    absl::SleepFor(absl::Seconds(std::min(0.5, window / 4)));  // it steps
+    // Measure only once the job steps (building it takes a moment).
+    const int64_t steps_before = main->executor_stats().training_steps;
+    for (int i = 0; i < 3000 && main->executor_stats().training_steps == steps_before;
+         ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
     Phase measured = OpenLoop(*main, texts, shallow, rate, window);
     cancel.store(true);
     trainer.join();
@@ -635,11 +645,13 @@ absl::Status RunBenchServe() {
   if (training_phase) {
     std::cout << absl::StrFormat(
         "training turns (slices of <= %d rows, <= %d tokens; 0 = no limit) "
-        "during the training windows: %.0f, mean %.1f ms each, longest %.1f ms\n",
+        "during the training windows: %.0f, mean %.1f ms each, longest %.1f ms; "
+        "%.0f%% of the windows' time\n",
         training_options.max_rows_per_slice,
         training_options.max_tokens_per_slice, training_steps,
         training_steps > 0 ? 1000 * training_seconds / training_steps : 0.0,
-        1000 * longest_turn);
+        1000 * longest_turn,
+        100 * training_seconds / std::max(1e-9, training_phase->seconds));
   }
   const int64_t errors = single_phase.errors + mixed_phase.errors +
                          deep_phase.errors + naive_phase.errors +

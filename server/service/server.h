@@ -58,7 +58,7 @@ class Server {
     // Training jobs running at once on this replica.
     int training_concurrency = 2;
     // Share of the executor's time training gets while serving has work.
-    double training_share = 0.3;
+    double training_share = 0.15;
     // Per-request limits (texts per call, bytes per text, dataset sizes).
     RequestLimits limits;
     // Quotas of tenants created without explicit ones.
