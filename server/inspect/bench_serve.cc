@@ -7,7 +7,7 @@
 //    same prompt (EngineOptions::single_prompt_batches); the first three in
 //    alternating windows (--rounds), so machine drift hits them alike;
 //  - padding of a burst with and without length grouping;
-//  - open-loop Poisson arrivals at half the single-prompt throughput: p50 /
+//  - open-loop Poisson arrivals at half the mixed stream's throughput: p50 /
 //    p99 latency idle and while one training job runs on the executor, in
 //    alternating idle / training windows;
 //  - four tenants' training jobs batched vs in turns (examples/s);
@@ -526,10 +526,10 @@ absl::Status RunBenchServe() {
                                  options.max_tokens));
   }
 
-  // Latency at half the single-prompt throughput, idle and while one
-  // training job runs, in alternating windows (idle, training, idle, ...)
-  // so that drift hits both alike.
-  const double rate = single_phase.tps() / 2;
+  // Latency at half the throughput of the stream it sends (1,000 shallow
+  // prompts), idle and while one training job runs, in alternating windows
+  // (idle, training, idle, ...) so that drift hits both alike.
+  const double rate = mixed_phase.tps() / 2;
   std::cerr << absl::StrFormat(
       "open loop: %.1f texts/s over %d prompts, idle and training windows\n",
       rate, n_prompts);
