@@ -13,7 +13,7 @@ absl::StatusOr<int64_t> PromptServiceImpl::ResolveServingVersion(
   if (version < 0) return absl::InvalidArgumentError("version must be >= 0");
   std::optional<int> wanted;
   if (version > 0) wanted = static_cast<int>(version);
-  absl::StatusOr<store::PromptVersion> prompt = deps_.store->GetPrompt(tenant, name, wanted);
+  absl::StatusOr<store::PromptVersion> prompt = deps_.store->GetPromptMetadata(tenant, name, wanted);
   if (absl::IsNotFound(prompt.status()) && !wanted.has_value()) {
     // A name whose first version is still training has no ready version.
     if (FindPrompt(tenant, name).ok()) {

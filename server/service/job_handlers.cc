@@ -13,7 +13,7 @@ v1::Job PromptServiceImpl::JobView(const store::Job& job) const {
   std::string metrics_json;
   if (job.state == store::JobState::kSucceeded && job.prompt_version > 0) {
     absl::StatusOr<store::PromptVersion> version =
-        deps_.store->GetPrompt(job.tenant_id, job.prompt_name, job.prompt_version);
+        deps_.store->GetPromptMetadata(job.tenant_id, job.prompt_name, job.prompt_version);
     if (version.ok()) metrics_json = version->metrics_json;
   }
   return JobToProto(job, metrics_json);

@@ -61,7 +61,7 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
   }
   if (spec.init == prompts::PromptInit::kPrompt) {
     RETURN_IF_ERROR(ValidateName(spec.init_prompt, "spec.init_prompt"));
-    RETURN_IF_ERROR(deps_.store->GetPrompt(tenant, spec.init_prompt).status());
+    RETURN_IF_ERROR(deps_.store->GetPromptMetadata(tenant, spec.init_prompt).status());
   }
 
   RETURN_IF_ERROR(CheckPromptQuotaFor(tenant, in.prompt_name()));

@@ -502,18 +502,30 @@ absl::Status SqliteStore::SetPromptStateLocked(const std::string& tenant_id,
 absl::StatusOr<PromptVersion> SqliteStore::GetPrompt(
     const std::string& tenant_id, const std::string& name,
     std::optional<int> version) {
+  return GetPromptWithColumns(tenant_id, name, version, /*artifacts=*/true);
+}
+
+absl::StatusOr<PromptVersion> SqliteStore::GetPromptMetadata(
+    const std::string& tenant_id, const std::string& name,
+    std::optional<int> version) {
+  return GetPromptWithColumns(tenant_id, name, version, /*artifacts=*/false);
+}
+
+absl::StatusOr<PromptVersion> SqliteStore::GetPromptWithColumns(
+    const std::string& tenant_id, const std::string& name,
+    std::optional<int> version, bool artifacts) {
   absl::MutexLock lock(&mu_);
-  static const std::string kByVersion =
-      absl::StrCat("SELECT ", kPromptColumns,
-                   " FROM prompt_versions WHERE tenant_id = ? AND name = ? "
-                   "AND version = ?");
-  static const std::string kLatestReady =
-      absl::StrCat("SELECT ", kPromptColumns,
-                   " FROM prompt_versions WHERE tenant_id = ? AND name = ? "
-                   "AND state = 'ready' ORDER BY version DESC LIMIT 1");
-  ASSIGN_OR_RETURN(Statement s, db_->Prepare(version.has_value()
-                                                 ? kByVersion.c_str()
-                                                 : kLatestReady.c_str()));
+  const auto query = [](const char* columns, const char* where) {
+    return absl::StrCat("SELECT ", columns,
+                        " FROM prompt_versions WHERE tenant_id = ? AND name = ? ", where);
+  };
+  constexpr char kByVersion[] = "AND version = ?";
+  constexpr char kLatestReady[] = "AND state = 'ready' ORDER BY version DESC LIMIT 1";
+  static const std::string kQueries[2][2] = {
+      {query(kPromptMetaColumns, kByVersion), query(kPromptMetaColumns, kLatestReady)},
+      {query(kPromptColumns, kByVersion), query(kPromptColumns, kLatestReady)}};
+  ASSIGN_OR_RETURN(Statement s,
+                   db_->Prepare(kQueries[artifacts][version.has_value() ? 0 : 1].c_str()));
   if (version.has_value()) {
     s.BindAll(tenant_id, name, *version);
   } else {

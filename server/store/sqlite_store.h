@@ -69,6 +69,9 @@ class SqliteStore : public Store {
   absl::StatusOr<PromptVersion> GetPrompt(
       const std::string& tenant_id, const std::string& name,
       std::optional<int> version = std::nullopt) override;
+  absl::StatusOr<PromptVersion> GetPromptMetadata(
+      const std::string& tenant_id, const std::string& name,
+      std::optional<int> version = std::nullopt) override;
   absl::StatusOr<std::vector<PromptSummary>> ListPrompts(
       const std::string& tenant_id) override;
   absl::Status DeletePrompt(const std::string& tenant_id,
@@ -121,6 +124,10 @@ class SqliteStore : public Store {
   absl::StatusOr<Job> GetJobLocked(const std::string& tenant_id,
                                    const std::string& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // GetPrompt (artifacts = true) and GetPromptMetadata (false).
+  absl::StatusOr<PromptVersion> GetPromptWithColumns(
+      const std::string& tenant_id, const std::string& name,
+      std::optional<int> version, bool artifacts);
   absl::Status SetPromptStateLocked(const std::string& tenant_id,
                                     const std::string& name, int version,
                                     PromptState from, PromptState to)

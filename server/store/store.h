@@ -82,6 +82,12 @@ class Store {
   virtual absl::StatusOr<PromptVersion> GetPrompt(
       const std::string& tenant_id, const std::string& name,
       std::optional<int> version = std::nullopt) = 0;
+  // The same version without its artifacts (empty): for per-request checks
+  // (serving's version resolution, job views), which must not read a
+  // prompt's tensors each time.
+  virtual absl::StatusOr<PromptVersion> GetPromptMetadata(
+      const std::string& tenant_id, const std::string& name,
+      std::optional<int> version = std::nullopt) = 0;
   // One summary per name, names ascending.
   virtual absl::StatusOr<std::vector<PromptSummary>> ListPrompts(
       const std::string& tenant_id) = 0;

@@ -261,6 +261,18 @@ TEST_F(StoreTest, PromptVersionsNumberAndLatestReady) {
   EXPECT_EQ(latest->artifact_safetensors, std::string("\0\1\2safet", 8));
   EXPECT_EQ(latest->size_bytes, 8 + 2);
 
+  // Metadata only: the same row without its artifacts.
+  auto meta = store_->GetPromptMetadata(a_.id, "sentiment");
+  ASSERT_TRUE(meta.ok()) << meta.status();
+  EXPECT_EQ(meta->version, 2);
+  EXPECT_EQ(meta->labels, latest->labels);
+  EXPECT_EQ(meta->size_bytes, latest->size_bytes);
+  EXPECT_TRUE(meta->artifact_safetensors.empty());
+  EXPECT_TRUE(meta->artifact_json.empty());
+  EXPECT_EQ(store_->GetPromptMetadata(a_.id, "sentiment", 3)->state, PromptState::kTraining);
+  EXPECT_EQ(store_->GetPromptMetadata(b_.id, "sentiment", 2).status().code(),
+            absl::StatusCode::kNotFound);  // alpha's v2, not bravo's
+
   auto explicit_v3 = store_->GetPrompt(a_.id, "sentiment", 3);
   ASSERT_TRUE(explicit_v3.ok());
   EXPECT_EQ(explicit_v3->state, PromptState::kTraining);
