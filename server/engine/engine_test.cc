@@ -499,6 +499,68 @@ TEST_F(EngineTest, TrainsOnTheExecutorWhileServing) {
   EXPECT_GE(stats.rows, 5);
 }
 
+TEST_F(EngineTest, TrainingShareCapsTrainingWhileServingHasTraffic) {
+  EngineOptions options;
+  options.batching.batch_timeout = absl::ZeroDuration();
+  options.training_share = 0.2;
+  std::unique_ptr<Engine> engine = MakeEngine(options);
+  Preload(*engine, Key("t1", "cls_s4"));
+  TrainingRequest request;
+  request.task = datasets::Task::kClassify;
+  request.spec = Shallow(4);
+  request.options.epochs = 1000;
+  request.options.patience = 1000;
+  request.options.batch_size = 4;
+  request.train.task = request.valid.task = datasets::Task::kClassify;
+  for (int i = 0; i < 8; ++i) {
+    request.train.classification.push_back(
+        {absl::StrCat("a fairly long review number ", i, " of a film"), i % 2 ? "pos" : "neg"});
+  }
+  request.train.labels = request.valid.labels = {"neg", "pos"};
+  request.valid.classification = request.train.classification;
+  std::atomic<bool> cancel{false};
+  std::thread trainer([&] {
+    (void)engine->Train(std::move(request), nullptr, nullptr, [&] { return cancel.load(); });
+  });
+  while (engine->executor_stats().training_steps == 0) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  // Training's share of the executor over `seconds` of wall time.
+  const auto measure = [&](double seconds) {
+    const ExecutorStats before = engine->executor_stats();
+    const absl::Time start = absl::Now();
+    while (absl::Now() - start < absl::Seconds(seconds)) absl::SleepFor(absl::Milliseconds(1));
+    const ExecutorStats after = engine->executor_stats();
+    return (after.training_seconds - before.training_seconds) /
+           absl::ToDoubleSeconds(absl::Now() - start);
+  };
+  // No serving traffic: training takes the executor.
+  const double alone = measure(0.5);
+  // Light traffic (one text every ~20 ms, so most of the time is idle):
+  // training may use the gaps only up to its share.
+  std::atomic<bool> stop{false};
+  int served = 0;
+  std::thread client([&] {
+    while (!stop.load()) {
+      Answer<ClassifyResponse> answer;
+      engine->Classify(Request(Key("t1", "cls_s4"), {"still served"}), answer.Callback());
+      if (answer.Wait().ok()) ++served;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  });
+  absl::SleepFor(absl::Milliseconds(100));  // serving counts as active
+  const double with_traffic = measure(1.5);
+  stop.store(true);
+  client.join();
+  cancel.store(true);
+  trainer.join();
+  EXPECT_GT(alone, 0.7);
+  EXPECT_GT(with_traffic, 0.0);  // still progresses
+  // Share 0.2, plus at most one slice of overdraw and the saved credit.
+  EXPECT_LT(with_traffic, 0.4) << "alone " << alone;
+  EXPECT_GT(served, 5);  // serving went on
+}
+
 TEST_F(EngineTest, ShutdownEndsARunningTrainingJob) {
   std::unique_ptr<Engine> engine = MakeEngine(EngineOptions());
   TrainingRequest request;
