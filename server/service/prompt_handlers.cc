@@ -47,11 +47,11 @@ class ScratchDir {
 
 absl::StatusOr<store::PromptSummary> PromptServiceImpl::FindPrompt(const std::string& tenant,
                                                                    const std::string& name) {
-  ASSIGN_OR_RETURN(std::vector<store::PromptSummary> all, deps_.store->ListPrompts(tenant));
-  for (store::PromptSummary& summary : all) {
-    if (summary.name == name) return std::move(summary);
+  absl::StatusOr<store::PromptSummary> summary = deps_.store->GetPromptSummary(tenant, name);
+  if (absl::IsNotFound(summary.status())) {
+    return absl::NotFoundError(absl::StrCat("prompt ", name, " not found"));
   }
-  return absl::NotFoundError(absl::StrCat("prompt ", name, " not found"));
+  return summary;
 }
 
 absl::Status PromptServiceImpl::CheckPromptQuotaFor(const std::string& tenant,

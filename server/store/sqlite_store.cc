@@ -541,15 +541,10 @@ absl::StatusOr<PromptVersion> SqliteStore::GetPromptWithColumns(
   return ReadPrompt(s);
 }
 
-absl::StatusOr<std::vector<PromptSummary>> SqliteStore::ListPrompts(
-    const std::string& tenant_id) {
-  absl::MutexLock lock(&mu_);
-  static const std::string kSql =
-      absl::StrCat("SELECT ", kPromptMetaColumns,
-                   " FROM prompt_versions WHERE tenant_id = ? "
-                   "ORDER BY name, version");
-  ASSIGN_OR_RETURN(Statement s, db_->Prepare(kSql.c_str()));
-  s.BindAll(tenant_id);
+namespace {
+
+// Rows ordered by name, version -> one summary per name.
+absl::StatusOr<std::vector<PromptSummary>> ReadSummaries(Statement& s) {
   std::vector<PromptSummary> summaries;
   while (true) {
     ASSIGN_OR_RETURN(bool row, s.Step());
@@ -567,6 +562,36 @@ absl::StatusOr<std::vector<PromptSummary>> SqliteStore::ListPrompts(
     summary.versions.push_back(std::move(version));
   }
   return summaries;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<PromptSummary>> SqliteStore::ListPrompts(
+    const std::string& tenant_id) {
+  absl::MutexLock lock(&mu_);
+  static const std::string kSql =
+      absl::StrCat("SELECT ", kPromptMetaColumns,
+                   " FROM prompt_versions WHERE tenant_id = ? "
+                   "ORDER BY name, version");
+  ASSIGN_OR_RETURN(Statement s, db_->Prepare(kSql.c_str()));
+  s.BindAll(tenant_id);
+  return ReadSummaries(s);
+}
+
+absl::StatusOr<PromptSummary> SqliteStore::GetPromptSummary(
+    const std::string& tenant_id, const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  static const std::string kSql =
+      absl::StrCat("SELECT ", kPromptMetaColumns,
+                   " FROM prompt_versions WHERE tenant_id = ? AND name = ? "
+                   "ORDER BY name, version");
+  ASSIGN_OR_RETURN(Statement s, db_->Prepare(kSql.c_str()));
+  s.BindAll(tenant_id, name);
+  ASSIGN_OR_RETURN(std::vector<PromptSummary> summaries, ReadSummaries(s));
+  if (summaries.empty()) {
+    return absl::NotFoundError(absl::StrCat("prompt '", name, "' not found"));
+  }
+  return std::move(summaries.front());
 }
 
 absl::Status SqliteStore::DeletePrompt(const std::string& tenant_id,

@@ -74,6 +74,8 @@ class SqliteStore : public Store {
       std::optional<int> version = std::nullopt) override;
   absl::StatusOr<std::vector<PromptSummary>> ListPrompts(
       const std::string& tenant_id) override;
+  absl::StatusOr<PromptSummary> GetPromptSummary(const std::string& tenant_id,
+                                                 const std::string& name) override;
   absl::Status DeletePrompt(const std::string& tenant_id,
                             const std::string& name) override;
 

@@ -91,6 +91,9 @@ class Store {
   // One summary per name, names ascending.
   virtual absl::StatusOr<std::vector<PromptSummary>> ListPrompts(
       const std::string& tenant_id) = 0;
+  // The summary of one name (NOT_FOUND when it has no version).
+  virtual absl::StatusOr<PromptSummary> GetPromptSummary(
+      const std::string& tenant_id, const std::string& name) = 0;
   // Deletes every version of the name. NOT_FOUND when it has none.
   virtual absl::Status DeletePrompt(const std::string& tenant_id,
                                     const std::string& name) = 0;

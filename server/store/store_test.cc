@@ -303,6 +303,16 @@ TEST_F(StoreTest, PromptVersionsNumberAndLatestReady) {
   EXPECT_EQ((*listed)[1].latest_ready_version, 3);
   ASSERT_THAT((*listed)[1].versions, SizeIs(3));
   EXPECT_TRUE((*listed)[1].versions[0].artifact_safetensors.empty());
+  // One name's summary equals its entry in the listing.
+  auto one = store_->GetPromptSummary(a_.id, "sentiment");
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->latest_version, 3);
+  EXPECT_EQ(one->latest_ready_version, 3);
+  ASSERT_THAT(one->versions, SizeIs(3));
+  EXPECT_EQ(one->versions[2].metrics_json, (*listed)[1].versions[2].metrics_json);
+  EXPECT_TRUE(one->versions[0].artifact_safetensors.empty());
+  EXPECT_EQ(store_->GetPromptSummary(a_.id, "missing").status().code(),
+            absl::StatusCode::kNotFound);
 
   ASSERT_TRUE(store_->DeletePrompt(a_.id, "sentiment").ok());
   EXPECT_EQ(store_->GetPrompt(a_.id, "sentiment", 1).status().code(),
@@ -320,6 +330,8 @@ TEST_F(StoreTest, PromptIsolation) {
   EXPECT_EQ(store_->GetPrompt(b_.id, "secret", 1).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_THAT(*store_->ListPrompts(b_.id), IsEmpty());
+  EXPECT_EQ(store_->GetPromptSummary(b_.id, "secret").status().code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(store_->DeletePrompt(b_.id, "secret").code(),
             absl::StatusCode::kNotFound);
   PromptVersion hijack;
