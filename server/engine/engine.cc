@@ -359,6 +359,7 @@ class EngineImpl {
   // Tokenizes the texts for their prompt and queues one task per text.
   void Enqueue(ClassifyRequest request, bool tagging, PromptCache::Model model,
                const std::shared_ptr<RequestState>& state) {
+    last_arrival_ns_.store(absl::GetCurrentTimeNanos(), std::memory_order_relaxed);
     const bool model_tags = model->task() == datasets::Task::kTag;
     if (model_tags != tagging) {
       state->Fail(absl::InvalidArgumentError(absl::StrCat(
@@ -396,7 +397,7 @@ class EngineImpl {
 
   // Serving first: a ready serving batch always runs before training, and
   // training gets `training_share` of the executor's time while serving has
-  // traffic (a serving batch within kServingActive):
+  // traffic (a request arrived within kServingActive):
   //  - both have work: training preempts a ready batch only while it is owed
   //    time (`balance`: share of serving time earned, 1 - share of training
   //    time spent);
@@ -411,7 +412,6 @@ class EngineImpl {
     const double share = options_.training_share;
     double balance = 0;  // > 0: training is owed time
     double gap_credit = kMaxGapCredit;
-    absl::Time last_serving = absl::InfinitePast();
     absl::Time credited = absl::Now();
     bool just_trained = false;
     while (true) {
@@ -423,7 +423,9 @@ class EngineImpl {
         continue;
       }
       const absl::Time now = absl::Now();
-      const bool serving_active = now - last_serving < kServingActive;
+      const bool serving_active =
+          now - absl::FromUnixNanos(last_arrival_ns_.load(std::memory_order_relaxed)) <
+          kServingActive;
       gap_credit = std::min(kMaxGapCredit,
                             gap_credit + share * absl::ToDoubleSeconds(now - credited));
       credited = now;
@@ -460,7 +462,6 @@ class EngineImpl {
       just_trained = false;
       if (!batch.empty()) {
         const double seconds = RunBatch(batch);
-        last_serving = absl::Now();
         if (train) balance = std::min(balance + share * seconds, kMaxBalance);
         continue;
       }
@@ -642,7 +643,7 @@ class EngineImpl {
   }
 
   static constexpr double kMaxBalance = 0.5;  // seconds of owed/banked time
-  // Serving counts as active this long after its last batch.
+  // Serving counts as active this long after a request arrived.
   static constexpr absl::Duration kServingActive = absl::Seconds(1);
   // Gap credit saved while training waits: about one slice.
   static constexpr double kMaxGapCredit = 0.05;
@@ -660,6 +661,8 @@ class EngineImpl {
   bool accepting_ ABSL_GUARDED_BY(mu_) = true;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   int submitting_ ABSL_GUARDED_BY(mu_) = 0;  // Submit calls not yet queued
+  // When the latest request was queued (executor: is serving active?).
+  std::atomic<int64_t> last_arrival_ns_{0};
 
   mutable absl::Mutex stats_mu_;
   ExecutorStats stats_ ABSL_GUARDED_BY(stats_mu_);

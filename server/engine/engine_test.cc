@@ -152,6 +152,24 @@ class EngineTest : public ::testing::Test {
   std::unique_ptr<TestLoader> loader_;
 };
 
+// A classification job over `texts` (labels alternate pos/neg; validated
+// on its training data), shallow m = 4, batches of 4, no early stop.
+TrainingRequest ShallowTrainingRequest(const std::vector<std::string>& texts, int epochs) {
+  TrainingRequest request;
+  request.task = datasets::Task::kClassify;
+  request.spec = Shallow(4);
+  request.options.epochs = epochs;
+  request.options.patience = epochs;
+  request.options.batch_size = 4;
+  request.train.task = request.valid.task = datasets::Task::kClassify;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    request.train.classification.push_back({texts[i], i % 2 == 0 ? "pos" : "neg"});
+  }
+  request.train.labels = request.valid.labels = {"neg", "pos"};
+  request.valid.classification = request.train.classification;
+  return request;
+}
+
 struct Submitted {
   PromptKey key;
   bool tagging;
@@ -459,20 +477,11 @@ TEST_F(EngineTest, TrainsOnTheExecutorWhileServing) {
   std::unique_ptr<Engine> engine = MakeEngine(options);
   Preload(*engine, Key("t1", "cls_s4"));
 
-  TrainingRequest request;
-  request.task = datasets::Task::kClassify;
-  request.spec = Shallow(4);
-  request.options.epochs = 2;
-  request.options.batch_size = 4;
-  request.options.max_tokens = 16;
-  request.train.task = request.valid.task = datasets::Task::kClassify;
   const char* words[] = {"good", "bad", "great", "awful", "fine", "poor"};
-  for (int i = 0; i < 12; ++i) {
-    request.train.classification.push_back(
-        {absl::StrCat("it was ", words[i % 6]), i % 2 == 0 ? "pos" : "neg"});
-  }
-  request.train.labels = request.valid.labels = {"neg", "pos"};
-  request.valid.classification = request.train.classification;
+  std::vector<std::string> texts;
+  for (int i = 0; i < 12; ++i) texts.push_back(absl::StrCat("it was ", words[i % 6]));
+  TrainingRequest request = ShallowTrainingRequest(texts, /*epochs=*/2);
+  request.options.max_tokens = 16;
   std::atomic<int> epochs{0};
   absl::StatusOr<TrainingOutcome> outcome = absl::UnknownError("not run");
   std::thread trainer([&] {
@@ -505,19 +514,11 @@ TEST_F(EngineTest, TrainingShareCapsTrainingWhileServingHasTraffic) {
   options.training_share = 0.2;
   std::unique_ptr<Engine> engine = MakeEngine(options);
   Preload(*engine, Key("t1", "cls_s4"));
-  TrainingRequest request;
-  request.task = datasets::Task::kClassify;
-  request.spec = Shallow(4);
-  request.options.epochs = 1000;
-  request.options.patience = 1000;
-  request.options.batch_size = 4;
-  request.train.task = request.valid.task = datasets::Task::kClassify;
+  std::vector<std::string> texts;
   for (int i = 0; i < 8; ++i) {
-    request.train.classification.push_back(
-        {absl::StrCat("a fairly long review number ", i, " of a film"), i % 2 ? "pos" : "neg"});
+    texts.push_back(absl::StrCat("a fairly long review number ", i, " of a film"));
   }
-  request.train.labels = request.valid.labels = {"neg", "pos"};
-  request.valid.classification = request.train.classification;
+  TrainingRequest request = ShallowTrainingRequest(texts, /*epochs=*/1000);
   std::atomic<bool> cancel{false};
   std::thread trainer([&] {
     (void)engine->Train(std::move(request), nullptr, nullptr, [&] { return cancel.load(); });
@@ -535,30 +536,33 @@ TEST_F(EngineTest, TrainingShareCapsTrainingWhileServingHasTraffic) {
            absl::ToDoubleSeconds(absl::Now() - start);
   };
   // No serving traffic: training takes the executor.
-  const double alone = measure(0.5);
-  // Light traffic (one text every ~20 ms, so most of the time is idle):
-  // training may use the gaps only up to its share.
+  const double alone = measure(1.0);
+  // Light traffic, sent open-loop (one text every 20 ms whatever the
+  // answers' latency, so most of the time is idle): training may use the
+  // gaps only up to its share.
   std::atomic<bool> stop{false};
-  int served = 0;
+  std::atomic<int> answered{0};
   std::thread client([&] {
     while (!stop.load()) {
-      Answer<ClassifyResponse> answer;
-      engine->Classify(Request(Key("t1", "cls_s4"), {"still served"}), answer.Callback());
-      if (answer.Wait().ok()) ++served;
+      engine->Classify(Request(Key("t1", "cls_s4"), {"still served"}),
+                       [&](absl::StatusOr<ClassifyResponse> r) {
+                         if (r.ok()) answered.fetch_add(1);
+                       });
       absl::SleepFor(absl::Milliseconds(20));
     }
   });
-  absl::SleepFor(absl::Milliseconds(100));  // serving counts as active
-  const double with_traffic = measure(1.5);
+  absl::SleepFor(absl::Milliseconds(100));
+  const double with_traffic = measure(2.0);
   stop.store(true);
   client.join();
   cancel.store(true);
   trainer.join();
-  EXPECT_GT(alone, 0.7);
+  EXPECT_GT(alone, 0.5);
   EXPECT_GT(with_traffic, 0.0);  // still progresses
-  // Share 0.2, plus at most one slice of overdraw and the saved credit.
-  EXPECT_LT(with_traffic, 0.4) << "alone " << alone;
-  EXPECT_GT(served, 5);  // serving went on
+  // Share 0.2, plus the saved credit and one slice of overdraw; uncapped,
+  // training took ~0.8 here.
+  EXPECT_LT(with_traffic, 0.45) << "alone " << alone;
+  EXPECT_GT(answered.load(), 0);  // serving went on
 }
 
 TEST_F(EngineTest, ShutdownEndsARunningTrainingJob) {
