@@ -8,10 +8,13 @@
 #include <torch/torch.h>
 
 #include "gtest/gtest.h"
+#include "tests/testing/model_compare.h"
 #include "tests/testing/shared_backbone.h"
 
 namespace ptune::engine {
 namespace {
+
+using ::ptune::testing::MaxParameterDifference;
 
 datasets::Dataset Reviews(int frames_used = 3) {
   datasets::Dataset d;
@@ -111,15 +114,6 @@ class TrainingDriverTest : public ::testing::Test {
   std::shared_ptr<const backbone::Backbone> backbone_;
 };
 
-double MaxDifference(const prompts::PromptModel& a, const prompts::PromptModel& b) {
-  const auto pa = a.Parameters(), pb = b.Parameters();
-  double worst = 0;
-  for (size_t i = 0; i < pa.size(); ++i) {
-    worst = std::max(worst, (pa[i] - pb[i]).abs().max().item<double>());
-  }
-  return worst;
-}
-
 TEST_F(TrainingDriverTest, RunTrainsReportsEachEpochAndReturnsTheBestModel) {
   TrainingDriver driver(backbone_);
   Runner runner(driver);
@@ -165,7 +159,7 @@ TEST_F(TrainingDriverTest, ResumeFromCheckpointBytesEqualsUninterrupted) {
   resumed.Drive();
   ASSERT_TRUE(resumed.outcomes_[0].ok()) << resumed.outcomes_[0].status();
   EXPECT_EQ(resumed.reports_[0].size(), 1u);  // only epoch 2 ran
-  EXPECT_EQ(MaxDifference(*resumed.outcomes_[0]->model, *straight.outcomes_[0]->model), 0.0);
+  EXPECT_EQ(MaxParameterDifference(*resumed.outcomes_[0]->model, *straight.outcomes_[0]->model), 0.0);
 
   Runner broken(driver);
   request.resume_checkpoint = "garbage";
@@ -195,7 +189,7 @@ TEST_F(TrainingDriverTest, BatchedJobsEqualJobsTrainedAlone) {
   runner.Drive();
   for (size_t j = 0; j < requests.size(); ++j) {
     ASSERT_TRUE(runner.outcomes_[j].ok()) << runner.outcomes_[j].status();
-    EXPECT_LE(MaxDifference(*runner.outcomes_[j]->model, *alone[j]), 1e-4) << j;
+    EXPECT_LE(MaxParameterDifference(*runner.outcomes_[j]->model, *alone[j]), 1e-4) << j;
   }
   // Both ways were measured.
   EXPECT_GT(driver.stats().batched_eps, 0);
@@ -244,8 +238,8 @@ TEST_F(TrainingDriverTest, SlicesBoundEachStepAndEqualWholeBatches) {
   EXPECT_EQ(most_rows[2], 1);
   EXPECT_GT(steps[1], steps[0]);
   EXPECT_GT(steps[2], steps[0]);
-  EXPECT_LE(MaxDifference(*models[0], *models[1]), 1e-5);
-  EXPECT_LE(MaxDifference(*models[0], *models[2]), 1e-5);
+  EXPECT_LE(MaxParameterDifference(*models[0], *models[1]), 1e-5);
+  EXPECT_LE(MaxParameterDifference(*models[0], *models[2]), 1e-5);
 }
 
 TEST_F(TrainingDriverTest, AbortEndsWaitingRunsAndRefusesNewOnes) {

@@ -138,16 +138,32 @@ struct Counters {
   double scheduler_batches = 0, real_tokens = 0, padded_tokens = 0;
   double training_steps = 0, training_seconds = 0;
 
+  // The executor's cumulative counters as of `stats`.
+  static Counters Of(const ExecutorStats& stats) {
+    return {.batches = static_cast<double>(stats.batches),
+            .rows = static_cast<double>(stats.rows),
+            .serving_seconds = stats.serving_seconds,
+            .forward_flops = stats.forward_flops,
+            .scheduler_batches = static_cast<double>(stats.scheduler.batches),
+            .real_tokens = static_cast<double>(stats.scheduler.real_tokens),
+            .padded_tokens = static_cast<double>(stats.scheduler.padded_tokens),
+            .training_steps = static_cast<double>(stats.training_steps),
+            .training_seconds = stats.training_seconds};
+  }
   void AddWindow(const ExecutorStats& before, const ExecutorStats& after) {
-    batches += after.batches - before.batches;
-    rows += after.rows - before.rows;
-    serving_seconds += after.serving_seconds - before.serving_seconds;
-    forward_flops += after.forward_flops - before.forward_flops;
-    scheduler_batches += after.scheduler.batches - before.scheduler.batches;
-    real_tokens += after.scheduler.real_tokens - before.scheduler.real_tokens;
-    padded_tokens += after.scheduler.padded_tokens - before.scheduler.padded_tokens;
-    training_steps += after.training_steps - before.training_steps;
-    training_seconds += after.training_seconds - before.training_seconds;
+    Add(Of(after));
+    Add(Of(before), -1);
+  }
+  void Add(const Counters& other, double sign = 1) {
+    batches += sign * other.batches;
+    rows += sign * other.rows;
+    serving_seconds += sign * other.serving_seconds;
+    forward_flops += sign * other.forward_flops;
+    scheduler_batches += sign * other.scheduler_batches;
+    real_tokens += sign * other.real_tokens;
+    padded_tokens += sign * other.padded_tokens;
+    training_steps += sign * other.training_steps;
+    training_seconds += sign * other.training_seconds;
   }
 };
 
@@ -166,15 +182,7 @@ struct Phase {
     errors += window.errors;
     latencies_ms.insert(latencies_ms.end(), window.latencies_ms.begin(),
                         window.latencies_ms.end());
-    counters.batches += window.counters.batches;
-    counters.rows += window.counters.rows;
-    counters.serving_seconds += window.counters.serving_seconds;
-    counters.forward_flops += window.counters.forward_flops;
-    counters.scheduler_batches += window.counters.scheduler_batches;
-    counters.real_tokens += window.counters.real_tokens;
-    counters.padded_tokens += window.counters.padded_tokens;
-    counters.training_steps += window.counters.training_steps;
-    counters.training_seconds += window.counters.training_seconds;
+    counters.Add(window.counters);
   }
   double Percentile(double q) const {
     if (latencies_ms.empty()) return 0;

@@ -48,7 +48,6 @@ class EvaluationRun {
       const datasets::Dataset& data, int batch_size, int max_tokens);
 
   bool done() const { return next_ >= batches_.size(); }
-  int64_t batches_left() const { return static_cast<int64_t>(batches_.size() - next_); }
   // Predicts the next batch (inference only).
   absl::Status Next();
   // Scores the predictions once done(); call once.

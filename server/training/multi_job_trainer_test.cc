@@ -6,11 +6,14 @@
 
 #include "gtest/gtest.h"
 #include "server/training/task_batch.h"
+#include "tests/testing/model_compare.h"
 #include "tests/testing/shared_backbone.h"
 #include "tests/testing/test_paths.h"
 
 namespace ptune::training {
 namespace {
+
+using ::ptune::testing::MaxParameterDifference;
 
 using datasets::Dataset;
 using datasets::Task;
@@ -132,15 +135,6 @@ class MultiJobTrainerTest : public ::testing::Test {
   std::vector<JobSpec> specs_;
 };
 
-double MaxDifference(const prompts::PromptModel& a, const prompts::PromptModel& b) {
-  const auto pa = a.Parameters(), pb = b.Parameters();
-  double worst = 0;
-  for (size_t i = 0; i < pa.size(); ++i) {
-    worst = std::max(worst, (pa[i] - pb[i]).abs().max().item<double>());
-  }
-  return worst;
-}
-
 TEST_F(MultiJobTrainerTest, BatchedStepsEqualTrainingEachJobAlone) {
   constexpr int kSteps = 4;
   std::vector<Built> alone, batched;
@@ -163,8 +157,8 @@ TEST_F(MultiJobTrainerTest, BatchedStepsEqualTrainingEachJobAlone) {
     EXPECT_EQ(batched[j].job->step(), kSteps);
     // The parameters moved, and exactly as they did alone.
     auto fresh = Build(specs_[j]);
-    EXPECT_GT(MaxDifference(*batched[j].model, *fresh.model), 1e-4) << "job " << j;
-    EXPECT_LE(MaxDifference(*batched[j].model, *alone[j].model), 1e-4) << "job " << j;
+    EXPECT_GT(MaxParameterDifference(*batched[j].model, *fresh.model), 1e-4) << "job " << j;
+    EXPECT_LE(MaxParameterDifference(*batched[j].model, *alone[j].model), 1e-4) << "job " << j;
   }
 }
 
@@ -190,8 +184,8 @@ TEST_F(MultiJobTrainerTest, SlicedStepsEqualWholeSteps) {
       EXPECT_EQ(sliced.job->step(), s + 1);
     }
     EXPECT_GE(slices, kSteps * 3) << "job " << j;
-    EXPECT_GT(MaxDifference(*sliced.model, *Build(spec).model), 1e-4) << "job " << j;
-    EXPECT_LE(MaxDifference(*sliced.model, *whole.model), 1e-5) << "job " << j;
+    EXPECT_GT(MaxParameterDifference(*sliced.model, *Build(spec).model), 1e-4) << "job " << j;
+    EXPECT_LE(MaxParameterDifference(*sliced.model, *whole.model), 1e-5) << "job " << j;
     // The epoch's mean loss: the slices' losses add up to each batch's mean.
     ASSERT_EQ(whole.job->phase(), TrainingJob::Phase::kEvaluate);
     ASSERT_EQ(sliced.job->phase(), TrainingJob::Phase::kEvaluate);
@@ -223,7 +217,7 @@ TEST_F(MultiJobTrainerTest, SlicedStepsEqualWholeSteps) {
   }
   for (size_t j = 0; j < specs_.size(); ++j) {
     EXPECT_EQ(batched[j].job->step(), kSteps);
-    EXPECT_LE(MaxDifference(*batched[j].model, *alone[j].model), 1e-5) << "job " << j;
+    EXPECT_LE(MaxParameterDifference(*batched[j].model, *alone[j].model), 1e-5) << "job " << j;
   }
 }
 
@@ -258,13 +252,13 @@ TEST_F(MultiJobTrainerTest, DropoutDrawsFromTheJobsOwnGenerator) {
     (void)torch::rand({10});
     ASSERT_TRUE(b.job->Step().ok());
   }
-  EXPECT_EQ(MaxDifference(*a.model, *b.model), 0.0);
+  EXPECT_EQ(MaxParameterDifference(*a.model, *b.model), 0.0);
   // A different seed draws other masks.
   JobSpec reseeded = specs_[0];
   reseeded.options.seed = 99;
   Built c = Build(reseeded);
   for (int s = 0; s < 3; ++s) ASSERT_TRUE(c.job->Step().ok());
-  EXPECT_GT(MaxDifference(*a.model, *c.model), 0.0);
+  EXPECT_GT(MaxParameterDifference(*a.model, *c.model), 0.0);
 }
 
 TEST_F(MultiJobTrainerTest, CancelBetweenStepsEndsTheJob) {
@@ -315,7 +309,7 @@ TEST_F(MultiJobTrainerTest, CheckpointBytesResumeExactly) {
       ASSERT_TRUE(resumed.job->EndEpoch().ok());
     }
   }
-  EXPECT_EQ(MaxDifference(*resumed.model, *straight.model), 0.0);
+  EXPECT_EQ(MaxParameterDifference(*resumed.model, *straight.model), 0.0);
   const absl::StatusOr<TrainResult> a = straight.job->Finish();
   const absl::StatusOr<TrainResult> b = resumed.job->Finish();
   ASSERT_TRUE(a.ok() && b.ok());

@@ -280,14 +280,18 @@ absl::StatusOr<bool> TrainingJob::EvaluateSome(int max_rows) {
   if (phase_ != Phase::kEvaluate) {
     return absl::FailedPreconditionError("the epoch has not ended");
   }
-  if (eval_run_ == nullptr) {
-    const int rows = max_rows > 0 ? std::min(max_rows, options_.eval_batch_size)
-                                  : options_.eval_batch_size;
-    ASSIGN_OR_RETURN(eval_run_, EvaluationRun::Start(backbone_, {&model_}, valid_,
-                                                     rows, options_.max_tokens));
-  }
+  RETURN_IF_ERROR(BeginEvaluation(max_rows));
   if (!eval_run_->done()) RETURN_IF_ERROR(eval_run_->Next());
   return eval_run_->done();
+}
+
+absl::Status TrainingJob::BeginEvaluation(int max_rows) {
+  if (eval_run_ != nullptr) return absl::OkStatus();
+  const int rows = max_rows > 0 ? std::min(max_rows, options_.eval_batch_size)
+                                : options_.eval_batch_size;
+  ASSIGN_OR_RETURN(eval_run_, EvaluationRun::Start(backbone_, {&model_}, valid_, rows,
+                                                   options_.max_tokens));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<EpochReport> TrainingJob::EndEpoch() {
@@ -299,10 +303,7 @@ absl::StatusOr<EpochReport> TrainingJob::EndEpoch() {
   report.step = state_.step;
   report.train_loss = loss_count_ > 0 ? loss_sum_ / loss_count_ : 0;
   report.examples_per_second = epoch_seconds_ > 0 ? epoch_examples_ / epoch_seconds_ : 0;
-  if (eval_run_ == nullptr) {
-    ASSIGN_OR_RETURN(const bool done, EvaluateSome(0));
-    (void)done;
-  }
+  RETURN_IF_ERROR(BeginEvaluation(0));
   while (!eval_run_->done()) RETURN_IF_ERROR(eval_run_->Next());
   ASSIGN_OR_RETURN(const Evaluation eval, eval_run_->Finish());
   eval_run_.reset();

@@ -142,6 +142,9 @@ class TrainingJob {
               const TrainOptions& options);
   // Starts the next epoch or ends the run.
   void StartEpochOrFinish();
+  // Creates eval_run_ for this epoch's validation (batches of at most
+  // `max_rows`, 0 = eval_batch_size) unless it exists.
+  absl::Status BeginEvaluation(int max_rows);
 
   const backbone::Backbone& backbone_;
   prompts::PromptModel& model_;
