@@ -88,6 +88,9 @@ std::vector<FlagSpec> TrainFlags() {
       {"pooling", "cls|mean|mask", "Classification head input (default cls)."},
       {"template", "TEXT", "Template, e.g. '<soft:4> {text} It was [MASK] .'"},
       {"verbalizer", "W1,W2,...", "One label word per label (--pooling mask)."},
+      {"case_embeddings", "",
+       "Learn a vector per word case (Title, UPPER, ...) added to each "
+       "token's input: capitalization for an uncased backbone (tagging)."},
       {"epochs", "N", "Maximum epochs (default 5)."},
       {"batch_size", "N", "Training batch size (default 32)."},
       {"lr", "X", "Peak learning rate (default 3e-2)."},

@@ -210,7 +210,7 @@ TEST_F(CliTest, TrainBuildsTheRequestFromFlagsAndFiles) {
            "is it good", "--reparam",    "mlp",     "--l2",
            "0.01",       "--pooling",    "mean",    "--epochs",
            "3",          "--batch_size", "8",       "--lr",
-           "0.1",        "--seed",       "7"});
+           "0.1",        "--seed",       "7",       "--case_embeddings"});
   ASSERT_EQ(result.code, 0) << result.err;
   EXPECT_EQ(result.out, "job job-1 queued: prompt sent v1\n");
   absl::MutexLock lock(&server_.state.mu);
@@ -230,6 +230,7 @@ TEST_F(CliTest, TrainBuildsTheRequestFromFlagsAndFiles) {
   EXPECT_EQ(r.spec().reparameterization(), v1::REPARAMETERIZATION_MLP);
   EXPECT_DOUBLE_EQ(r.spec().l2(), 0.01);
   EXPECT_EQ(r.spec().pooling(), v1::POOLING_MEAN);
+  EXPECT_TRUE(r.spec().has_case_embeddings() && r.spec().case_embeddings());
   EXPECT_EQ(r.options().epochs(), 3);
   EXPECT_EQ(r.options().batch_size(), 8);
   EXPECT_DOUBLE_EQ(r.options().learning_rate(), 0.1);

@@ -101,6 +101,9 @@ absl::Status FillSpec(const ParsedArgs& args, v1::PromptSpec* spec) {
   for (const std::string& word : args.GetList("verbalizer")) {
     spec->add_verbalizer(word);
   }
+  if (args.Has("case_embeddings")) {
+    spec->set_case_embeddings(args.GetBool("case_embeddings"));
+  }
   return absl::OkStatus();
 }
 

@@ -218,6 +218,11 @@ absl::StatusOr<EncoderOutput> Backbone::Forward(const EncoderInput& in) const {
     return absl::InvalidArgumentError(
         absl::StrCat("shallow prompt embeddings must be [", b, ", M, ", h, "]"));
   }
+  if (in.added_embeddings.defined() &&
+      in.added_embeddings.sizes() != at::IntArrayRef({b, t, h})) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("added embeddings must be [", b, ", ", t, ", ", h, "]"));
+  }
   int64_t prefix = 0;
   if (has_deep) {
     const auto& kv = in.deep.key_values;
@@ -270,6 +275,9 @@ absl::StatusOr<EncoderOutput> Backbone::Forward(const EncoderInput& in) const {
     }
     auto& emb = *encoder_->embeddings;
     at::Tensor inputs = at::embedding(emb.word_embeddings, in.input_ids);
+    if (in.added_embeddings.defined()) {
+      inputs = inputs + in.added_embeddings.to(device_, dtype_);
+    }
     if (has_shallow) {
       inputs = at::cat({inputs, in.shallow.embeddings.to(device_, dtype_)}, 1);
     }

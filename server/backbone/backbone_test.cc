@@ -149,6 +149,40 @@ TEST_F(BackboneTest, HostRowLengthsGiveTheSameStatesAsTheMask) {
   EXPECT_TRUE(at::equal(from_mask->text_positions, from_host->text_positions));
 }
 
+TEST_F(BackboneTest, AddedEmbeddingsShiftTheWordEmbeddings) {
+  c10::InferenceMode guard;
+  auto cat = backbone_->Tokenize({"the cat sat"});
+  auto dog = backbone_->Tokenize({"the dog sat"});
+  ASSERT_TRUE(cat.ok() && dog.ok());
+  ASSERT_EQ(cat->input_ids.sizes(), dog->input_ids.sizes());
+  const at::Tensor& words = backbone_->word_embeddings();
+  // Adding w[dog] - w[cat] at "cat" gives the states of "the dog sat".
+  at::Tensor added = torch::zeros({1, cat->input_ids.size(1), h_});
+  added[0][2] = words[dog->input_ids[0][2].item<int64_t>()] -
+                words[cat->input_ids[0][2].item<int64_t>()];
+  auto shifted = backbone_->Forward({.input_ids = cat->input_ids,
+                                     .attention_mask = cat->attention_mask,
+                                     .added_embeddings = added});
+  auto expected = backbone_->Forward({.input_ids = dog->input_ids,
+                                      .attention_mask = dog->attention_mask});
+  ASSERT_TRUE(shifted.ok() && expected.ok()) << shifted.status();
+  EXPECT_LE((shifted->hidden - expected->hidden).abs().max().item<double>(), 1e-4);
+  // Zeros change nothing; a wrong shape is rejected.
+  auto zeros = backbone_->Forward({.input_ids = cat->input_ids,
+                                   .attention_mask = cat->attention_mask,
+                                   .added_embeddings = torch::zeros_like(added)});
+  auto plain = backbone_->Forward({.input_ids = cat->input_ids,
+                                   .attention_mask = cat->attention_mask});
+  ASSERT_TRUE(zeros.ok() && plain.ok());
+  EXPECT_TRUE(at::equal(zeros->hidden, plain->hidden));
+  EXPECT_EQ(backbone_->Forward({.input_ids = cat->input_ids,
+                                .attention_mask = cat->attention_mask,
+                                .added_embeddings = torch::zeros({1, 2, h_})})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(BackboneTest, SentenceEmbeddingsMatchSentenceTransformers) {
   const std::vector<json> rows = Rows("sentence");
   std::vector<std::string> texts;

@@ -45,6 +45,10 @@ struct EncoderInput {
   // Without it Forward reads the mask back from the device: on CUDA a host
   // synchronization per forward.
   std::vector<int64_t> row_lengths;
+  // Optional [B, T, H] added to the text tokens' word embeddings, before
+  // position/token-type embeddings and LayerNorm (e.g. a prompt's case
+  // embeddings); padding positions are ignored. Undefined = none.
+  at::Tensor added_embeddings;
   ShallowPrompts shallow;     // optional (embeddings undefined = none)
   DeepPrompts deep;           // optional (key_values undefined = none)
 };

@@ -10,7 +10,9 @@
 #include "server/common/status_macros.h"
 #include "server/common/torch_call.h"
 #include "server/device/device_copy.h"
+#include "server/prompts/case_embeddings.h"
 #include "server/prompts/prompt_template.h"
+#include "server/text/word_case.h"
 
 namespace ptune::prompts {
 namespace {
@@ -122,6 +124,29 @@ absl::StatusOr<MixedBatch> MakeMixedBatch(const backbone::Backbone& backbone,
   batch.input.row_lengths = tokens.row_lengths;
 
   RETURN_IF_ERROR(common::TorchCall("mixing prompts", [&] {
+    bool any_case = false;
+    for (const PromptModel* model : prompt_models) {
+      any_case = any_case || model->spec().case_embeddings;
+    }
+    if (any_case) {
+      // One case table per distinct prompt, zeros for prompts without.
+      std::vector<at::Tensor> tables;
+      at::Tensor zeros;
+      for (const PromptModel* model : prompt_models) {
+        if (model->spec().case_embeddings) {
+          tables.push_back(model->CaseEmbeddings());
+          continue;
+        }
+        if (!zeros.defined()) {
+          zeros = at::zeros({text::kNumWordCases, backbone.hidden_size()},
+                            at::TensorOptions().device(backbone.device()));
+        }
+        tables.push_back(zeros);
+      }
+      batch.input.added_embeddings =
+          GatherCaseEmbeddings(at::stack(tables, 0), tokens.encodings, row_prompt,
+                               tokens.input_ids.size(1));
+    }
     int64_t shallow_m = 0, deep_m = 0;
     bool any_shallow = false, any_deep = false;
     for (size_t u = 0; u < prompts.size(); ++u) {

@@ -43,6 +43,13 @@ class MixedBatchTest : public ::testing::Test {
     s.init = PromptInit::kVocab;
     s.length = 7;
     Add(s, datasets::Task::kTag);  // shallow tagging
+    s = {};
+    s.length = 3;
+    s.case_embeddings = true;
+    Add(s, datasets::Task::kTag);  // deep tagging with case embeddings
+    s.kind = PromptKind::kShallow;
+    s.init = PromptInit::kVocab;
+    Add(s);  // shallow classification with case embeddings
   }
 
   void Add(const PromptSpec& spec, datasets::Task task = datasets::Task::kClassify) {
@@ -51,6 +58,10 @@ class MixedBatchTest : public ::testing::Test {
     auto model = PromptModel::Create(*backbone_, task, labels, spec,
                                      static_cast<uint64_t>(models_.size() + 7));
     ASSERT_TRUE(model.ok()) << model.status();
+    if (spec.case_embeddings) {  // they start at zero: make them matter
+      torch::NoGradGuard no_grad;
+      (*model)->CaseEmbeddings().normal_(0, 0.05);
+    }
     models_.push_back(std::move(*model));
   }
 
@@ -80,7 +91,8 @@ class MixedBatchTest : public ::testing::Test {
       "a fine film",
       "dull, far too long, and the ending never seems to arrive at all",
       "Alice met Bob in Paris",
-      "ok"};
+      "ok",
+      "NATO and the EU met iPhone makers"};
 };
 
 TEST_F(MixedBatchTest, EveryRowEqualsItsPromptAlone) {
@@ -117,19 +129,23 @@ TEST_F(MixedBatchTest, StatsCountRealAndPaddedTokens) {
 }
 
 TEST_F(MixedBatchTest, GradientsReachOnlyEachRowsOwnPromptAndHead) {
-  // Loss on the rows of models 0 (shallow) and 4 (deep) only.
+  // Loss on the rows of models 0 (shallow), 4 (deep) and 7 (deep with case
+  // embeddings) only.
   const int n = static_cast<int>(models_.size());
   auto batch = MakeMixedBatch(*backbone_, Rows(n), /*training=*/true);
   ASSERT_TRUE(batch.ok()) << batch.status();
   auto logits = MixedLogits(*backbone_, *batch, true);
   ASSERT_TRUE(logits.ok()) << logits.status();
-  ((*logits)[0].pow(2).sum() + (*logits)[4].pow(2).sum()).backward();
+  ((*logits)[0].pow(2).sum() + (*logits)[4].pow(2).sum() +
+   (*logits)[7].pow(2).sum())
+      .backward();
+  EXPECT_GT(models_[7]->CaseEmbeddings().grad().abs().sum().item<double>(), 0);
   for (int m = 0; m < n; ++m) {
     double norm = 0;
     for (const at::Tensor& p : models_[m]->Parameters()) {
       if (p.grad().defined()) norm += p.grad().abs().sum().item<double>();
     }
-    if (m == 0 || m == 4) {
+    if (m == 0 || m == 4 || m == 7) {
       EXPECT_GT(norm, 0) << "model " << m;
     } else {
       EXPECT_EQ(norm, 0) << "model " << m;

@@ -136,6 +136,11 @@ absl::Status ExportPeftAdapter(const PromptModel& model,
         "PEFT has no prompt templates; a prompt trained with a template "
         "does not export");
   }
+  if (spec.case_embeddings) {
+    return absl::FailedPreconditionError(
+        "PEFT has no case embeddings; a prompt trained with case_embeddings "
+        "does not export");
+  }
   const backbone::BertConfig& c = backbone.config();
   at::Tensor prompt, weight, bias;
   for (const auto& [name, tensor] : model.NamedParameters()) {

@@ -275,6 +275,19 @@ TEST_F(PeftFormatTest, RefusesInfixPlacements) {
   }
 }
 
+TEST_F(PeftFormatTest, RefusesCaseEmbeddings) {
+  PromptSpec spec;
+  spec.length = 4;
+  spec.case_embeddings = true;
+  auto model = PromptModel::Create(*backbone_, datasets::Task::kTag, {"O", "B-X"},
+                                   spec, 1);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const absl::Status status = ExportPeftAdapter(**model, *backbone_, dir_.string());
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(status.message().find("case embeddings"), std::string::npos) << status;
+  EXPECT_FALSE(fs::exists(dir_ / "adapter_config.json"));
+}
+
 TEST_F(PeftFormatTest, RefusesMissingAndBrokenFiles) {
   EXPECT_EQ(Import({"a"}).code(), absl::StatusCode::kNotFound);
 

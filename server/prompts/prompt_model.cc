@@ -17,10 +17,12 @@
 #include "server/common/status_macros.h"
 #include "server/common/torch_call.h"
 #include "server/device/device_copy.h"
+#include "server/prompts/case_embeddings.h"
 #include "server/prompts/json_fields.h"
 #include "server/prompts/prompt_module.h"
 #include "server/prompts/prompt_template.h"
 #include "server/safetensors/safetensors.h"
+#include "server/text/word_case.h"
 
 namespace ptune::prompts {
 namespace {
@@ -37,7 +39,7 @@ constexpr int64_t kFirstWordId = 1000;
 PromptShape ShapeFor(const backbone::Backbone& backbone, const PromptSpec& spec,
                      int64_t num_labels) {
   return {spec.kind, spec.length, backbone.config().hidden_size,
-          backbone.config().num_hidden_layers, num_labels};
+          backbone.config().num_hidden_layers, num_labels, spec.case_embeddings};
 }
 
 // The served prompt's shape: [m, H] (shallow) or [L, 2, m, H] (deep).
@@ -251,11 +253,17 @@ absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::Deserialize(
                                         {shape.num_labels, shape.hidden}));
   ASSIGN_OR_RETURN(at::Tensor bias, backbone::ReadTensor(*file, "head.bias",
                                                          {shape.num_labels}));
+  at::Tensor case_embeddings;
+  if (spec.case_embeddings) {
+    ASSIGN_OR_RETURN(case_embeddings,
+                     backbone::ReadTensor(*file, "case_embeddings",
+                                          {text::kNumWordCases, shape.hidden}));
+  }
   const datasets::Task task_kind =
       task == "tag" ? datasets::Task::kTag : datasets::Task::kClassify;
   ASSIGN_OR_RETURN(std::unique_ptr<PromptModel> model,
                    FromTensors(backbone, task_kind, std::move(labels), spec,
-                               prompt, weight, bias));
+                               prompt, weight, bias, case_embeddings));
   model->metadata_ = meta;
   model->backbone_identity_ = identity;
   return model;
@@ -264,7 +272,8 @@ absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::Deserialize(
 absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::FromTensors(
     const backbone::Backbone& backbone, datasets::Task task,
     std::vector<std::string> labels, PromptSpec spec, const at::Tensor& prompt,
-    const at::Tensor& head_weight, const at::Tensor& head_bias) {
+    const at::Tensor& head_weight, const at::Tensor& head_bias,
+    const at::Tensor& case_embeddings) {
   RETURN_IF_ERROR(ValidatePromptSpec(spec, backbone.config()));
   spec.reparam = Reparam::kNone;  // the tensors are the served prompt
   if (labels.empty()) return absl::InvalidArgumentError("a task needs labels");
@@ -273,6 +282,13 @@ absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::FromTensors(
   RETURN_IF_ERROR(CheckShape(head_weight, "head weight",
                              {shape.num_labels, shape.hidden}));
   RETURN_IF_ERROR(CheckShape(head_bias, "head bias", {shape.num_labels}));
+  if (spec.case_embeddings) {
+    RETURN_IF_ERROR(CheckShape(case_embeddings, "case embeddings",
+                               {text::kNumWordCases, shape.hidden}));
+  } else if (case_embeddings.defined()) {
+    return absl::InvalidArgumentError(
+        "case embeddings given for a spec without case_embeddings");
+  }
   std::unique_ptr<PromptModel> model(new PromptModel());
   model->task_ = task;
   model->backbone_identity_ = {
@@ -288,6 +304,7 @@ absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::FromTensors(
     model->module_->prompt.copy_(prompt);
     model->module_->head->weight.copy_(head_weight);
     model->module_->head->bias.copy_(head_bias);
+    if (spec.case_embeddings) model->module_->case_embeddings.copy_(case_embeddings);
     model->module_->to(backbone.device());
   }));
   return model;
@@ -300,6 +317,10 @@ absl::StatusOr<PromptArtifact> PromptModel::Serialize(const json& metadata) {
   RETURN_IF_ERROR(backbone::AddTensor(writer, "prompt", module_->prompt));
   RETURN_IF_ERROR(backbone::AddTensor(writer, "head.weight", module_->head->weight));
   RETURN_IF_ERROR(backbone::AddTensor(writer, "head.bias", module_->head->bias));
+  if (spec_.case_embeddings) {
+    RETURN_IF_ERROR(
+        backbone::AddTensor(writer, "case_embeddings", module_->case_embeddings));
+  }
 
   json meta = metadata.is_object() ? metadata : json::object();
   meta["format"] = kFormat;
@@ -353,6 +374,11 @@ backbone::EncoderInput PromptModel::MakeInput(const backbone::TokenBatch& batch,
                             .attention_mask = batch.attention_mask,
                             .row_lengths = batch.row_lengths};
   const int64_t b = batch.input_ids.size(0);
+  if (spec_.case_embeddings) {
+    in.added_embeddings = GatherCaseEmbeddings(
+        module_->case_embeddings.unsqueeze(0), batch.encodings,
+        std::vector<int64_t>(b, 0), batch.input_ids.size(1));
+  }
   const at::Tensor p = module_->Prompt(training, spec_.dropout);
   const int32_t m = spec_.length;
   if (spec_.kind == PromptKind::kDeep) {
@@ -422,6 +448,10 @@ at::Tensor PromptModel::Head(const at::Tensor& states) const {
   return module_->head->forward(states);
 }
 
+at::Tensor PromptModel::CaseEmbeddings() const {
+  return module_->case_embeddings;
+}
+
 at::Tensor PromptModel::Penalty() const {
   if (spec_.l2 <= 0) return torch::zeros({}, module_->head->weight.options());
   return module_->Prompt(/*training=*/false, 0).pow(2).sum() * spec_.l2;
@@ -441,12 +471,26 @@ void PromptModel::Collapse() {
   plain->prompt.copy_(module_->Prompt(false, 0));
   plain->head->weight.copy_(module_->head->weight);
   plain->head->bias.copy_(module_->head->bias);
+  if (spec_.case_embeddings) plain->case_embeddings.copy_(module_->case_embeddings);
   module_ = plain;
   spec_.reparam = Reparam::kNone;
 }
 
 std::vector<at::Tensor> PromptModel::Parameters() const {
   return module_->parameters();
+}
+
+std::vector<PromptModel::ParameterGroup> PromptModel::ParameterGroups() const {
+  constexpr double kCaseLearningRateScale = 0.05;
+  std::vector<ParameterGroup> groups(1);
+  for (const at::Tensor& p : module_->parameters()) {
+    if (spec_.case_embeddings && p.is_same(module_->case_embeddings)) continue;
+    groups[0].parameters.push_back(p);
+  }
+  if (spec_.case_embeddings) {
+    groups.push_back({{module_->case_embeddings}, kCaseLearningRateScale});
+  }
+  return groups;
 }
 
 std::vector<std::pair<std::string, at::Tensor>> PromptModel::NamedParameters() const {

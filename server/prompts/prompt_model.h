@@ -25,7 +25,7 @@ namespace ptune::prompts {
 class PromptModuleImpl;
 
 // A prompt artifact in memory: the bytes of prompt.safetensors (prompt,
-// head.weight, head.bias) and of prompt.json (format, task, labels, spec,
+// head.weight, head.bias, and case_embeddings when the spec has them) and of prompt.json (format, task, labels, spec,
 // backbone identity, caller metadata). Save/Load write and read these two
 // files; the service's store keeps them as blobs.
 struct PromptArtifact {
@@ -48,14 +48,16 @@ class PromptModel {
 
   // A model from the served tensors: `prompt` [m, H] (shallow) or
   // [L, 2, m, H] (deep) as spec.kind says, `head_weight` [C, H] and
-  // `head_bias` [C] with C = labels.size(). The spec is validated against the
-  // backbone and its reparam dropped (the tensors are plain vectors). Load
-  // and format importers (peft_format.h) build models through it.
+  // `head_bias` [C] with C = labels.size(), and `case_embeddings`
+  // [text::kNumWordCases, H] exactly when spec.case_embeddings. The spec is
+  // validated against the backbone and its reparam dropped (the tensors are
+  // plain vectors). Load and format importers (peft_format.h) build models
+  // through it.
   static absl::StatusOr<std::unique_ptr<PromptModel>> FromTensors(
       const backbone::Backbone& backbone, datasets::Task task,
       std::vector<std::string> labels, PromptSpec spec,
       const at::Tensor& prompt, const at::Tensor& head_weight,
-      const at::Tensor& head_bias);
+      const at::Tensor& head_bias, const at::Tensor& case_embeddings = {});
 
   // Load from memory; `source` names the artifact in error messages.
   static absl::StatusOr<std::unique_ptr<PromptModel>> Deserialize(
@@ -96,6 +98,10 @@ class PromptModel {
   // The head on hidden states: [..., H] → [..., C].
   at::Tensor Head(const at::Tensor& states) const;
 
+  // The case table [text::kNumWordCases, H] (the parameter itself, so
+  // gradients reach it); undefined unless spec.case_embeddings.
+  at::Tensor CaseEmbeddings() const;
+
   // λ‖P‖² (zero when spec.l2 is 0).
   at::Tensor Penalty() const;
 
@@ -105,8 +111,19 @@ class PromptModel {
   // Replaces an MLP reparameterization by the vectors it produces.
   void Collapse();
 
-  // Every trainable tensor (prompt or MLP, head) in a fixed order.
+  // Every trainable tensor (prompt or MLP, head, case table) in a fixed
+  // order.
   std::vector<at::Tensor> Parameters() const;
+
+  // Parameters() split by learning rate: the prompt and head train at the
+  // job's rate; the case table at a 20th of it, since its rows add to word
+  // embeddings of std ~0.06 that Adam's first steps at the prompt's rate
+  // (3e-2 a step) would swamp.
+  struct ParameterGroup {
+    std::vector<at::Tensor> parameters;
+    double learning_rate_scale = 1.0;
+  };
+  std::vector<ParameterGroup> ParameterGroups() const;
   // Named parameters, for checkpoints.
   std::vector<std::pair<std::string, at::Tensor>> NamedParameters() const;
 

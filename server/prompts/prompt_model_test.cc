@@ -129,6 +129,47 @@ TEST_F(PromptModelTest, SaveLoadRoundTripAndPromptTransfer) {
                                    {"a", "b"}, transfer, 1).ok());
 }
 
+TEST_F(PromptModelTest, CaseEmbeddingsStartNeutralThenSeeCapitalization) {
+  PromptSpec plain_spec;
+  plain_spec.length = 3;
+  PromptSpec cased_spec = plain_spec;
+  cased_spec.case_embeddings = true;
+  auto plain = Make(plain_spec, datasets::Task::kTag);
+  auto cased = Make(cased_spec, datasets::Task::kTag);
+  torch::NoGradGuard no_grad;
+  const auto tag = [&](const PromptModel& model, const std::string& text) {
+    auto batch = backbone_->Tokenize({text});
+    EXPECT_TRUE(batch.ok());
+    auto logits = model.Logits(*backbone_, *batch, false);
+    EXPECT_TRUE(logits.ok()) << logits.status();
+    return *logits;
+  };
+  // Zero tables (a new prompt) change nothing, so the uncased backbone
+  // cannot tell "Apple" from "apple" yet.
+  ASSERT_EQ(cased->CaseEmbeddings().sizes(), (std::vector<int64_t>{5, 384}));
+  EXPECT_TRUE(tag(*cased, "Apple sells pies").equal(tag(*plain, "Apple sells pies")));
+  EXPECT_TRUE(tag(*cased, "Apple sells pies").equal(tag(*cased, "apple sells pies")));
+  // With a Title vector, it can; lowercase text is unaffected.
+  cased->CaseEmbeddings()[2].normal_(0, 0.05);  // text::WordCase::kTitle
+  EXPECT_FALSE(tag(*cased, "Apple sells pies").equal(tag(*cased, "apple sells pies")));
+  EXPECT_TRUE(tag(*cased, "apple sells pies").equal(tag(*plain, "apple sells pies")));
+  // The table is saved and loaded with the prompt.
+  const at::Tensor before = tag(*cased, "Apple sells pies");
+  ASSERT_TRUE(cased->Save(dir_.string(), {}).ok());
+  auto loaded = PromptModel::Load(*backbone_, dir_.string());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_TRUE((*loaded)->spec().case_embeddings);
+  EXPECT_TRUE((*loaded)->CaseEmbeddings().equal(cased->CaseEmbeddings()));
+  EXPECT_TRUE(tag(**loaded, "Apple sells pies").equal(before));
+  // Trained at a 20th of the prompt's learning rate, in a group of its own.
+  const auto groups = cased->ParameterGroups();
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[1].parameters.size(), 1u);
+  EXPECT_TRUE(groups[1].parameters[0].is_same(cased->CaseEmbeddings()));
+  EXPECT_DOUBLE_EQ(groups[1].learning_rate_scale, 0.05);
+  EXPECT_EQ(groups[0].parameters.size() + 1, cased->Parameters().size());
+}
+
 TEST_F(PromptModelTest, RefusesArtifactOfAnotherBackbone) {
   PromptSpec spec;
   spec.length = 2;

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "server/text/word_case.h"
+
 namespace ptune::prompts {
 
 PromptModuleImpl::PromptModuleImpl(const PromptShape& shape, Reparam reparam,
@@ -19,6 +21,10 @@ PromptModuleImpl::PromptModuleImpl(const PromptShape& shape, Reparam reparam,
     prompt = register_parameter("prompt", torch::zeros({m, h}));
   }
   head = register_module("head", torch::nn::Linear(h, shape.num_labels));
+  if (shape.case_embeddings) {
+    case_embeddings = register_parameter("case_embeddings",
+                                         torch::zeros({text::kNumWordCases, h}));
+  }
 }
 
 at::Tensor PromptModuleImpl::Prompt(bool training, double dropout) const {

@@ -17,12 +17,15 @@ struct PromptShape {
   int64_t hidden = 0;      // H
   int64_t layers = 0;      // L (deep)
   int64_t num_labels = 0;  // head outputs
+  bool case_embeddings = false;
 };
 
 class PromptModuleImpl : public torch::nn::Module {
  public:
   // reparam none: a parameter "prompt" of the served shape; mlp: "z" [m, H]
-  // and the MLP. Parameters start zero; the caller initializes them.
+  // and the MLP; with shape.case_embeddings, "case_embeddings"
+  // [text::kNumWordCases, H] after the head. Parameters start zero; the
+  // caller initializes them.
   PromptModuleImpl(const PromptShape& shape, Reparam reparam, int mlp_hidden);
 
   // The served prompt [m, H] or [L, 2, m, H]; Bernoulli dropout with
@@ -35,6 +38,7 @@ class PromptModuleImpl : public torch::nn::Module {
   at::Tensor prompt;  // reparam none
   at::Tensor z;       // reparam mlp
   torch::nn::Linear head{nullptr};
+  at::Tensor case_embeddings;  // undefined unless shape.case_embeddings
 
  private:
   PromptShape shape_;

@@ -152,7 +152,8 @@ json PromptSpecToJson(const PromptSpec& spec) {
               {"dropout", spec.dropout},
               {"pooling", Name(kPoolings, spec.pooling)},
               {"template", spec.template_text},
-              {"verbalizer", spec.verbalizer}};
+              {"verbalizer", spec.verbalizer},
+              {"case_embeddings", spec.case_embeddings}};
 }
 
 absl::StatusOr<PromptSpec> PromptSpecFromJson(const json& j) {
@@ -196,6 +197,12 @@ absl::StatusOr<PromptSpec> PromptSpecFromJson(const json& j) {
       }
       spec.verbalizer.push_back(word.get<std::string>());
     }
+  }
+  if (auto it = j.find("case_embeddings"); it != j.end()) {
+    if (!it->is_boolean()) {
+      return absl::InvalidArgumentError("spec.case_embeddings must be true or false");
+    }
+    spec.case_embeddings = it->get<bool>();
   }
   RETURN_IF_ERROR(num("length", &spec.length));
   RETURN_IF_ERROR(num("infix_position", &spec.infix_position));

@@ -51,6 +51,11 @@ struct PromptSpec {
   // Label words, one per label in label order: the head's rows start from
   // their embeddings (pooling mask only).
   std::vector<std::string> verbalizer;
+  // Case embeddings: a learned vector per text::WordCase class, added to
+  // every text token's input embedding. Gives an uncased backbone the
+  // capitalization its tokenizer drops (names, organizations). Trained with
+  // the prompt from zeros; not part of PEFT's adapter format.
+  bool case_embeddings = false;
 };
 
 // Checks the spec against a backbone (length fits the positions, dims).

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/status_macros.h"
+#include "server/text/word_case.h"
 
 namespace ptune::prompts {
 namespace {
@@ -86,13 +87,17 @@ absl::StatusOr<TemplatedText> ApplyTemplate(const PromptTemplate& tmpl,
   TemplatedText out;
   text::Encoding& enc = out.encoding;
   const auto push = [&](int32_t id, std::pair<int32_t, int32_t> offset,
-                        std::pair<int32_t, int32_t> bytes, int32_t word) {
+                        std::pair<int32_t, int32_t> bytes, int32_t word,
+                        uint8_t word_case) {
     enc.ids.push_back(id);
     enc.offsets.push_back(offset);
     enc.byte_offsets.push_back(bytes);
     enc.word_ids.push_back(word);
+    enc.word_case.push_back(word_case);
   };
-  push(tokenizer.cls_id(), {0, 0}, {0, 0}, -1);
+  // Template text is the prompt's, not the input's: no word case.
+  constexpr uint8_t kNoCase = static_cast<uint8_t>(text::WordCase::kNone);
+  push(tokenizer.cls_id(), {0, 0}, {0, 0}, -1, kNoCase);
   int32_t soft_begin = 0;
   for (size_t i = 0; i < tmpl.pieces.size(); ++i) {
     const auto& piece = tmpl.pieces[i];
@@ -106,7 +111,7 @@ absl::StatusOr<TemplatedText> ApplyTemplate(const PromptTemplate& tmpl,
           if (id == tokenizer.mask_id() && out.mask_position < 0) {
             out.mask_position = static_cast<int32_t>(enc.ids.size());
           }
-          push(id, {0, 0}, {0, 0}, -1);
+          push(id, {0, 0}, {0, 0}, -1, kNoCase);
         }
         break;
       case PromptTemplate::Piece::Kind::kText: {
@@ -117,13 +122,14 @@ absl::StatusOr<TemplatedText> ApplyTemplate(const PromptTemplate& tmpl,
           enc.truncated = keep < t.ids.size();
         }
         for (size_t k = 0; k < keep; ++k) {
-          push(t.ids[k], t.offsets[k], t.byte_offsets[k], t.word_ids[k]);
+          push(t.ids[k], t.offsets[k], t.byte_offsets[k], t.word_ids[k],
+               t.word_case[k]);
         }
         break;
       }
     }
   }
-  push(tokenizer.sep_id(), {0, 0}, {0, 0}, -1);
+  push(tokenizer.sep_id(), {0, 0}, {0, 0}, -1, kNoCase);
   // A soft run placed at the very end sits before [SEP].
   for (auto& segment : out.segments) {
     segment.before_token = std::min<int32_t>(

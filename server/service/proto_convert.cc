@@ -138,6 +138,7 @@ absl::StatusOr<prompts::PromptSpec> SpecFromProto(const v1::PromptSpec& in) {
   }
   spec.template_text = in.template_text();
   spec.verbalizer.assign(in.verbalizer().begin(), in.verbalizer().end());
+  if (in.has_case_embeddings()) spec.case_embeddings = in.case_embeddings();
   return spec;
 }
 
@@ -175,6 +176,7 @@ v1::PromptSpec SpecToProto(const prompts::PromptSpec& spec) {
   }
   out.set_template_text(spec.template_text);
   for (const std::string& word : spec.verbalizer) out.add_verbalizer(word);
+  out.set_case_embeddings(spec.case_embeddings);
   return out;
 }
 

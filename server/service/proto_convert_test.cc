@@ -31,6 +31,7 @@ TEST(SpecFromProtoTest, RoundTripsThroughSpecToProto) {
   in.set_l2(0.01);
   in.set_dropout(0.1);
   in.set_pooling(v1::POOLING_MEAN);
+  in.set_case_embeddings(true);
   absl::StatusOr<prompts::PromptSpec> spec = SpecFromProto(in);
   ASSERT_TRUE(spec.ok()) << spec.status();
   const v1::PromptSpec out = SpecToProto(*spec);

@@ -8,12 +8,28 @@
 #include "server/text/tokenizer_files.h"
 #include "server/text/unicode_props.h"
 #include "server/text/utf8.h"
+#include "server/text/word_case.h"
 
 namespace ptune::text {
 namespace {
 
 // Ids above this are rejected rather than sizing a huge id table.
 constexpr int32_t kMaxId = 1 << 24;
+
+// Appends the word case of every token after the ones `enc` has classified
+// already: each word (a run of tokens with one word id) is classified over
+// the original code points it spans.
+void ClassifyWordCases(const std::vector<char32_t>& text, Encoding* enc) {
+  size_t i = enc->word_case.size();
+  while (i < enc->ids.size()) {
+    size_t j = i + 1;
+    while (j < enc->ids.size() && enc->word_ids[j] == enc->word_ids[i]) ++j;
+    const WordCase word_case = ClassifyWordCase(
+        text.data() + enc->offsets[i].first, text.data() + enc->offsets[j - 1].second);
+    enc->word_case.insert(enc->word_case.end(), j - i, static_cast<uint8_t>(word_case));
+    i = j;
+  }
+}
 
 std::u32string ToU32(absl::string_view utf8) {
   auto decoded = DecodeUtf8(utf8);
@@ -181,17 +197,20 @@ absl::StatusOr<Encoding> Tokenizer::Encode(absl::string_view text,
     enc.offsets.emplace_back(0, 0);
     enc.byte_offsets.emplace_back(0, 0);
     enc.word_ids.push_back(-1);
+    enc.word_case.push_back(static_cast<uint8_t>(WordCase::kNone));
   }
   const size_t body_limit = static_cast<size_t>(limit - n_special);
   Scratch scratch;
   EncodeBody(decoded.code_points, decoded.byte_offsets, body_limit, &scratch,
              &enc);
+  ClassifyWordCases(decoded.code_points, &enc);
   const size_t keep = body_limit + (add_special_tokens ? 1 : 0);
   if (enc.ids.size() > keep) {
     enc.ids.resize(keep);
     enc.offsets.resize(keep);
     enc.byte_offsets.resize(keep);
     enc.word_ids.resize(keep);
+    enc.word_case.resize(keep);
     enc.truncated = true;
   }
   if (add_special_tokens) {
@@ -199,6 +218,7 @@ absl::StatusOr<Encoding> Tokenizer::Encode(absl::string_view text,
     enc.offsets.emplace_back(0, 0);
     enc.byte_offsets.emplace_back(0, 0);
     enc.word_ids.push_back(-1);
+    enc.word_case.push_back(static_cast<uint8_t>(WordCase::kNone));
   }
   return enc;
 }

@@ -28,6 +28,9 @@ struct Encoding {
   std::vector<std::pair<int32_t, int32_t>> byte_offsets;
   // Index of the pre-token ("word") each token came from; -1 for specials.
   std::vector<int32_t> word_ids;
+  // Capitalization of each token's word in the original text (a
+  // text::WordCase); kNone for specials. Uncased vocabularies lose it.
+  std::vector<uint8_t> word_case;
   bool truncated = false;  // tokens were dropped to fit max_length
 };
 

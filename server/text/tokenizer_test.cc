@@ -77,6 +77,23 @@ TEST(TokenizerTest, GreedyLongestMatchFirst) {
   EXPECT_EQ(e.offsets, (Offsets{{0, 2}, {2, 3}}));
 }
 
+TEST(TokenizerTest, WordCaseComesFromTheOriginalText) {
+  auto tok = Make();
+  constexpr uint8_t kNone = 0, kLower = 1, kTitle = 2, kUpper = 3, kMixed = 4;
+  // Every piece of a word carries the word's case; specials and words
+  // without letters have none.
+  Encoding e = MustEncode(*tok, "UnAffable Hello WORLD world , I");
+  EXPECT_THAT(e.ids, ElementsAre(2, 5, 6, 7, 10, 11, 11, 13, 25, 3));
+  EXPECT_THAT(e.word_case, ElementsAre(kNone, kMixed, kMixed, kMixed, kTitle,
+                                       kUpper, kLower, kNone, kTitle, kNone));
+  // Accented capitals count (the normalizer strips the accent, not the case).
+  e = MustEncode(*tok, "CAF\xC3\x89 Caf\xC3\xA9", 0, false);
+  EXPECT_THAT(e.word_case, ElementsAre(kUpper, kTitle));
+  // Truncation keeps word_case aligned with ids.
+  e = MustEncode(*tok, "Hello WORLD", 3);
+  EXPECT_THAT(e.word_case, ElementsAre(kNone, kTitle, kNone));
+}
+
 TEST(TokenizerTest, UnsplittableWordIsOneUnknownToken) {
   auto tok = Make();
   // "ab" matches, then "##z" cannot: the whole word is [UNK].

@@ -158,6 +158,26 @@ TEST_F(TrainerTest, TaggingLearnsEntitiesWithOffsets) {
   }
 }
 
+TEST_F(TrainerTest, TaggingLearnsWithCaseEmbeddings) {
+  const Dataset data = People();
+  prompts::PromptSpec spec;
+  spec.length = 4;
+  spec.case_embeddings = true;
+  auto model = Make(data, spec);
+  auto result = Train(*backbone_, *model, data, data, Quick(6));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_LT(result->epochs.back().train_loss, result->epochs.front().train_loss);
+  auto eval = Evaluate(*backbone_, *model, data, 16, 64);
+  ASSERT_TRUE(eval.ok()) << eval.status();
+  EXPECT_GE(eval->primary, 0.9) << eval->metrics.dump();
+  // The Title row (every name and place) moved; rows of classes absent
+  // from the data (UPPER, mIxed) got no gradient and stay zero.
+  const at::Tensor table = model->CaseEmbeddings();
+  EXPECT_GT(table[2].abs().sum().item<double>(), 0);
+  EXPECT_EQ(table[3].abs().sum().item<double>(), 0);
+  EXPECT_EQ(table[4].abs().sum().item<double>(), 0);
+}
+
 TEST_F(TrainerTest, BackboneWeightsAreBitIdenticalAfterTraining) {
   std::vector<at::Tensor> before;
   for (const at::Tensor& p : backbone_->Parameters()) before.push_back(p.clone());
@@ -179,6 +199,7 @@ TEST_F(TrainerTest, ResumeFromCheckpointEqualsUninterruptedTraining) {
   prompts::PromptSpec spec;
   spec.length = 3;
   spec.dropout = 0.2;  // exercises the saved RNG state
+  spec.case_embeddings = true;  // and a second optimizer param group
   auto straight = Make(data, spec);
   ASSERT_TRUE(Train(*backbone_, *straight, data, data, Quick(3)).ok());
 
@@ -199,6 +220,8 @@ TEST_F(TrainerTest, ResumeFromCheckpointEqualsUninterruptedTraining) {
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->epochs.size(), 3u);
   EXPECT_TRUE(resumed->PromptTensor().equal(straight->PromptTensor()));
+  EXPECT_TRUE(resumed->CaseEmbeddings().equal(straight->CaseEmbeddings()));
+  EXPECT_GT(straight->CaseEmbeddings().abs().sum().item<double>(), 0);
   fs::remove(checkpoint);
 }
 

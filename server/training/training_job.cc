@@ -90,9 +90,18 @@ absl::StatusOr<std::unique_ptr<TrainingJob>> TrainingJob::Create(
       new TrainingJob(backbone, model, train, valid, options));
   RETURN_IF_ERROR(common::TorchCall("creating a training job", [&] {
     job->parameters_ = model.Parameters();
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    for (const prompts::PromptModel::ParameterGroup& group : model.ParameterGroups()) {
+      groups.emplace_back(group.parameters,
+                          std::make_unique<torch::optim::AdamWOptions>(
+                              torch::optim::AdamWOptions(options.learning_rate *
+                                                         group.learning_rate_scale)
+                                  .weight_decay(options.weight_decay)));
+      job->group_lr_scales_.push_back(group.learning_rate_scale);
+    }
     job->optimizer_ = std::make_unique<torch::optim::AdamW>(
-        job->parameters_, torch::optim::AdamWOptions(options.learning_rate)
-                              .weight_decay(options.weight_decay));
+        std::move(groups), torch::optim::AdamWOptions(options.learning_rate)
+                               .weight_decay(options.weight_decay));
     job->rng_ = at::make_generator<at::CPUGeneratorImpl>(options.seed);
   }));
   const int64_t steps_per_epoch =
@@ -255,8 +264,9 @@ absl::Status TrainingJob::EndStep(double seconds) {
     }
     const double lr = ScheduledLearningRate(options_.learning_rate, state_.step,
                                             total_steps_, options_.warmup_fraction);
-    for (auto& group : optimizer_->param_groups()) {
-      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    for (size_t g = 0; g < optimizer_->param_groups().size(); ++g) {
+      static_cast<torch::optim::AdamWOptions&>(optimizer_->param_groups()[g].options())
+          .lr(lr * group_lr_scales_[g]);
     }
     optimizer_->step();
   }));

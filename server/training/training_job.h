@@ -153,6 +153,7 @@ class TrainingJob {
   const TrainOptions options_;
   std::vector<at::Tensor> parameters_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::vector<double> group_lr_scales_;  // per optimizer param group
   at::Generator rng_;
   int64_t total_steps_ = 0;
 
