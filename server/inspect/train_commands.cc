@@ -1,6 +1,7 @@
 // train and eval: the offline entry points of prompt tuning. Progress goes to
 // stderr; the final metrics are ONE JSON object on the last stdout line.
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,10 +54,11 @@ ABSL_FLAG(std::string, init_text, "", "Text whose token embeddings start the pro
 ABSL_FLAG(std::string, init_prompt, "", "Prompt artifact folder to start from.");
 ABSL_FLAG(double, l2, 0.0, "λ of the λ‖P‖² regularizer.");
 ABSL_FLAG(double, dropout, 0.0, "Prompt dropout probability (training only).");
-ABSL_FLAG(bool, case_embeddings, false,
-          "Learn a vector per word-case class (lower, Title, UPPER, mIxed) "
-          "added to each text token's input embedding: gives an uncased "
-          "backbone the capitalization it drops. Not exportable to PEFT.");
+ABSL_FLAG(std::optional<bool>, case_embeddings, std::nullopt,
+          "true/false: learn a vector per word-case class (lower, Title, "
+          "UPPER, mIxed) added to each text token's input embedding, giving "
+          "an uncased backbone the capitalization it drops. Default: true "
+          "for --task tag, false for classify. Not exportable to PEFT.");
 ABSL_FLAG(std::string, head_pooling, "cls",
           "Classification head input: cls, mean, or mask (the template's "
           "[MASK] slot).");
@@ -108,7 +110,6 @@ absl::StatusOr<prompts::PromptSpec> SpecFromFlags() {
   spec.init_prompt = absl::GetFlag(FLAGS_init_prompt);
   spec.l2 = absl::GetFlag(FLAGS_l2);
   spec.dropout = absl::GetFlag(FLAGS_dropout);
-  spec.case_embeddings = absl::GetFlag(FLAGS_case_embeddings);
   ASSIGN_OR_RETURN(spec.pooling, prompts::ParseHeadPooling(absl::GetFlag(FLAGS_head_pooling)));
   spec.template_text = absl::GetFlag(FLAGS_template_text);
   if (const std::string words = absl::GetFlag(FLAGS_verbalizer); !words.empty()) {
@@ -153,6 +154,8 @@ void PrintMetrics(const nlohmann::json& metrics) {
 absl::Status RunTrain() {
   ASSIGN_OR_RETURN(const datasets::Task task, TaskFromFlag());
   ASSIGN_OR_RETURN(prompts::PromptSpec spec, SpecFromFlags());
+  spec.case_embeddings = absl::GetFlag(FLAGS_case_embeddings)
+                             .value_or(prompts::DefaultCaseEmbeddings(task));
   ASSIGN_OR_RETURN(const std::vector<int> lengths, LengthsFromFlags());
   const std::string out_dir = absl::GetFlag(FLAGS_out);
   if (out_dir.empty()) return absl::InvalidArgumentError("--out is required");

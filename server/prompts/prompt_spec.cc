@@ -138,6 +138,10 @@ absl::Status ValidatePromptSpec(const PromptSpec& spec,
   return absl::OkStatus();
 }
 
+bool DefaultCaseEmbeddings(datasets::Task task) {
+  return task == datasets::Task::kTag;
+}
+
 json PromptSpecToJson(const PromptSpec& spec) {
   return json{{"kind", Name(kKinds, spec.kind)},
               {"length", spec.length},

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/backbone/bert_config.h"
+#include "server/datasets/dataset.h"
 
 namespace ptune::prompts {
 
@@ -57,6 +58,11 @@ struct PromptSpec {
   // the prompt from zeros; not part of PEFT's adapter format.
   bool case_embeddings = false;
 };
+
+// Whether a prompt for `task` gets case embeddings when the caller does not
+// say: yes for tagging (measured on CoNLL-2003 and WNUT-17 with the uncased
+// default backbone: tests/bench/README.md §4), no for classification.
+bool DefaultCaseEmbeddings(datasets::Task task);
 
 // Checks the spec against a backbone (length fits the positions, dims).
 absl::Status ValidatePromptSpec(const PromptSpec& spec,

@@ -48,6 +48,12 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
   ASSIGN_OR_RETURN(const datasets::Task task, TaskFromProto(in.task(), "task"));
   ASSIGN_OR_RETURN(prompts::PromptSpec spec, SpecFromProto(in.spec()));
   RETURN_IF_ERROR(prompts::ValidatePromptSpec(spec, deps_.backbone->config()));
+  // Task-dependent defaults are settled now and stored with the job, so a
+  // job resumed by a later version trains with the spec it was queued with.
+  const bool case_embeddings = in.spec().has_case_embeddings()
+                                   ? in.spec().case_embeddings()
+                                   : prompts::DefaultCaseEmbeddings(task);
+  spec.case_embeddings = case_embeddings;
   ASSIGN_OR_RETURN(const training::TrainOptions options, OptionsFromProto(in.options()));
   if (in.labels_size() > deps_.limits.max_labels) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -68,6 +74,7 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
 
   // The data goes into the store as datasets; the job refers to them.
   v1::TrainPromptRequest job_request = in;
+  job_request.mutable_spec()->set_case_embeddings(case_embeddings);
   // Each part's dataset id and its parsed examples (parsed once, here).
   auto resolve = [&](bool has_inline, const v1::ExampleSet& inline_set,
                      const std::string& dataset_id, absl::string_view field,

@@ -35,8 +35,6 @@ std::vector<std::string> SpansToTags(const std::vector<Span>& words,
 // with the reason otherwise.
 absl::StatusOr<std::string> NormalizeTag(absl::string_view tag);
 
-// The tag vocabulary of a tagging head: "O", then "B-T", "I-T" for each
-// distinct type in sorted (bytewise) order. Index i of the result is class i.
 // The best tag sequence under BIO constraints (Viterbi): `scores` holds
 // n x labels.size() log-probabilities (row-major, one row per word); an I-X
 // may only follow B-X or I-X. Returns label indices. Unlike argmax, the
@@ -44,6 +42,8 @@ absl::StatusOr<std::string> NormalizeTag(absl::string_view tag);
 std::vector<int> ConstrainedBioDecode(const std::vector<float>& scores, int n,
                                       const std::vector<std::string>& labels);
 
+// The tag vocabulary of a tagging head: "O", then "B-T", "I-T" for each
+// distinct type in sorted (bytewise) order. Index i of the result is class i.
 std::vector<std::string> BioLabelSet(
     const std::vector<std::string>& entity_types);
 

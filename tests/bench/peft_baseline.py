@@ -102,7 +102,9 @@ def run_ptune(args):
                "--max_train_examples", str(args.train_examples), "--epochs", str(args.epochs),
                "--kind", args.kind, "--length", str(args.length), "--lr", str(args.lr),
                "--batch_size", str(args.batch_size), "--seed", str(args.seed),
-               "--patience", str(args.epochs)]
+               "--patience", str(args.epochs),
+               # PEFT has no case embeddings: compare like with like.
+               "--case_embeddings=false"]
         start = time.time()
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:

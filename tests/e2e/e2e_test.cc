@@ -62,8 +62,8 @@ TEST_F(E2eTest, TrainWatchServeThenRestartServesTheSameAnswers) {
   EXPECT_EQ(LastJob(sentiment).value("state", ""), "JOB_STATE_SUCCEEDED");
   const CommandResult ner = h_->Cli(
       alice->key, {"train", "--name", "ner", "--task", "tag", "--train",
-                   Example("ner.conll"), "--epochs", "3", "--length", "8",
-                   "--case_embeddings", "--wait", "--json"});
+                   Example("ner.conll"), "--epochs", "3", "--length", "8", "--wait",
+                   "--json"});
   ASSERT_EQ(ner.exit_code(), 0) << ner.DebugString();
   EXPECT_EQ(LastJob(ner).value("state", ""), "JOB_STATE_SUCCEEDED");
 
@@ -76,7 +76,10 @@ TEST_F(E2eTest, TrainWatchServeThenRestartServesTheSameAnswers) {
   const json ner_prompt = Parsed(h_->Cli(alice->key, {"prompts", "get", "ner", "--json"}));
   const std::set<std::string> types = EntityTypes(ner_prompt);
   EXPECT_THAT(types, ::testing::IsSupersetOf({"PER", "LOC", "ORG"}));
+  // Case embeddings: on by default for tagging, off for classification.
   EXPECT_TRUE(ner_prompt["spec"].value("caseEmbeddings", false)) << ner_prompt.dump();
+  EXPECT_FALSE(sentiment_prompt["spec"].value("caseEmbeddings", true))
+      << sentiment_prompt.dump();
 
   const std::vector<std::string> texts = {"what a wonderful , friendly place",
                                           "broken , late and rude",
