@@ -21,6 +21,7 @@ constexpr int32_t kMaxId = 1 << 24;
 // the original code points it spans.
 void ClassifyWordCases(const std::vector<char32_t>& text, Encoding* enc) {
   size_t i = enc->word_case.size();
+  enc->word_case.reserve(enc->ids.size() + 1);  // + [SEP]
   while (i < enc->ids.size()) {
     size_t j = i + 1;
     while (j < enc->ids.size() && enc->word_ids[j] == enc->word_ids[i]) ++j;
