@@ -129,6 +129,10 @@ absl::Status Initialize(const backbone::Backbone& backbone,
             " vectors; this spec asks for ", spec.length));
       }
       target.copy_(p);
+      // The case table transfers too when both prompts have one.
+      if (shape.case_embeddings && source->spec().case_embeddings) {
+        module.case_embeddings.copy_(source->CaseEmbeddings());
+      }
       break;
     }
   }

@@ -25,8 +25,9 @@ namespace ptune::prompts {
 class PromptModuleImpl;
 
 // A prompt artifact in memory: the bytes of prompt.safetensors (prompt,
-// head.weight, head.bias, and case_embeddings when the spec has them) and of prompt.json (format, task, labels, spec,
-// backbone identity, caller metadata). Save/Load write and read these two
+// head.weight, head.bias, and case_embeddings when the spec has them) and of
+// prompt.json (format, task, labels, spec, backbone identity, caller
+// metadata). Save/Load write and read these two
 // files; the service's store keeps them as blobs.
 struct PromptArtifact {
   std::string tensors;

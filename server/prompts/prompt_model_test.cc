@@ -161,6 +161,12 @@ TEST_F(PromptModelTest, CaseEmbeddingsStartNeutralThenSeeCapitalization) {
   EXPECT_TRUE((*loaded)->spec().case_embeddings);
   EXPECT_TRUE((*loaded)->CaseEmbeddings().equal(cased->CaseEmbeddings()));
   EXPECT_TRUE(tag(**loaded, "Apple sells pies").equal(before));
+  // Prompt transfer copies the table along with the prompt.
+  PromptSpec transfer = cased_spec;
+  transfer.init = PromptInit::kPrompt;
+  transfer.init_prompt = dir_.string();
+  auto copy = Make(transfer, datasets::Task::kTag);
+  EXPECT_TRUE(copy->CaseEmbeddings().equal(cased->CaseEmbeddings()));
   // Trained at a 20th of the prompt's learning rate, in a group of its own.
   const auto groups = cased->ParameterGroups();
   ASSERT_EQ(groups.size(), 2u);

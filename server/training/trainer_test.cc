@@ -140,42 +140,34 @@ TEST_F(TrainerTest, EveryPromptKindAndHeadLearnsAToyTask) {
 
 TEST_F(TrainerTest, TaggingLearnsEntitiesWithOffsets) {
   const Dataset data = People();
-  prompts::PromptSpec spec;
-  spec.length = 4;
-  auto model = Make(data, spec);
-  auto result = Train(*backbone_, *model, data, data, Quick(6));
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_LT(result->epochs.back().train_loss, result->epochs.front().train_loss);
-  auto eval = Evaluate(*backbone_, *model, data, 16, 64);
-  ASSERT_TRUE(eval.ok()) << eval.status();
-  EXPECT_GE(eval->primary, 0.9) << eval->metrics.dump();
-  // Predicted spans index the original text.
-  for (size_t i = 0; i < data.tagging.size(); ++i) {
-    for (const auto& span : eval->predicted_entities[i]) {
-      const std::string text = data.tagging[i].text.substr(span.begin, span.end - span.begin);
-      if (span.type == "PER") EXPECT_EQ(text, data.tagging[i].text.substr(0, text.size()));
+  for (bool case_embeddings : {false, true}) {
+    SCOPED_TRACE(case_embeddings ? "with case embeddings" : "without");
+    prompts::PromptSpec spec;
+    spec.length = 4;
+    spec.case_embeddings = case_embeddings;
+    auto model = Make(data, spec);
+    auto result = Train(*backbone_, *model, data, data, Quick(6));
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_LT(result->epochs.back().train_loss, result->epochs.front().train_loss);
+    auto eval = Evaluate(*backbone_, *model, data, 16, 64);
+    ASSERT_TRUE(eval.ok()) << eval.status();
+    EXPECT_GE(eval->primary, 0.9) << eval->metrics.dump();
+    // Predicted spans index the original text.
+    for (size_t i = 0; i < data.tagging.size(); ++i) {
+      for (const auto& span : eval->predicted_entities[i]) {
+        const std::string text =
+            data.tagging[i].text.substr(span.begin, span.end - span.begin);
+        if (span.type == "PER") EXPECT_EQ(text, data.tagging[i].text.substr(0, text.size()));
+      }
     }
+    if (!case_embeddings) continue;
+    // The Title row (every name and place) moved; rows of classes absent
+    // from the data (UPPER, mIxed) got no gradient and stay zero.
+    const at::Tensor table = model->CaseEmbeddings();
+    EXPECT_GT(table[2].abs().sum().item<double>(), 0);
+    EXPECT_EQ(table[3].abs().sum().item<double>(), 0);
+    EXPECT_EQ(table[4].abs().sum().item<double>(), 0);
   }
-}
-
-TEST_F(TrainerTest, TaggingLearnsWithCaseEmbeddings) {
-  const Dataset data = People();
-  prompts::PromptSpec spec;
-  spec.length = 4;
-  spec.case_embeddings = true;
-  auto model = Make(data, spec);
-  auto result = Train(*backbone_, *model, data, data, Quick(6));
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_LT(result->epochs.back().train_loss, result->epochs.front().train_loss);
-  auto eval = Evaluate(*backbone_, *model, data, 16, 64);
-  ASSERT_TRUE(eval.ok()) << eval.status();
-  EXPECT_GE(eval->primary, 0.9) << eval->metrics.dump();
-  // The Title row (every name and place) moved; rows of classes absent
-  // from the data (UPPER, mIxed) got no gradient and stay zero.
-  const at::Tensor table = model->CaseEmbeddings();
-  EXPECT_GT(table[2].abs().sum().item<double>(), 0);
-  EXPECT_EQ(table[3].abs().sum().item<double>(), 0);
-  EXPECT_EQ(table[4].abs().sum().item<double>(), 0);
 }
 
 TEST_F(TrainerTest, BackboneWeightsAreBitIdenticalAfterTraining) {
