@@ -112,6 +112,17 @@ class EngineTest : public ::testing::Test {
     return engine.ok() ? std::move(*engine) : nullptr;
   }
 
+  // An engine that batches without waiting, gives training `training_share`
+  // of the executor while serving has traffic, and has t1/cls_s4 loaded.
+  std::unique_ptr<Engine> MakeTrainingEngine(double training_share) {
+    EngineOptions options;
+    options.batching.batch_timeout = absl::ZeroDuration();
+    options.training_share = training_share;
+    std::unique_ptr<Engine> engine = MakeEngine(options);
+    if (engine != nullptr) Preload(*engine, Key("t1", "cls_s4"));
+    return engine;
+  }
+
   static void Preload(Engine& engine, const PromptKey& key) {
     absl::Notification loaded;
     absl::Status status;
@@ -471,11 +482,8 @@ TEST_F(EngineTest, ShutdownFinishesQueuedWork) {
 }
 
 TEST_F(EngineTest, TrainsOnTheExecutorWhileServing) {
-  EngineOptions options;
-  options.batching.batch_timeout = absl::ZeroDuration();
-  options.training_share = 0.5;
-  std::unique_ptr<Engine> engine = MakeEngine(options);
-  Preload(*engine, Key("t1", "cls_s4"));
+  std::unique_ptr<Engine> engine = MakeTrainingEngine(0.5);
+  ASSERT_NE(engine, nullptr);
 
   const char* words[] = {"good", "bad", "great", "awful", "fine", "poor"};
   std::vector<std::string> texts;
@@ -509,11 +517,8 @@ TEST_F(EngineTest, TrainsOnTheExecutorWhileServing) {
 }
 
 TEST_F(EngineTest, TrainingShareCapsTrainingWhileServingHasTraffic) {
-  EngineOptions options;
-  options.batching.batch_timeout = absl::ZeroDuration();
-  options.training_share = 0.2;
-  std::unique_ptr<Engine> engine = MakeEngine(options);
-  Preload(*engine, Key("t1", "cls_s4"));
+  std::unique_ptr<Engine> engine = MakeTrainingEngine(0.2);
+  ASSERT_NE(engine, nullptr);
   std::vector<std::string> texts;
   for (int i = 0; i < 8; ++i) {
     texts.push_back(absl::StrCat("a fairly long review number ", i, " of a film"));

@@ -17,21 +17,6 @@
 namespace ptune::prompts {
 namespace {
 
-// Where a shallow prompt of `spec` goes when no template says otherwise (the
-// same layout PromptModel::MakeInput uses).
-std::vector<backbone::PromptSegment> PlacementSegments(const PromptSpec& spec) {
-  const int32_t m = spec.length;
-  switch (spec.placement) {
-    case Placement::kPrefix:
-      return {{0, 0, m}};
-    case Placement::kInfix:
-      return {{spec.infix_position, 0, m}};
-    case Placement::kPrefixInfix:
-      return {{0, 0, m / 2}, {spec.infix_position, m / 2, m - m / 2}};
-  }
-  return {};
-}
-
 // Pads dimension `dim` of `t` with zeros up to `size` (differentiable).
 at::Tensor PadTo(const at::Tensor& t, int64_t dim, int64_t size) {
   if (t.size(dim) == size) return t;

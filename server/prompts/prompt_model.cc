@@ -395,20 +395,21 @@ backbone::EncoderInput PromptModel::MakeInput(const backbone::TokenBatch& batch,
     in.shallow.segments = batch.segments;
     return in;
   }
-  std::vector<backbone::PromptSegment> segments;
-  switch (spec_.placement) {
-    case Placement::kPrefix:
-      segments = {{0, 0, m}};
-      break;
-    case Placement::kInfix:
-      segments = {{spec_.infix_position, 0, m}};
-      break;
-    case Placement::kPrefixInfix:
-      segments = {{0, 0, m / 2}, {spec_.infix_position, m / 2, m - m / 2}};
-      break;
-  }
-  in.shallow.segments.assign(b, segments);
+  in.shallow.segments.assign(b, PlacementSegments(spec_));
   return in;
+}
+
+std::vector<backbone::PromptSegment> PlacementSegments(const PromptSpec& spec) {
+  const int32_t m = spec.length;
+  switch (spec.placement) {
+    case Placement::kPrefix:
+      return {{0, 0, m}};
+    case Placement::kInfix:
+      return {{spec.infix_position, 0, m}};
+    case Placement::kPrefixInfix:
+      return {{0, 0, m / 2}, {spec.infix_position, m / 2, m - m / 2}};
+  }
+  return {};
 }
 
 absl::StatusOr<at::Tensor> PromptModel::Logits(const backbone::Backbone& backbone,

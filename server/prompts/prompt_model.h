@@ -148,6 +148,11 @@ class PromptModel {
   std::shared_ptr<PromptModuleImpl> module_;
 };
 
+// Where a shallow prompt of `spec` goes when no template says otherwise:
+// its placement (prefix / infix / prefix_infix) as soft-token runs. Used by
+// PromptModel::MakeInput and by mixed batches.
+std::vector<backbone::PromptSegment> PlacementSegments(const PromptSpec& spec);
+
 }  // namespace ptune::prompts
 
 #endif  // PTUNE_SERVER_PROMPTS_PROMPT_MODEL_H_
