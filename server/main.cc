@@ -2,16 +2,26 @@
 // server/service/server.h). Runs until SIGTERM or SIGINT, then shuts down
 // gracefully: in-flight calls finish, training jobs stop at their next step
 // and resume from their last checkpoint at the next start. Exit code 0 after
-// a clean shutdown.
+// a clean shutdown; 1 when it had to give up after shutdown_grace + 5 s.
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "server/common/process_tuning.h"
 #include "server/platform/blas_kernel.h"
 #include "server/service/flags.h"
 #include "server/service/server.h"
+
+namespace {
+// Past the grace period, what Shutdown may still need: stopping jobs at
+// their next step and the executor's last turn.
+constexpr absl::Duration kShutdownMargin = absl::Seconds(5);
+}  // namespace
 
 int main(int argc, char** argv) {
   ptune::platform::SelectBlasKernel(argv);
@@ -48,6 +58,18 @@ int main(int argc, char** argv) {
   int signal = 0;
   sigwait(&signals, &signal);
   std::cerr << "ptune-server: signal " << signal << ", shutting down\n";
+  // Shutdown waits for in-flight calls (at most the grace period), running
+  // jobs (they stop at their next step) and the executor's current turn. A
+  // turn that never ends must not keep the process alive past Kubernetes'
+  // grace period (it would be SIGKILLed, mid-write): exit on our own first.
+  // The store is crash-safe and jobs resume from their last checkpoint.
+  const absl::Duration hard_limit = options->shutdown_grace + kShutdownMargin;
+  std::thread([hard_limit] {
+    absl::SleepFor(hard_limit);
+    std::cerr << "ptune-server: shutdown did not finish within "
+              << absl::FormatDuration(hard_limit) << "; exiting now\n";
+    std::_Exit(1);
+  }).detach();
   (*server)->Shutdown();
   std::cerr << "ptune-server: stopped\n";
   return 0;

@@ -29,6 +29,18 @@ namespace ptune::batching {
 // device executor (ARCHITECTURE.md §3-4). Torch-free: TaskT carries whatever
 // the engine needs; see task.h for the members TaskT must offer.
 //
+// Admission (Schedule), so that a tenant within its quota always gets
+// service while another floods:
+//  0. A tenant may queue at most max_queue_per_tenant rows. While the queue
+//     holds fewer than max_queue_size rows, any other row is admitted. When
+//     it is full, a tenant's fair share is max_queue_size / tenants with
+//     queued rows (itself included): a tenant at or above its share gets
+//     UNAVAILABLE; a tenant below it is admitted and the tenant holding the
+//     most rows (necessarily above its share) gives up its newest row, which
+//     fails with UNAVAILABLE (its client retries; older rows keep their
+//     place). So the queue never exceeds max_queue_size and a light tenant
+//     is never refused because of a heavy one.
+//
 // Batch formation (TryFormBatch, which NextBatch wraps):
 //  1. Rows whose client cancelled or whose deadline passed are removed and
 //     failed (CANCELLED / DEADLINE_EXCEEDED); they never reach a batch.
@@ -43,8 +55,8 @@ namespace ptune::batching {
 //     active tenant (no credit for idle time).
 //  3. Length grouping: the other rows are picked from the first length_window
 //     rows of every tenant, closest in length to the anchor first, while the
-//     batch fits max_batch_size and the padded budget max_batch_tokens
-//     (rows x longest row).
+//     batch fits max_batch_size and the padded budget (rows x longest row)
+//     of preferred_batch_tokens when set, else max_batch_tokens.
 //  4. A partial batch waits until batch_timeout after its oldest queued row,
 //     unless it is full (max_batch_size rows or no room for one more token
 //     row) or queued work is left over (waiting would only add latency).
@@ -73,39 +85,58 @@ class BatchScheduler {
   // Queues *task. On OK the scheduler owns it and *task is null; on any error
   // *task is left with the caller. INVALID_ARGUMENT: null task, tokens() <= 0
   // or tokens() > max_batch_tokens (could never fit a batch). UNAVAILABLE:
-  // queue full or shut down (retryable).
+  // the tenant's queue limit, a full queue in which the tenant holds its
+  // share (rule 0), or shut down (retryable). May fail another tenant's
+  // newest queued row (rule 0) before returning OK.
   absl::Status Schedule(std::unique_ptr<TaskT>* task) {
-    if (task == nullptr || *task == nullptr) {
-      return absl::InvalidArgumentError("null task");
+    if (task == nullptr) return absl::InvalidArgumentError("null task");
+    if (absl::Status valid = CheckTask(task->get()); !valid.ok()) return valid;
+    std::vector<Dropped> pushed_out;
+    absl::Status admitted;
+    {
+      absl::MutexLock lock(&mu_);
+      admitted = AdmitLocked((*task)->tenant(), 1, &pushed_out);
+      if (admitted.ok()) QueueLocked(std::move(*task));
     }
-    const int tokens = (*task)->tokens();
-    if (tokens <= 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("task has ", tokens, " tokens; must be positive"));
+    FailAll(pushed_out);
+    return admitted;
+  }
+
+  // Queues all of *tasks (one request's rows, all of one tenant) or none:
+  // on OK the scheduler owns them all and *tasks is empty; on error *tasks
+  // is left with the caller. Errors as Schedule.
+  absl::Status ScheduleAll(std::vector<std::unique_ptr<TaskT>>* tasks) {
+    if (tasks == nullptr || tasks->empty()) {
+      return absl::InvalidArgumentError("no tasks");
     }
-    if (tokens > options_.max_batch_tokens) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "task has ", tokens, " tokens, more than max_batch_tokens ",
-          options_.max_batch_tokens));
+    for (const std::unique_ptr<TaskT>& task : *tasks) {
+      if (absl::Status valid = CheckTask(task.get()); !valid.ok()) return valid;
+      if (task->tenant() != tasks->front()->tenant()) {
+        return absl::InvalidArgumentError("tasks of several tenants");
+      }
     }
+    std::vector<Dropped> pushed_out;
+    absl::Status admitted;
+    {
+      absl::MutexLock lock(&mu_);
+      admitted = AdmitLocked(tasks->front()->tenant(),
+                             static_cast<int64_t>(tasks->size()), &pushed_out);
+      if (admitted.ok()) {
+        for (std::unique_ptr<TaskT>& task : *tasks) QueueLocked(std::move(task));
+        tasks->clear();
+      }
+    }
+    FailAll(pushed_out);
+    return admitted;
+  }
+
+  // Whether `rows` rows of `tenant` would be admitted now (rule 0), without
+  // queueing or pushing out anything (a refusal is counted in the stats):
+  // lets a caller refuse a request before
+  // it spends work (tokenization) on it. Racy by nature; ScheduleAll decides.
+  absl::Status CheckAdmission(const std::string& tenant, int64_t rows) {
     absl::MutexLock lock(&mu_);
-    if (shutdown_) return absl::UnavailableError("batch scheduler shut down");
-    if (queue_size_ >= options_.max_queue_size) {
-      ++stats_.rejected_queue_full;
-      return absl::UnavailableError(absl::StrCat(
-          "batch queue full (", options_.max_queue_size, " rows)"));
-    }
-    auto [it, inserted] = tenants_.try_emplace((*task)->tenant());
-    TenantQueue& queue = it->second;
-    if (inserted) {
-      queue.served = vtime_;
-      queue.arrival = next_seq_;
-    }
-    queue.entries.push_back(
-        Entry{std::move(*task), clock_->Now(), next_seq_++});
-    ++queue_size_;
-    cv_.Signal();
-    return absl::OkStatus();
+    return AdmitLocked(tenant, rows, nullptr);
   }
 
   // Blocks until a batch is ready, max_wait has passed on the clock (then an
@@ -211,6 +242,84 @@ class BatchScheduler {
       : options_(options),
         clock_(options.clock != nullptr ? options.clock : Clock::Real()) {}
 
+  // Admission of `rows` more rows of `tenant` (rule 0 of the class comment).
+  // OK: there is room now, after rows of the most-queued tenants were pushed
+  // out into *pushed_out (null: a dry run that queues and pushes out
+  // nothing; a refusal still counts in the stats).
+  absl::Status AdmitLocked(const std::string& tenant, int64_t rows,
+                           std::vector<Dropped>* pushed_out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (shutdown_) return absl::UnavailableError("batch scheduler shut down");
+    auto own = tenants_.find(tenant);
+    const int64_t queued = own == tenants_.end() ? 0 : own->second.entries.size();
+    const int64_t active =
+        static_cast<int64_t>(tenants_.size()) + (own == tenants_.end() ? 1 : 0);
+    const int64_t share = std::max<int64_t>(1, options_.max_queue_size / active);
+    if (queued + rows > options_.max_queue_per_tenant) {
+      ++stats_.rejected_tenant_limit;
+      return absl::UnavailableError(absl::StrCat(
+          "this tenant has ", queued, " texts queued and asks for ", rows,
+          " more; one tenant may queue ", options_.max_queue_per_tenant,
+          " (--max_queue_per_tenant); retry later"));
+    }
+    const int64_t excess = queue_size_ + rows - options_.max_queue_size;
+    if (excess <= 0) return absl::OkStatus();
+    if (queued + rows > share) {
+      ++stats_.rejected_queue_full;
+      return absl::UnavailableError(absl::StrCat(
+          "batch queue full (", options_.max_queue_size, " texts) and this tenant "
+          "would exceed its share (", share, "); retry later"));
+    }
+    if (pushed_out == nullptr) return absl::OkStatus();
+    // Under its share in a full queue: the tenants holding the most rows
+    // (necessarily more than their share) give up their newest ones.
+    for (int64_t i = 0; i < excess; ++i) {
+      TenantQueue* victim = nullptr;
+      for (auto& [name, queue] : tenants_) {
+        if (victim == nullptr || queue.entries.size() > victim->entries.size()) {
+          victim = &queue;
+        }
+      }
+      pushed_out->push_back(
+          {std::move(victim->entries.back().task),
+           absl::UnavailableError(absl::StrCat(
+               "batch queue full (", options_.max_queue_size,
+               " texts): this tenant held more than its share (", share,
+               ") when another tenant needed room; retry later"))});
+      victim->entries.pop_back();
+      --queue_size_;
+      ++stats_.pushed_out;
+    }
+    return absl::OkStatus();
+  }
+
+  void QueueLocked(std::unique_ptr<TaskT> task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto [it, inserted] = tenants_.try_emplace(task->tenant());
+    TenantQueue& queue = it->second;
+    if (inserted) {
+      queue.served = vtime_;
+      queue.arrival = next_seq_;
+    }
+    queue.entries.push_back(Entry{std::move(task), clock_->Now(), next_seq_++});
+    ++queue_size_;
+    cv_.Signal();
+  }
+
+  absl::Status CheckTask(const TaskT* task) const {
+    if (task == nullptr) return absl::InvalidArgumentError("null task");
+    const int tokens = task->tokens();
+    if (tokens <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("task has ", tokens, " tokens; must be positive"));
+    }
+    if (tokens > options_.max_batch_tokens) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "task has ", tokens, " tokens, more than max_batch_tokens ",
+          options_.max_batch_tokens));
+    }
+    return absl::OkStatus();
+  }
+
   static void FailAll(std::vector<Dropped>& dropped) {
     for (Dropped& d : dropped) d.task->Fail(std::move(d.status));
   }
@@ -290,6 +399,10 @@ class BatchScheduler {
                 return da != db ? da < db : a.seq < b.seq;
               });
 
+    const int64_t budget = options_.preferred_batch_tokens > 0
+                               ? std::min(options_.preferred_batch_tokens,
+                                          options_.max_batch_tokens)
+                               : options_.max_batch_tokens;
     std::vector<Candidate> picked = {{anchor, 0, anchor_tokens, 0}};
     anchor->taking = 1;
     int max_tokens = anchor_tokens;
@@ -298,19 +411,15 @@ class BatchScheduler {
       if (rows == options_.max_batch_size) break;
       if (c.queue->served + c.queue->taking + 1 > max_served) continue;
       const int longest = std::max(max_tokens, c.tokens);
-      if (static_cast<int64_t>(rows + 1) * longest >
-          options_.max_batch_tokens) {
-        continue;
-      }
+      if (static_cast<int64_t>(rows + 1) * longest > budget) continue;
       picked.push_back(c);
       ++c.queue->taking;
       max_tokens = longest;
     }
 
     const int rows = static_cast<int>(picked.size());
-    const bool full =
-        rows == options_.max_batch_size ||
-        static_cast<int64_t>(rows + 1) * max_tokens > options_.max_batch_tokens;
+    const bool full = rows == options_.max_batch_size ||
+                      static_cast<int64_t>(rows + 1) * max_tokens > budget;
     const bool work_left = rows < queue_size_;
     if (!full && !work_left && now < oldest + options_.batch_timeout) {
       *release_at = oldest + options_.batch_timeout;

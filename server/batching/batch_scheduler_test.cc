@@ -124,6 +124,54 @@ TEST_F(BatchSchedulerTest, QueueFullReturnsUnavailableAndTaskStaysWithCaller) {
   EXPECT_EQ(task, nullptr);
 }
 
+// Rule 0: a flooding tenant fills the queue; a light tenant is still
+// admitted, and the flooder's newest row makes room (UNAVAILABLE to it).
+TEST_F(BatchSchedulerTest, FullQueueAdmitsTenantUnderItsShare) {
+  Scheduler::Options options = DefaultOptions();
+  options.max_queue_size = 8;
+  auto scheduler = MakeScheduler(options);
+  std::vector<int> flood;
+  for (int i = 0; i < 8; ++i) flood.push_back(ScheduleOrDie(*scheduler, "b", 10));
+  std::unique_ptr<TestTask> more = MakeTask("b", 10);
+  EXPECT_EQ(scheduler->Schedule(&more).code(), absl::StatusCode::kUnavailable);
+
+  const int light = ScheduleOrDie(*scheduler, "a", 10);
+  EXPECT_EQ(scheduler->stats().queue_depth, 8);
+  EXPECT_EQ(scheduler->stats().pushed_out, 1);
+  ASSERT_EQ(failures_.count(flood.back()), 1u);
+  EXPECT_EQ(failures_[flood.back()].code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(failures_[flood.back()].message(),
+              ::testing::HasSubstr("more than its share"));
+  EXPECT_EQ(failures_.count(light), 0u);
+
+  // Four more light rows fit (share 8 / 2 = 4), each pushing out a flood row;
+  // the fifth finds the light tenant at its share.
+  for (int i = 0; i < 3; ++i) ScheduleOrDie(*scheduler, "a", 10);
+  std::unique_ptr<TestTask> over = MakeTask("a", 10);
+  EXPECT_EQ(scheduler->Schedule(&over).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(scheduler->stats().pushed_out, 4);
+  EXPECT_EQ(scheduler->stats().queue_depth, 8);
+  // The light tenant's first row anchors the first batch.
+  Batch<TestTask> batch = scheduler->TryFormBatch();
+  ASSERT_GT(batch.size(), 0);
+  bool has_light = false;
+  for (const auto& task : batch.tasks()) has_light |= task->id() == light;
+  EXPECT_TRUE(has_light);
+}
+
+TEST_F(BatchSchedulerTest, PerTenantQueueLimit) {
+  Scheduler::Options options = DefaultOptions();
+  options.max_queue_per_tenant = 3;
+  auto scheduler = MakeScheduler(options);
+  for (int i = 0; i < 3; ++i) ScheduleOrDie(*scheduler, "b", 10);
+  std::unique_ptr<TestTask> task = MakeTask("b", 10);
+  const absl::Status status = scheduler->Schedule(&task);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(status.message(), ::testing::HasSubstr("max_queue_per_tenant"));
+  EXPECT_EQ(scheduler->stats().rejected_tenant_limit, 1);
+  ScheduleOrDie(*scheduler, "a", 10);
+}
+
 TEST_F(BatchSchedulerTest, RejectsTaskThatCanNeverFitTheTokenBudget) {
   Scheduler::Options options = DefaultOptions();
   options.max_batch_tokens = 100;

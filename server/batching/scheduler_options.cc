@@ -9,6 +9,10 @@ absl::Status BatchSchedulerOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("max_queue_size must be positive, got ", max_queue_size));
   }
+  if (max_queue_per_tenant <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_queue_per_tenant must be positive, got ", max_queue_per_tenant));
+  }
   if (max_batch_size <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_batch_size must be positive, got ", max_batch_size));
@@ -16,6 +20,10 @@ absl::Status BatchSchedulerOptions::Validate() const {
   if (max_batch_tokens <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_batch_tokens must be positive, got ", max_batch_tokens));
+  }
+  if (preferred_batch_tokens < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "preferred_batch_tokens must not be negative, got ", preferred_batch_tokens));
   }
   if (batch_timeout < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(

@@ -17,6 +17,12 @@ struct BatchSchedulerOptions {
   // sheds load early so clients retry elsewhere while their deadline allows.
   int max_queue_size = 1024;
 
+  // Rows one tenant may have queued, whatever the others do. A full queue is
+  // also shared fairly (see BatchScheduler rule 0), so this is only the
+  // ceiling of one tenant's burst: lower keeps one tenant's backlog (and its
+  // queueing delay) short; higher lets a lone tenant use the whole queue.
+  int max_queue_per_tenant = 1024;
+
   // Most rows in one batch. Larger raises device utilisation up to the point
   // where the forward is compute-bound; beyond it only latency grows.
   int max_batch_size = 32;
@@ -26,6 +32,14 @@ struct BatchSchedulerOptions {
   // over padded positions). A task longer than this is rejected by Schedule
   // with INVALID_ARGUMENT, since it could never fit.
   int max_batch_tokens = 8192;
+
+  // Padded token budget that batch formation aims for, when smaller than
+  // max_batch_tokens (0 = max_batch_tokens): a batch is full once one more
+  // row would exceed it, but a lone row up to max_batch_tokens still forms a
+  // batch of its own. Smaller bounds how long a row waits behind the batch in
+  // progress (the executor cannot preempt a forward); the engine sets it on
+  // CPU, where small forwards lose little efficiency.
+  int preferred_batch_tokens = 0;
 
   // How long the executor may hold a partial batch, counted from the oldest
   // queued row, hoping that more rows arrive. Larger gives fuller batches
@@ -50,7 +64,9 @@ struct BatchSchedulerOptions {
 // cumulative since construction, except queue_depth.
 struct BatchSchedulerStats {
   int64_t queue_depth = 0;          // rows queued now
-  int64_t rejected_queue_full = 0;  // Schedule calls answered UNAVAILABLE
+  int64_t rejected_queue_full = 0;  // UNAVAILABLE: full, tenant at its share
+  int64_t rejected_tenant_limit = 0;  // UNAVAILABLE: max_queue_per_tenant
+  int64_t pushed_out = 0;  // queued rows failed to make room for a lighter tenant
   int64_t dropped_deadline = 0;     // failed with DEADLINE_EXCEEDED
   int64_t dropped_cancelled = 0;    // failed with CANCELLED
   int64_t dropped_shutdown = 0;     // failed with UNAVAILABLE by Shutdown

@@ -236,7 +236,12 @@ class EngineImpl {
     if (options_.max_texts_per_request < 1) {
       return absl::InvalidArgumentError("max_texts_per_request must be >= 1");
     }
-    ASSIGN_OR_RETURN(scheduler_, Scheduler::Create(options_.batching));
+    batching::BatchSchedulerOptions batching = options_.batching;
+    if (backbone_->device().is_cpu() && options_.cpu_max_forward_tokens > 0 &&
+        batching.preferred_batch_tokens == 0) {
+      batching.preferred_batch_tokens = options_.cpu_max_forward_tokens;
+    }
+    ASSIGN_OR_RETURN(scheduler_, Scheduler::Create(batching));
     ASSIGN_OR_RETURN(cache_, PromptCache::Create(options_.prompt_cache_bytes,
                                                  options_.loader_threads, loader));
     driver_ = std::make_unique<TrainingDriver>(backbone_, training);
@@ -285,6 +290,14 @@ class EngineImpl {
   }
 
   PromptCache& cache() { return *cache_; }
+
+  // How long the executor has been inside its current turn (a batch or a
+  // training step); zero while it waits for work.
+  absl::Duration CurrentTurn() const {
+    const int64_t started = turn_started_ns_.load(std::memory_order_relaxed);
+    if (started == 0) return absl::ZeroDuration();
+    return absl::Now() - absl::FromUnixNanos(started);
+  }
 
   ExecutorStats stats() const {
     ExecutorStats stats;
@@ -371,6 +384,14 @@ class EngineImpl {
       state->Fail(absl::CancelledError("request cancelled"));
       return;
     }
+    // A tenant over its queue share is refused before its texts cost any
+    // tokenization.
+    if (absl::Status admissible = scheduler_->CheckAdmission(
+            request.key.tenant, static_cast<int64_t>(request.texts.size()));
+        !admissible.ok()) {
+      state->Fail(std::move(admissible));
+      return;
+    }
     absl::StatusOr<std::vector<prompts::MixedRow>> rows =
         prompts::MakeMixedRows(*backbone_, *model, request.texts,
                                options_.max_tokens);
@@ -381,18 +402,19 @@ class EngineImpl {
     const int shallow = model->spec().kind == prompts::PromptKind::kShallow
                             ? model->spec().length
                             : 0;
+    std::vector<std::unique_ptr<TextTask>> tasks;
+    tasks.reserve(rows->size());
     for (size_t i = 0; i < rows->size(); ++i) {
       prompts::MixedRow& row = (*rows)[i];
       const int tokens = static_cast<int>(row.encoding.ids.size()) + shallow;
-      auto task = std::make_unique<TextTask>(
+      tasks.push_back(std::make_unique<TextTask>(
           request.key.tenant, tokens, request.deadline, state, i, model,
-          std::move(row), tagging ? request.texts[i] : std::string());
-      absl::Status scheduled = scheduler_->Schedule(&task);
-      if (!scheduled.ok()) {
-        state->Fail(std::move(scheduled));  // queued siblings are dropped
-        return;
-      }
+          std::move(row), tagging ? request.texts[i] : std::string()));
     }
+    // All of the request's texts or none: a half-queued request would hold
+    // queue room for texts whose answer can only be an error.
+    absl::Status scheduled = scheduler_->ScheduleAll(&tasks);
+    if (!scheduled.ok()) state->Fail(std::move(scheduled));
   }
 
   // Serving first: a ready serving batch always runs before training, and
@@ -481,8 +503,21 @@ class EngineImpl {
     }
   }
 
+  // Marks the executor busy for the lifetime of the guard (CurrentTurn).
+  class TurnGuard {
+   public:
+    explicit TurnGuard(std::atomic<int64_t>* started) : started_(started) {
+      started_->store(absl::GetCurrentTimeNanos(), std::memory_order_relaxed);
+    }
+    ~TurnGuard() { started_->store(0, std::memory_order_relaxed); }
+
+   private:
+    std::atomic<int64_t>* const started_;
+  };
+
   double RunTrainingStep() {
     const absl::Time start = absl::Now();
+    TurnGuard turn(&turn_started_ns_);
     driver_->Step();
     const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
     absl::MutexLock lock(&stats_mu_);
@@ -495,6 +530,7 @@ class EngineImpl {
   // Runs one scheduled batch; returns its seconds.
   double RunBatch(batching::Batch<TextTask>& batch) {
     const absl::Time start = absl::Now();
+    TurnGuard turn(&turn_started_ns_);
     std::vector<std::unique_ptr<TextTask>>& tasks = batch.tasks();
     if (observer_ != nullptr) {
       for (const auto& task : tasks) {
@@ -504,7 +540,7 @@ class EngineImpl {
     }
     if (!options_.single_prompt_batches) {
       if (backbone_->device().is_cpu() && options_.cpu_max_padding >= 0) {
-        for (auto& group : SplitByPadding(tasks, options_.cpu_max_padding)) {
+        for (auto& group : SplitForCpu(tasks, options_.cpu_max_padding)) {
           RunRows(group);
         }
       } else {
@@ -524,45 +560,65 @@ class EngineImpl {
     return absl::ToDoubleSeconds(absl::Now() - start);
   }
 
-  // Rows sorted by length and cut greedily into groups whose padding
-  // (rows x longest / real - 1) stays within `max_padding`.
-  static std::vector<std::vector<std::unique_ptr<TextTask>>> SplitByPadding(
+  // The CPU plan of one batch: rows ordered lightest tenant first (fewest
+  // rows in this batch), then by length, and cut greedily into forwards
+  // whose padding (rows x longest / real - 1) stays within `max_padding`.
+  // Each forward answers its rows when it ends, so a light tenant's text
+  // does not wait for a heavier tenant's forwards of the same batch.
+  static std::vector<std::vector<std::unique_ptr<TextTask>>> SplitForCpu(
       std::vector<std::unique_ptr<TextTask>>& tasks, double max_padding) {
+    absl::flat_hash_map<std::string, int> rows_of;
+    for (const auto& task : tasks) ++rows_of[task->tenant()];
     std::stable_sort(tasks.begin(), tasks.end(),
-                     [](const std::unique_ptr<TextTask>& a,
-                        const std::unique_ptr<TextTask>& b) {
-                       return a->tokens() < b->tokens();
+                     [&rows_of](const std::unique_ptr<TextTask>& a,
+                                const std::unique_ptr<TextTask>& b) {
+                       const int ra = rows_of[a->tenant()], rb = rows_of[b->tenant()];
+                       return ra != rb ? ra < rb : a->tokens() < b->tokens();
                      });
     std::vector<std::vector<std::unique_ptr<TextTask>>> groups;
-    int64_t real = 0;
+    int64_t real = 0, longest = 0;
     for (auto& task : tasks) {
-      const int64_t tokens = task->tokens();  // the longest so far (sorted)
+      const int64_t tokens = task->tokens();
       if (!groups.empty()) {
         const int64_t rows = static_cast<int64_t>(groups.back().size()) + 1;
+        const int64_t next_longest = std::max(longest, tokens);
         const double padding =
-            static_cast<double>(rows * tokens) / (real + tokens) - 1.0;
+            static_cast<double>(rows * next_longest) / (real + tokens) - 1.0;
         if (padding <= max_padding) {
           real += tokens;
+          longest = next_longest;
           groups.back().push_back(std::move(task));
           continue;
         }
       }
       groups.emplace_back();
       groups.back().push_back(std::move(task));
-      real = tokens;
+      real = longest = tokens;
     }
     return groups;
+  }
+
+  // Removes rows whose request is dead, failing those whose deadline passed
+  // with DEADLINE_EXCEEDED first.
+  void DropFinished(std::vector<std::unique_ptr<TextTask>>& tasks) {
+    const absl::Time now = Now();
+    tasks.erase(std::remove_if(tasks.begin(), tasks.end(),
+                               [now](const std::unique_ptr<TextTask>& t) {
+                                 if (!t->request->dead() && t->deadline() <= now) {
+                                   t->request->Fail(absl::DeadlineExceededError(
+                                       "deadline passed while waiting for the device"));
+                                 }
+                                 return t->request->dead();
+                               }),
+                tasks.end());
   }
 
   // One forward over `tasks` (their own prompts), heads, one device->host
   // copy, decoding and completion.
   void RunRows(std::vector<std::unique_ptr<TextTask>>& tasks) {
-    // A request that failed or was cancelled after batching needs no work.
-    tasks.erase(std::remove_if(tasks.begin(), tasks.end(),
-                               [](const std::unique_ptr<TextTask>& t) {
-                                 return t->request->dead();
-                               }),
-                tasks.end());
+    // A request that failed, was cancelled or ran out of time after
+    // batching (e.g. behind the other groups of a split batch) needs no work.
+    DropFinished(tasks);
     if (tasks.empty()) return;
     const absl::Time start = absl::Now();
     c10::InferenceMode inference;
@@ -627,8 +683,17 @@ class EngineImpl {
                          mixed->padding_ratio(), seconds);
     }
     const float* data = host->data_ptr<float>();
+    const absl::Time now = Now();
     for (size_t r = 0; r < tasks.size(); ++r) {
       TextTask& task = *tasks[r];
+      // Decoding is the last stage: a row whose deadline passed during the
+      // forward is answered DEADLINE_EXCEEDED, as its client expects.
+      if (task.deadline() <= now) {
+        task.request->Fail(
+            absl::DeadlineExceededError("deadline passed during the forward"));
+        continue;
+      }
+      if (task.request->dead()) continue;
       const prompts::PromptModel& model = *task.model;
       const int64_t k = static_cast<int64_t>(model.labels().size());
       if (task.request->tagging()) {
@@ -663,6 +728,8 @@ class EngineImpl {
   int submitting_ ABSL_GUARDED_BY(mu_) = 0;  // Submit calls not yet queued
   // When the latest request was queued (executor: is serving active?).
   std::atomic<int64_t> last_arrival_ns_{0};
+  // When the executor's current turn began (unix ns); 0 while it waits.
+  std::atomic<int64_t> turn_started_ns_{0};
 
   mutable absl::Mutex stats_mu_;
   ExecutorStats stats_ ABSL_GUARDED_BY(stats_mu_);
@@ -726,6 +793,8 @@ void Engine::LoadPrompt(const PromptKey& key,
 CacheStats Engine::cache_stats() const { return impl_->cache().stats(); }
 
 ExecutorStats Engine::executor_stats() const { return impl_->stats(); }
+
+absl::Duration Engine::CurrentExecutorTurn() const { return impl_->CurrentTurn(); }
 
 void Engine::Shutdown() { impl_->Shutdown(); }
 

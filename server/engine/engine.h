@@ -93,6 +93,15 @@ struct EngineOptions {
   // larger forward is cheaper, so this is ignored there. Negative = never.
   double cpu_max_padding = 0.3;
 
+  // CPU only: the padded positions (rows x longest row) a batch aims for
+  // (batching::BatchSchedulerOptions::preferred_batch_tokens, unless that is
+  // set). The executor cannot preempt a forward, so this bounds how long
+  // another tenant's text waits behind a flooding tenant's batch: smaller
+  // cuts that wait (tail latency under a flood) but gives each forward less
+  // work to amortize its fixed cost. <= 0 = max_batch_tokens. Measured in
+  // tests/bench/README.md (flood).
+  int cpu_max_forward_tokens = 256;
+
   // Baseline for benchmarks only: split every batch by prompt and run one
   // forward per prompt, as a server batching only same-prompt requests
   // would. Lower throughput with many prompts; never faster.
@@ -197,6 +206,12 @@ class Engine {
 
   CacheStats cache_stats() const;
   ExecutorStats executor_stats() const;
+
+  // How long the executor has been inside its current turn (one serving
+  // batch or one training step); zero while it waits for work. Every turn is
+  // bounded (batch token budget, training slices), so a long one means the
+  // executor is stuck: the server's watchdog turns health NOT_SERVING.
+  absl::Duration CurrentExecutorTurn() const;
 
   // Stops accepting requests (UNAVAILABLE), finishes queued and loading
   // work, and joins the executor and loader threads. Idempotent.

@@ -50,6 +50,9 @@ ABSL_FLAG(double, phase_seconds, 8.0,
           "bench-serve: measuring time of each load phase (after a warm-up "
           "of a quarter of it).");
 ABSL_FLAG(int, clients, 32, "bench-serve: closed-loop client threads.");
+ABSL_FLAG(int, cpu_max_forward_tokens, 256,
+          "bench-serve: EngineOptions::cpu_max_forward_tokens (<= 0: batches up to "
+          "max_batch_tokens).");
 ABSL_FLAG(int, prompts, 1000,
           "bench-serve: distinct prompts in the mixed streams (each its own "
           "tenant).");
@@ -466,6 +469,7 @@ absl::Status RunBenchServe() {
       std::max(4 * clients, absl::GetFlag(FLAGS_burst));
   options.prompt_cache_bytes = int64_t{4} << 30;
   options.training_share = absl::GetFlag(FLAGS_training_share);
+  options.cpu_max_forward_tokens = absl::GetFlag(FLAGS_cpu_max_forward_tokens);
 
   std::vector<PromptKey> shallow_keys, deep_keys;
   for (int i = 0; i < n_prompts; ++i) {

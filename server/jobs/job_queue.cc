@@ -13,6 +13,10 @@ namespace ptune::jobs {
 absl::StatusOr<std::unique_ptr<JobQueue>> JobQueue::Create(
     store::Store* store, const Options& options) {
   if (store == nullptr) return absl::InvalidArgumentError("JobQueue needs a store");
+  if (options.max_attempts < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_attempts must be at least 1, got ", options.max_attempts));
+  }
   if (options.max_running_jobs < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_running_jobs must be at least 1, got ", options.max_running_jobs));
@@ -68,7 +72,7 @@ absl::StatusOr<store::Job> JobQueue::Cancel(const std::string& tenant_id,
 }
 
 absl::StatusOr<int64_t> JobQueue::Recover() {
-  return store_->RecoverRunningJobs(absl::Now());
+  return store_->RecoverRunningJobs(absl::Now(), options_.max_attempts);
 }
 
 }  // namespace ptune::jobs

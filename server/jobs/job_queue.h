@@ -43,6 +43,10 @@ class JobQueue {
     // training may take. More means more tenants progress at once but each
     // more slowly, and serving shares the device with all of them.
     int max_running_jobs = 1;
+    // Runs a job gets: Recover fails a job that has been cut short (the
+    // process died under it) this many times instead of requeueing it, so
+    // a job that gets the process OOM-killed cannot crash-loop the server.
+    int max_attempts = 3;
   };
 
   static absl::StatusOr<std::unique_ptr<JobQueue>> Create(store::Store* store,
@@ -65,8 +69,9 @@ class JobQueue {
                                     const std::string& job_id);
 
   // Start-up recovery after a crash: jobs left running go back to queued
-  // (checkpoint kept, attempts + 1), or to cancelled when their cancel had
-  // been requested. Call before any runner starts. Returns how many moved.
+  // (checkpoint kept, attempts + 1), to cancelled when their cancel had been
+  // requested, or to failed after Options::max_attempts cut-short runs.
+  // Call before any runner starts. Returns how many moved.
   absl::StatusOr<int64_t> Recover();
 
   store::Store* store() const { return store_; }

@@ -293,6 +293,21 @@ absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::FromTensors(
     return absl::InvalidArgumentError(
         "case embeddings given for a spec without case_embeddings");
   }
+  for (const auto& named :
+       {std::pair<const char*, const at::Tensor*>{"prompt", &prompt},
+        {"head weight", &head_weight},
+        {"head bias", &head_bias},
+        {"case embeddings", &case_embeddings}}) {
+    const at::Tensor& tensor = *named.second;
+    if (!tensor.defined()) continue;
+    ASSIGN_OR_RETURN(const bool finite, common::TorchCall("checking values", [&] {
+                       return at::isfinite(tensor).all().item<bool>();
+                     }));
+    if (!finite) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the ", named.first, " tensor holds NaN or Inf values"));
+    }
+  }
   std::unique_ptr<PromptModel> model(new PromptModel());
   model->task_ = task;
   model->backbone_identity_ = {
@@ -312,6 +327,20 @@ absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::FromTensors(
     model->module_->to(backbone.device());
   }));
   return model;
+}
+
+absl::Status PromptModel::CheckFinite() const {
+  for (const auto& named : NamedParameters()) {
+    const at::Tensor& tensor = named.second;
+    ASSIGN_OR_RETURN(const bool finite, common::TorchCall("checking values", [&] {
+                       return at::isfinite(tensor.detach()).all().item<bool>();
+                     }));
+    if (!finite) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("parameter ", named.first, " holds NaN or Inf values"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<PromptArtifact> PromptModel::Serialize(const json& metadata) {

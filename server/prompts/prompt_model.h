@@ -128,6 +128,11 @@ class PromptModel {
   // Named parameters, for checkpoints.
   std::vector<std::pair<std::string, at::Tensor>> NamedParameters() const;
 
+  // INVALID_ARGUMENT naming the first parameter that holds NaN or Inf (a
+  // diverged training run; a corrupt import). Such a prompt would answer
+  // every request with NaN scores.
+  absl::Status CheckFinite() const;
+
   // Text tokens a row may keep (incl. [CLS]/[SEP]) so that text + shallow
   // prompt fit the backbone's positions.
   int MaxTextTokens(const backbone::Backbone& backbone) const;

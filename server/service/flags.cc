@@ -22,6 +22,10 @@ ABSL_FLAG(std::string, dtype, "float32",
 ABSL_FLAG(std::string, store, "",
           "State store URL: sqlite:///abs/path.db (one file, WAL, synchronous=FULL). "
           "Default: sqlite://<data_dir>/ptune.db.");
+ABSL_FLAG(bool, init_store, false,
+          "Create a fresh store over an existing but empty (0-byte) SQLite file. Without "
+          "it such a file (a botched restore) stops the start-up instead of silently "
+          "starting with no tenants. A missing file is always created.");
 ABSL_FLAG(std::string, data_dir, ".", "Folder for the default SQLite file.");
 ABSL_FLAG(std::string, admin_key_file, "",
           "File with the admin key (>= 32 characters) for the Admin service. Without it "
@@ -42,6 +46,11 @@ ABSL_FLAG(int, batch_timeout_us, 2000,
 ABSL_FLAG(int, max_queue, 1024,
           "Texts queued before calls get UNAVAILABLE. Larger absorbs bursts but lets "
           "queueing delay grow; smaller sheds load early so clients retry elsewhere.");
+ABSL_FLAG(int, max_queue_per_tenant, 512,
+          "Texts one tenant may have queued. A full queue is shared fairly anyway (a "
+          "tenant under max_queue / active tenants is always admitted, pushing out the "
+          "newest texts of the tenant holding the most); this caps one tenant's burst "
+          "and so its backlog's queueing delay.");
 ABSL_FLAG(int64_t, prompt_cache_bytes, int64_t{1} << 30,
           "Device bytes of resident prompts (LRU). Larger keeps more tenants warm at the "
           "cost of memory taken from activations.");
@@ -58,9 +67,23 @@ ABSL_FLAG(int64_t, max_text_bytes, 16384,
           "Bytes per text; the tokenizer truncates long texts anyway, this bounds request "
           "memory.");
 ABSL_FLAG(int64_t, max_dataset_bytes, int64_t{256} << 20, "Bytes per uploaded dataset.");
+ABSL_FLAG(int, max_labels, 256,
+          "Classes of one head: classification labels, or tags of a tagging head "
+          "(O + 2 per entity type). Enforced when training (declared or derived from "
+          "the data) and importing. A row's head and tag decoding cost grows linearly "
+          "with it.");
 ABSL_FLAG(int, shutdown_grace_s, 20,
           "Seconds in-flight calls get to finish after SIGTERM; keep it below the "
           "Kubernetes terminationGracePeriodSeconds.");
+
+ABSL_FLAG(int, executor_stall_s, 30,
+          "Health turns NOT_SERVING while one device-executor turn (a batch or a training "
+          "slice, normally milliseconds) lasts longer than this many seconds, so that load "
+          "balancers and readiness probes route around a stuck replica.");
+ABSL_FLAG(int, max_job_attempts, 3,
+          "Runs a training job gets: a job whose run was cut short this many times (the "
+          "process died: out of memory, a crash) fails with that reason instead of being "
+          "requeued forever.");
 
 namespace ptune::service {
 
@@ -75,6 +98,7 @@ absl::StatusOr<Server::Options> ServerOptionsFromFlags() {
   o.device = absl::GetFlag(FLAGS_device);
   o.dtype = absl::GetFlag(FLAGS_dtype);
   o.store_url = absl::GetFlag(FLAGS_store);
+  o.init_store = absl::GetFlag(FLAGS_init_store);
   o.data_dir = absl::GetFlag(FLAGS_data_dir);
   o.admin_key_file = absl::GetFlag(FLAGS_admin_key_file);
   o.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
@@ -84,6 +108,7 @@ absl::StatusOr<Server::Options> ServerOptionsFromFlags() {
   o.batching.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
   o.batching.batch_timeout = absl::Microseconds(absl::GetFlag(FLAGS_batch_timeout_us));
   o.batching.max_queue_size = absl::GetFlag(FLAGS_max_queue);
+  o.batching.max_queue_per_tenant = absl::GetFlag(FLAGS_max_queue_per_tenant);
   RETURN_IF_ERROR(o.batching.Validate());
   o.prompt_cache_bytes = absl::GetFlag(FLAGS_prompt_cache_bytes);
   if (o.prompt_cache_bytes <= 0) {
@@ -100,12 +125,24 @@ absl::StatusOr<Server::Options> ServerOptionsFromFlags() {
   o.limits.max_texts = absl::GetFlag(FLAGS_max_texts);
   o.limits.max_text_bytes = absl::GetFlag(FLAGS_max_text_bytes);
   o.limits.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
+  o.limits.max_labels = absl::GetFlag(FLAGS_max_labels);
+  if (o.limits.max_labels < 3 || o.limits.max_labels > 65536) {
+    return absl::InvalidArgumentError("--max_labels must be in 3..65536");
+  }
   if (o.limits.max_texts < 1 || o.limits.max_text_bytes < 1 ||
       o.limits.max_dataset_bytes < 1) {
     return absl::InvalidArgumentError("--max_texts, --max_text_bytes and "
                                       "--max_dataset_bytes must be positive");
   }
   o.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s));
+  if (absl::GetFlag(FLAGS_executor_stall_s) < 1) {
+    return absl::InvalidArgumentError("--executor_stall_s must be >= 1");
+  }
+  o.executor_stall_timeout = absl::Seconds(absl::GetFlag(FLAGS_executor_stall_s));
+  o.max_job_attempts = absl::GetFlag(FLAGS_max_job_attempts);
+  if (o.max_job_attempts < 1) {
+    return absl::InvalidArgumentError("--max_job_attempts must be >= 1");
+  }
   return o;
 }
 

@@ -10,9 +10,7 @@ absl::StatusOr<int64_t> PromptServiceImpl::ResolveServingVersion(
     const std::string& tenant, const std::string& name, int64_t version,
     absl::string_view task) {
   RETURN_IF_ERROR(ValidateName(name, "prompt_name"));
-  if (version < 0) return absl::InvalidArgumentError("version must be >= 0");
-  std::optional<int> wanted;
-  if (version > 0) wanted = static_cast<int>(version);
+  ASSIGN_OR_RETURN(const std::optional<int> wanted, ParseVersion(version));
   absl::StatusOr<store::PromptVersion> prompt = deps_.store->GetPromptMetadata(tenant, name, wanted);
   if (absl::IsNotFound(prompt.status()) && !wanted.has_value()) {
     // A name whose first version is still training has no ready version.

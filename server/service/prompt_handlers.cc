@@ -5,6 +5,7 @@
 #include "server/auth/quotas.h"
 #include "server/common/files.h"
 #include "server/common/status_macros.h"
+#include "server/datasets/label_set.h"
 #include "server/prompts/peft_format.h"
 #include "server/service/proto_convert.h"
 #include "server/service/prompt_service.h"
@@ -55,9 +56,21 @@ absl::StatusOr<store::PromptSummary> PromptServiceImpl::FindPrompt(const std::st
 }
 
 absl::Status PromptServiceImpl::CheckPromptQuotaFor(const std::string& tenant,
-                                                    const std::string& name) {
+                                                    const std::string& name,
+                                                    std::optional<datasets::Task> task) {
   absl::StatusOr<store::PromptSummary> existing = FindPrompt(tenant, name);
-  if (existing.ok()) return absl::OkStatus();
+  if (existing.ok()) {
+    // Versions of one name share a task: callers resolve a name without a
+    // version, and a classify client must never get a tagger.
+    for (const store::PromptVersion& v : existing->versions) {
+      if (task.has_value() && v.task != datasets::TaskName(*task)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "prompt ", name, " is a ", v.task, " prompt; a new version must have the "
+            "same task (delete the prompt or choose another name)"));
+      }
+    }
+    return absl::OkStatus();
+  }
   if (!absl::IsNotFound(existing.status())) return existing.status();
   ASSIGN_OR_RETURN(store::Tenant owner, deps_.store->GetTenant(tenant));
   ASSIGN_OR_RETURN(int64_t count, deps_.store->CountPrompts(tenant));
@@ -98,10 +111,10 @@ absl::Status PromptServiceImpl::DoGetPrompt(const std::string& tenant,
                                             const v1::GetPromptRequest& request,
                                             v1::Prompt* response) {
   RETURN_IF_ERROR(ValidateName(request.prompt_name(), "prompt_name"));
-  if (request.version() < 0) return absl::InvalidArgumentError("version must be >= 0");
+  ASSIGN_OR_RETURN(const std::optional<int> requested, ParseVersion(request.version()));
   ASSIGN_OR_RETURN(const store::PromptSummary summary,
                    FindPrompt(tenant, request.prompt_name()));
-  int wanted = static_cast<int>(request.version());
+  int wanted = requested.value_or(0);
   if (wanted == 0) {
     wanted = summary.latest_ready_version > 0 ? summary.latest_ready_version
                                               : summary.latest_version;
@@ -170,8 +183,7 @@ absl::Status PromptServiceImpl::DoExportPrompt(const std::string& tenant,
                                                const v1::ExportPromptRequest& request,
                                                v1::ExportPromptResponse* response) {
   RETURN_IF_ERROR(ValidateName(request.prompt_name(), "prompt_name"));
-  std::optional<int> version;
-  if (request.version() > 0) version = static_cast<int>(request.version());
+  ASSIGN_OR_RETURN(const std::optional<int> version, ParseVersion(request.version()));
   ASSIGN_OR_RETURN(store::PromptVersion stored,
                    deps_.store->GetPrompt(tenant, request.prompt_name(), version));
   if (stored.state != store::PromptState::kReady) {
@@ -234,6 +246,9 @@ absl::Status PromptServiceImpl::DoImportPrompt(const std::string& tenant,
                        *deps_.backbone, dir.path(),
                        std::vector<std::string>(request.labels().begin(),
                                                 request.labels().end())));
+  RETURN_IF_ERROR(datasets::ValidateLabelSet(model->task(), model->labels(),
+                                             deps_.limits.max_labels));
+  RETURN_IF_ERROR(CheckPromptQuotaFor(tenant, request.prompt_name(), model->task()));
   ASSIGN_OR_RETURN(prompts::PromptArtifact artifact,
                    model->Serialize({{"imported", true}}));
   store::PromptVersion version;

@@ -12,6 +12,8 @@
 #ifndef PTUNE_SERVER_SERVICE_PROMPT_SERVICE_H_
 #define PTUNE_SERVER_SERVICE_PROMPT_SERVICE_H_
 
+#include <optional>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "ptune/v1/ptune.grpc.pb.h"
@@ -110,15 +112,30 @@ class PromptServiceImpl final : public v1::PromptService::CallbackService {
                                                   const std::string& name);
   // RESOURCE_EXHAUSTED when adding prompt `name` would exceed the tenant's
   // prompt quota (a new version of an existing name never does).
-  absl::Status CheckPromptQuotaFor(const std::string& tenant, const std::string& name);
-  // Stores a dataset after parsing it (which validates every row); the
-  // parsed examples go to `parsed_out` when given.
+  // A new version of `name` must have the same `task` as the existing ones.
+  absl::Status CheckPromptQuotaFor(const std::string& tenant, const std::string& name,
+                                   std::optional<datasets::Task> task = std::nullopt);
+  // A dataset that passed every check but the storage quota, not stored yet.
+  struct CheckedDataset {
+    store::Dataset record;
+    datasets::Dataset parsed;
+  };
+  // Size, parse, per-example and example-count checks (INVALID_ARGUMENT
+  // naming the limit).
+  absl::StatusOr<CheckedDataset> CheckDataset(const std::string& tenant,
+                                              const std::string& name,
+                                              datasets::Task task,
+                                              datasets::Format format,
+                                              std::string content);
+  // RESOURCE_EXHAUSTED when storing `bytes` more would exceed the tenant's
+  // stored-bytes quota.
+  absl::Status CheckStorageFor(const std::string& tenant, int64_t bytes);
+  // CheckDataset + CheckStorageFor, then stores it.
   absl::StatusOr<store::Dataset> StoreDataset(const std::string& tenant,
                                               const std::string& name,
                                               datasets::Task task,
                                               datasets::Format format,
-                                              std::string content,
-                                              datasets::Dataset* parsed_out = nullptr);
+                                              std::string content);
 
   const ServiceDeps deps_;
 

@@ -26,6 +26,7 @@
 #include "server/metrics/metrics_http_server.h"
 #include "server/metrics/service_metrics.h"
 #include "server/service/admin_service.h"
+#include "server/service/health_watchdog.h"
 #include "server/service/prompt_service.h"
 #include "server/service/store_prompt_loader.h"
 #include "server/service/training_job_executor.h"
@@ -117,6 +118,7 @@ struct Server::Components {
   std::unique_ptr<grpc::Server> grpc;
   int grpc_port = 0;
   std::unique_ptr<metrics::MetricsHttpServer> http;
+  std::unique_ptr<HealthWatchdog> watchdog;
   // Refreshes the gauges that are snapshots (cache, jobs by state).
   std::thread gauges;
   absl::Notification stop_gauges;
@@ -175,7 +177,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
   const std::string store_url = options.store_url.empty()
                                     ? absl::StrCat("sqlite://", options.data_dir, "/ptune.db")
                                     : options.store_url;
-  ASSIGN_OR_RETURN(c->store, store::OpenStore(store_url));
+  ASSIGN_OR_RETURN(c->store, store::OpenStore(store_url, options.init_store));
 
   c->loader = std::make_unique<StorePromptLoader>(c->store.get(), c->backbone);
   c->observer = std::make_unique<MetricsObserver>(c->metrics.get());
@@ -189,7 +191,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
 
   ASSIGN_OR_RETURN(c->queue,
                    jobs::JobQueue::Create(c->store.get(),
-                                          {.max_running_jobs = options.training_concurrency}));
+                                          {.max_running_jobs = options.training_concurrency,
+                                           .max_attempts = options.max_job_attempts}));
   ASSIGN_OR_RETURN(const int64_t recovered, c->queue->Recover());
   if (recovered > 0) {
     common::Log(common::LogLevel::kInfo, "server", "requeued interrupted training jobs",
@@ -197,7 +200,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
   }
   c->executor =
       std::make_unique<TrainingJobExecutor>(c->store.get(), c->engine.get(), c->backbone,
-                                            c->metrics.get());
+                                            c->metrics.get(), options.limits.max_labels);
   jobs::JobRunner::Options runner_options;
   runner_options.concurrency = options.training_concurrency;
   ASSIGN_OR_RETURN(c->runner, jobs::JobRunner::Create(c->queue.get(), c->executor.get(),
@@ -247,8 +250,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
     RETURN_IF_ERROR(c->http->Start());
   }
   Components* raw = c.get();
+  c->watchdog = std::make_unique<HealthWatchdog>(
+      options.executor_stall_timeout,
+      [raw] { return raw->engine->CurrentExecutorTurn(); },
+      [raw](bool serving) {
+        if (!raw->shut_down.load()) raw->grpc->GetHealthCheckService()->SetServingStatus(serving);
+      });
   c->gauges = std::thread([raw] {
     do {
+      raw->watchdog->Check();
       raw->RefreshGauges();
     } while (!raw->stop_gauges.WaitForNotificationWithTimeout(absl::Seconds(1)));
   });

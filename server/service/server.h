@@ -40,6 +40,9 @@ class Server {
     std::string dtype = "float32";
     // Where state lives: "sqlite:///abs/path.db" (default: <data_dir>/ptune.db).
     std::string store_url;
+    // Create a fresh store over an existing but empty (0-byte) SQLite file
+    // instead of refusing to start (store::OpenStore).
+    bool init_store = false;
     // Folder for the default SQLite file and scratch files.
     std::string data_dir = ".";
     // File holding the admin key (>= 32 characters). Without it, the Admin
@@ -57,6 +60,8 @@ class Server {
     int64_t prompt_cache_bytes = int64_t{1} << 30;
     // Training jobs running at once on this replica.
     int training_concurrency = 2;
+    // Runs a job gets before a job that keeps dying with the process fails.
+    int max_job_attempts = 3;
     // Share of the executor's time training gets while serving has work.
     double training_share = 0.15;
     // Per-request limits (texts per call, bytes per text, dataset sizes).
@@ -65,6 +70,9 @@ class Server {
     store::Quotas default_quotas;
     // How long Shutdown lets in-flight calls finish before cancelling them.
     absl::Duration shutdown_grace = absl::Seconds(20);
+    // Health turns NOT_SERVING while one executor turn (a batch or a
+    // training slice, normally milliseconds) lasts longer than this.
+    absl::Duration executor_stall_timeout = absl::Seconds(30);
   };
 
   static absl::StatusOr<std::unique_ptr<Server>> BuildAndStart(const Options& options);

@@ -4,41 +4,54 @@
 #include "absl/strings/str_cat.h"
 #include "server/auth/quotas.h"
 #include "server/common/status_macros.h"
+#include "server/datasets/label_set.h"
 #include "server/service/proto_convert.h"
 #include "server/service/prompt_service.h"
 #include "server/service/training_job_executor.h"
 
 namespace ptune::service {
-absl::StatusOr<store::Dataset> PromptServiceImpl::StoreDataset(
+absl::StatusOr<PromptServiceImpl::CheckedDataset> PromptServiceImpl::CheckDataset(
     const std::string& tenant, const std::string& name, datasets::Task task,
-    datasets::Format format, std::string content, datasets::Dataset* parsed_out) {
+    datasets::Format format, std::string content) {
   if (static_cast<int64_t>(content.size()) > deps_.limits.max_dataset_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "dataset ", name, " has ", content.size(), " bytes; the limit is ",
-        deps_.limits.max_dataset_bytes));
+        deps_.limits.max_dataset_bytes, " (--max_dataset_bytes)"));
   }
-  ASSIGN_OR_RETURN(datasets::Dataset parsed,
-                   datasets::ParseDataset(content, name, task, format));
-  const int64_t count = static_cast<int64_t>(parsed.size());
+  CheckedDataset out;
+  ASSIGN_OR_RETURN(out.parsed, datasets::ParseDataset(content, name, task, format));
+  RETURN_IF_ERROR(
+      ValidateExampleSizes(out.parsed, deps_.limits, absl::StrCat("dataset ", name)));
+  const int64_t count = static_cast<int64_t>(out.parsed.size());
   if (count > deps_.limits.max_examples) {
     return absl::InvalidArgumentError(absl::StrCat("dataset ", name, " has ", count,
                                                    " examples; the limit is ",
                                                    deps_.limits.max_examples));
   }
+  out.record.tenant_id = tenant;
+  out.record.name = name;
+  out.record.task = std::string(datasets::TaskName(task));
+  out.record.format = std::string(datasets::FormatName(format));
+  out.record.content = std::move(content);
+  out.record.example_count = count;
+  return out;
+}
+
+absl::Status PromptServiceImpl::CheckStorageFor(const std::string& tenant,
+                                                int64_t bytes) {
   ASSIGN_OR_RETURN(store::Tenant owner, deps_.store->GetTenant(tenant));
   ASSIGN_OR_RETURN(int64_t stored, deps_.store->StoredBytes(tenant));
-  RETURN_IF_ERROR(auth::CheckStorageQuota(stored, static_cast<int64_t>(content.size()),
-                                          owner.quotas.max_stored_bytes));
-  store::Dataset record;
-  record.tenant_id = tenant;
-  record.name = name;
-  record.task = std::string(datasets::TaskName(task));
-  record.format = std::string(datasets::FormatName(format));
-  record.content = std::move(content);
-  record.example_count = count;
-  ASSIGN_OR_RETURN(store::Dataset created, deps_.store->CreateDataset(record));
-  if (parsed_out != nullptr) *parsed_out = std::move(parsed);
-  return created;
+  return auth::CheckStorageQuota(stored, bytes, owner.quotas.max_stored_bytes);
+}
+
+absl::StatusOr<store::Dataset> PromptServiceImpl::StoreDataset(
+    const std::string& tenant, const std::string& name, datasets::Task task,
+    datasets::Format format, std::string content) {
+  ASSIGN_OR_RETURN(CheckedDataset checked,
+                   CheckDataset(tenant, name, task, format, std::move(content)));
+  RETURN_IF_ERROR(CheckStorageFor(
+      tenant, static_cast<int64_t>(checked.record.content.size())));
+  return deps_.store->CreateDataset(checked.record);
 }
 
 absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
@@ -59,35 +72,40 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
     return absl::InvalidArgumentError(absl::StrCat(
         "labels has ", in.labels_size(), " entries; the limit is ", deps_.limits.max_labels));
   }
-  for (int i = 0; i < in.labels_size(); ++i) {
-    if (in.labels(i).empty() || in.labels(i).size() > 128) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("labels[", i, "] must be 1-128 bytes"));
-    }
-  }
+  RETURN_IF_ERROR(datasets::ValidateLabelNames(
+      std::vector<std::string>(in.labels().begin(), in.labels().end()), "labels"));
   if (spec.init == prompts::PromptInit::kPrompt) {
     RETURN_IF_ERROR(ValidateName(spec.init_prompt, "spec.init_prompt"));
     RETURN_IF_ERROR(deps_.store->GetPromptMetadata(tenant, spec.init_prompt).status());
   }
 
-  RETURN_IF_ERROR(CheckPromptQuotaFor(tenant, in.prompt_name()));
+  RETURN_IF_ERROR(CheckPromptQuotaFor(tenant, in.prompt_name(), task));
 
-  // The data goes into the store as datasets; the job refers to them.
+  // Inline data becomes datasets that the job refers to, stored only once
+  // the whole request is valid: a rejected request leaves nothing behind.
   v1::TrainPromptRequest job_request = in;
   job_request.mutable_spec()->set_case_embeddings(case_embeddings);
-  // Each part's dataset id and its parsed examples (parsed once, here).
+  // One part (train or valid): a stored dataset's id, or inline data that
+  // is checked and parsed now and stored below.
+  struct Part {
+    std::string dataset_id;
+    std::optional<store::Dataset> pending;
+    datasets::Dataset data;
+  };
   auto resolve = [&](bool has_inline, const v1::ExampleSet& inline_set,
                      const std::string& dataset_id, absl::string_view field,
-                     const std::string& suffix,
-                     datasets::Dataset* data) -> absl::StatusOr<std::string> {
+                     const std::string& suffix) -> absl::StatusOr<Part> {
+    Part part;
     if (has_inline) {
       ASSIGN_OR_RETURN(std::string jsonl, ExamplesToJsonl(task, inline_set, field));
-      ASSIGN_OR_RETURN(store::Dataset stored,
-                       StoreDataset(tenant, in.prompt_name() + suffix, task,
-                                    datasets::Format::kJsonl, std::move(jsonl), data));
-      return stored.id;
+      ASSIGN_OR_RETURN(CheckedDataset checked,
+                       CheckDataset(tenant, in.prompt_name() + suffix, task,
+                                    datasets::Format::kJsonl, std::move(jsonl)));
+      part.pending = std::move(checked.record);
+      part.data = std::move(checked.parsed);
+      return part;
     }
-    if (dataset_id.empty()) return std::string();
+    if (dataset_id.empty()) return part;
     RETURN_IF_ERROR(ValidateId(dataset_id, field));
     ASSIGN_OR_RETURN(store::Dataset stored, deps_.store->GetDataset(tenant, dataset_id));
     if (stored.task != datasets::TaskName(task)) {
@@ -95,38 +113,50 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
           field, " ", dataset_id, " is a ", stored.task, " dataset, not ",
           datasets::TaskName(task)));
     }
-    ASSIGN_OR_RETURN(*data, datasets::ParseDataset(stored.content, field, task,
-                                                   StoredFormat(stored.format)));
-    return stored.id;
+    ASSIGN_OR_RETURN(part.data, datasets::ParseDataset(stored.content, field, task,
+                                                       StoredFormat(stored.format)));
+    RETURN_IF_ERROR(ValidateExampleSizes(part.data, deps_.limits, field));
+    part.dataset_id = stored.id;
+    return part;
   };
-  datasets::Dataset train, valid;
   ASSIGN_OR_RETURN(
-      const std::string train_id,
+      Part train,
       resolve(in.has_train_examples(), in.train_examples(), in.train_dataset_id(),
-              in.has_train_examples() ? "train_examples" : "train_dataset_id", ".train",
-              &train));
-  if (train_id.empty()) {
+              in.has_train_examples() ? "train_examples" : "train_dataset_id", ".train"));
+  if (train.dataset_id.empty() && !train.pending.has_value()) {
     return absl::InvalidArgumentError(
         "train_examples or train_dataset_id is required");
   }
   ASSIGN_OR_RETURN(
-      const std::string valid_id,
+      Part valid,
       resolve(in.has_valid_examples(), in.valid_examples(), in.valid_dataset_id(),
-              in.has_valid_examples() ? "valid_examples" : "valid_dataset_id", ".valid",
-              &valid));
+              in.has_valid_examples() ? "valid_examples" : "valid_dataset_id", ".valid"));
 
   // Check sizes and labels now, so that a bad request fails here and not in
   // the queue.
-  if (static_cast<int64_t>(train.size()) < deps_.limits.min_examples) {
+  if (static_cast<int64_t>(train.data.size()) < deps_.limits.min_examples) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "the training data has ", train.size(), " examples; at least ",
+        "the training data has ", train.data.size(), " examples; at least ",
         deps_.limits.min_examples, " are needed"));
   }
   RETURN_IF_ERROR(RequestLabels(task,
                                 std::vector<std::string>(in.labels().begin(),
                                                          in.labels().end()),
-                                train)
+                                train.data, deps_.limits.max_labels)
                       .status());
+
+  int64_t new_bytes = 0;
+  for (const Part* part : {&train, &valid}) {
+    if (part->pending.has_value()) new_bytes += part->pending->content.size();
+  }
+  RETURN_IF_ERROR(CheckStorageFor(tenant, new_bytes));
+  for (Part* part : {&train, &valid}) {
+    if (!part->pending.has_value()) continue;
+    ASSIGN_OR_RETURN(store::Dataset created, deps_.store->CreateDataset(*part->pending));
+    part->dataset_id = created.id;
+  }
+  const std::string& train_id = train.dataset_id;
+  const std::string& valid_id = valid.dataset_id;
 
   job_request.clear_train_examples();
   job_request.clear_valid_examples();

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "ptune/v1/ptune.pb.h"
 #include "server/common/status_macros.h"
+#include "server/datasets/label_set.h"
 #include "server/datasets/split.h"
 #include "server/jobs/job_progress.h"
 #include "server/service/proto_convert.h"
@@ -59,7 +60,8 @@ jobs::JobProgress ToProgress(const training::EpochReport& report,
 
 absl::StatusOr<std::vector<std::string>> RequestLabels(
     datasets::Task task, const std::vector<std::string>& declared,
-    const datasets::Dataset& train) {
+    const datasets::Dataset& train, int max_labels) {
+  RETURN_IF_ERROR(datasets::ValidateLabelNames(declared, "labels"));
   std::vector<std::string> names = declared.empty() ? train.labels : declared;
   for (const std::string& seen : train.labels) {
     if (std::find(names.begin(), names.end(), seen) == names.end()) {
@@ -69,11 +71,10 @@ absl::StatusOr<std::vector<std::string>> RequestLabels(
           "]"));
     }
   }
-  if (task == datasets::Task::kTag) return training::BioLabelSet(names);
-  if (names.size() < 2) {
-    return absl::InvalidArgumentError("classification needs at least 2 labels");
-  }
-  return names;
+  std::vector<std::string> labels =
+      task == datasets::Task::kTag ? training::BioLabelSet(names) : names;
+  RETURN_IF_ERROR(datasets::ValidateLabelSet(task, labels, max_labels));
+  return labels;
 }
 
 absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
@@ -104,7 +105,7 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
   const std::vector<std::string> declared(request.labels().begin(),
                                           request.labels().end());
   ASSIGN_OR_RETURN(std::vector<std::string> labels,
-                   RequestLabels(task, declared, train));
+                   RequestLabels(task, declared, train, max_labels_));
 
   std::shared_ptr<const prompts::PromptModel> init_prompt;
   if (spec.init == prompts::PromptInit::kPrompt) {
@@ -172,6 +173,11 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
     }
   }
   if (best == nullptr) return absl::InternalError("training produced no model");
+  if (absl::Status finite = best->CheckFinite(); !finite.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "training diverged (", finite.message(),
+        "); try a lower learning_rate or a smaller l2"));
+  }
   if (lengths.size() > 1) best_metrics["length_trials"] = trials;
   best_metrics["train_examples"] = train.size();
   best_metrics["valid_examples"] = valid.size();

@@ -24,11 +24,13 @@ namespace ptune::service {
 class TrainingJobExecutor : public jobs::JobExecutor {
  public:
   // `metrics` (may be null) counts the training examples processed.
+  // `max_labels` caps the head's classes (RequestLabels).
   TrainingJobExecutor(store::Store* store, engine::Engine* engine,
                       std::shared_ptr<const backbone::Backbone> backbone,
-                      metrics::ServiceMetrics* metrics = nullptr)
+                      metrics::ServiceMetrics* metrics = nullptr,
+                      int max_labels = 256)
       : store_(store), engine_(engine), backbone_(std::move(backbone)),
-        metrics_(metrics) {}
+        metrics_(metrics), max_labels_(max_labels) {}
 
   absl::StatusOr<jobs::JobOutcome> Run(const store::Job& job,
                                        jobs::JobContext& ctx) override;
@@ -38,14 +40,19 @@ class TrainingJobExecutor : public jobs::JobExecutor {
   engine::Engine* const engine_;
   const std::shared_ptr<const backbone::Backbone> backbone_;
   metrics::ServiceMetrics* const metrics_;
+  const int max_labels_;
 };
 
 // Labels of a training request: classification labels (declared, or those
 // of the data), or the BIO tag set of the entity types. INVALID_ARGUMENT
-// when the data uses a label or type that was not declared.
+// when the data uses a label or type that was not declared, when `declared`
+// has duplicates, or when the head's label set fails
+// datasets::ValidateLabelSet (more than `max_labels` classes, a tag set
+// without entity types, ...): the same check whether the labels were
+// declared or derived from the data.
 absl::StatusOr<std::vector<std::string>> RequestLabels(
     datasets::Task task, const std::vector<std::string>& declared,
-    const datasets::Dataset& train);
+    const datasets::Dataset& train, int max_labels);
 
 }  // namespace ptune::service
 

@@ -48,6 +48,34 @@ absl::Status ValidateTexts(const google::protobuf::RepeatedPtrField<std::string>
   return absl::OkStatus();
 }
 
+absl::Status ValidateExampleSizes(const datasets::Dataset& data,
+                                  const RequestLimits& limits,
+                                  absl::string_view source) {
+  const bool tagging = data.task == datasets::Task::kTag;
+  const size_t count = tagging ? data.tagging.size() : data.classification.size();
+  for (size_t i = 0; i < count; ++i) {
+    const std::string& text =
+        tagging ? data.tagging[i].text : data.classification[i].text;
+    if (static_cast<int64_t>(text.size()) > limits.max_text_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": example ", i + 1, " has ", text.size(),
+          " bytes of text; the limit is ", limits.max_text_bytes,
+          " (--max_text_bytes)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<int>> ParseVersion(int64_t version) {
+  if (version < 0 || version > std::numeric_limits<int32_t>::max()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "version must be in 0..", std::numeric_limits<int32_t>::max(),
+        " (0: the latest ready version), got ", version));
+  }
+  if (version == 0) return std::optional<int>();
+  return std::optional<int>(static_cast<int>(version));
+}
+
 absl::Status ValidateId(absl::string_view id, absl::string_view field) {
   if (id.empty() || id.size() > 64) {
     return absl::InvalidArgumentError(absl::StrCat(field, " must be 1-64 characters"));

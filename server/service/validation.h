@@ -5,11 +5,14 @@
 #define PTUNE_SERVER_SERVICE_VALIDATION_H_
 
 #include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/repeated_ptr_field.h"
+#include "server/datasets/dataset.h"
 
 namespace ptune::service {
 
@@ -22,7 +25,9 @@ struct RequestLimits {
   // Examples per TrainPrompt (inline or from a dataset).
   int64_t max_examples = 200000;
   int64_t min_examples = 4;
-  // Classification labels / entity types per prompt.
+  // Classes of one head: classification labels, or the tags of a tagging
+  // head (O + B-/I- per entity type). Checked on every path that creates a
+  // head (datasets::ValidateLabelSet).
   int max_labels = 256;
   // Bytes per uploaded dataset.
   int64_t max_dataset_bytes = int64_t{256} << 20;
@@ -34,6 +39,20 @@ absl::Status ValidateName(absl::string_view name, absl::string_view field);
 // 1..max_texts texts, each valid UTF-8 of at most max_text_bytes.
 absl::Status ValidateTexts(const google::protobuf::RepeatedPtrField<std::string>& texts,
                            const RequestLimits& limits);
+
+// Every example's text of `data` within max_text_bytes: training data obeys
+// the same per-text limit as serving, so that one huge field cannot blow up
+// a training job's memory (tokenization and per-token state cost ~34 bytes
+// of memory per byte of text). `source` names the data in the message.
+absl::Status ValidateExampleSizes(const datasets::Dataset& data,
+                                  const RequestLimits& limits,
+                                  absl::string_view source);
+
+// The version field of a request: 0 = the latest ready version (nullopt),
+// else the version itself. INVALID_ARGUMENT outside 0..2^31-1 (versions are
+// counted per name from 1, so a larger one can only be a mistake; it must
+// never wrap around to name another version).
+absl::StatusOr<std::optional<int>> ParseVersion(int64_t version);
 
 // An id as the store makes them: 1-64 characters of [a-z0-9_].
 absl::Status ValidateId(absl::string_view id, absl::string_view field);

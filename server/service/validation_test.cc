@@ -47,5 +47,17 @@ TEST(ValidateIdTest, AcceptsStoreIdsOnly) {
   EXPECT_FALSE(ValidateId("job-1; DROP TABLE jobs", "job_id").ok());
 }
 
+TEST(ValidationTest, VersionsNeverWrapAround) {
+  EXPECT_EQ(*ParseVersion(0), std::nullopt);
+  EXPECT_EQ(*ParseVersion(7), std::optional<int>(7));
+  EXPECT_EQ(*ParseVersion(2147483647), std::optional<int>(2147483647));
+  // 4294967297 used to answer version 1; 2147483648 "v-2147483648".
+  for (int64_t bad : {int64_t{-1}, int64_t{2147483648}, int64_t{4294967297}}) {
+    const absl::StatusOr<std::optional<int>> parsed = ParseVersion(bad);
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(parsed.status().message(), ::testing::HasSubstr("0..2147483647"));
+  }
+}
+
 }  // namespace
 }  // namespace ptune::service

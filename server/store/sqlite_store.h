@@ -107,7 +107,8 @@ class SqliteStore : public Store {
   absl::StatusOr<Job> RequeueJob(const std::string& tenant_id,
                                  const std::string& id,
                                  bool count_attempt) override;
-  absl::StatusOr<int64_t> RecoverRunningJobs(absl::Time now) override;
+  absl::StatusOr<int64_t> RecoverRunningJobs(absl::Time now,
+                                             int max_attempts) override;
 
   absl::StatusOr<int64_t> CountPrompts(const std::string& tenant_id) override;
   absl::StatusOr<int64_t> CountActiveJobs(

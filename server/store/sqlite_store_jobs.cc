@@ -373,7 +373,8 @@ absl::StatusOr<Job> SqliteStore::RequeueJob(const std::string& tenant_id,
   return job;
 }
 
-absl::StatusOr<int64_t> SqliteStore::RecoverRunningJobs(absl::Time now) {
+absl::StatusOr<int64_t> SqliteStore::RecoverRunningJobs(absl::Time now,
+                                                        int max_attempts) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(auto txn, Transaction::Begin(db_.get()));
   std::vector<Job> to_cancel;
@@ -398,6 +399,36 @@ absl::StatusOr<int64_t> SqliteStore::RecoverRunningJobs(absl::Time now) {
                                            PromptState::kFailed));
     }
   }
+  // Jobs whose every run so far was cut short (this one included) have had
+  // their attempts: a job that kills the process (e.g. out of memory) would
+  // otherwise crash-loop the server forever.
+  std::vector<Job> exhausted;
+  {
+    static const std::string kSql = absl::StrCat(
+        "SELECT ", kJobMetaColumns,
+        " FROM jobs WHERE state = 'running' AND attempts + 1 >= ?");
+    ASSIGN_OR_RETURN(Statement s, db_->Prepare(kSql.c_str()));
+    s.BindAll(max_attempts);
+    ASSIGN_OR_RETURN(exhausted, ReadJobs(s));
+  }
+  for (const Job& job : exhausted) {
+    const std::string reason = absl::StrCat(
+        "the server stopped during each of this job's ", job.attempts + 1,
+        " runs (e.g. killed for using too much memory); not retried "
+        "(--max_job_attempts=", max_attempts, ")");
+    ASSIGN_OR_RETURN(
+        Statement s,
+        db_->Prepare("UPDATE jobs SET state = 'failed', attempts = attempts + 1, "
+                     "reason = ?, finished_at = ? WHERE tenant_id = ? AND id = ?"));
+    s.BindAll(reason, now, job.tenant_id, job.id);
+    RETURN_IF_ERROR(s.Run());
+    if (job.prompt_version > 0) {
+      RETURN_IF_ERROR(SetPromptStateLocked(job.tenant_id, job.prompt_name,
+                                           job.prompt_version,
+                                           PromptState::kTraining,
+                                           PromptState::kFailed));
+    }
+  }
   int64_t requeued = 0;
   {
     ASSIGN_OR_RETURN(
@@ -408,7 +439,7 @@ absl::StatusOr<int64_t> SqliteStore::RecoverRunningJobs(absl::Time now) {
     requeued = s.changes();
   }
   RETURN_IF_ERROR(txn->Commit());
-  return requeued + static_cast<int64_t>(to_cancel.size());
+  return requeued + static_cast<int64_t>(to_cancel.size() + exhausted.size());
 }
 
 }  // namespace ptune::store

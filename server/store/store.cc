@@ -1,6 +1,8 @@
 #include "server/store/store.h"
 
+#include <filesystem>
 #include <random>
+#include <system_error>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -8,7 +10,8 @@
 
 namespace ptune::store {
 
-absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url) {
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url,
+                                                 bool init_empty_store) {
   if (url.empty()) {
     return absl::InvalidArgumentError("store url is empty");
   }
@@ -34,6 +37,16 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url) {
   if (options.path.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("store url '", url, "' names no file"));
+  }
+  std::error_code error;
+  if (options.path != ":memory:" && !init_empty_store &&
+      std::filesystem::is_regular_file(options.path, error) &&
+      std::filesystem::file_size(options.path, error) == 0 && !error) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the store file ", options.path,
+        " exists but is empty (0 bytes): refusing to start a new, empty database "
+        "over it (every tenant would be gone). Restore it, or start with "
+        "--init_store to create a fresh store there."));
   }
   auto store = SqliteStore::Create(options);
   if (!store.ok()) return store.status();

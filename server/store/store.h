@@ -153,8 +153,11 @@ class Store {
                                          bool count_attempt) = 0;
   // Crash recovery at start-up (single-writer deployments): every running
   // job goes back to queued with attempts + 1, except those whose cancel was
-  // requested, which become cancelled. Returns how many were touched.
-  virtual absl::StatusOr<int64_t> RecoverRunningJobs(absl::Time now) = 0;
+  // requested, which become cancelled, and those that have now been cut short
+  // `max_attempts` times (attempts + 1 >= max_attempts), which fail with that
+  // reason (their prompt version too). Returns how many were touched.
+  virtual absl::StatusOr<int64_t> RecoverRunningJobs(absl::Time now,
+                                                     int max_attempts) = 0;
 
   // --- Quota accounting ------------------------------------------------
   // Distinct prompt names of the tenant.
@@ -174,7 +177,12 @@ class Store {
 //   /any/path.db, x.db      a plain path is a SQLite file
 //   sqlite::memory:         private in-memory database (tests)
 //   postgres://..., postgresql://...   UNIMPLEMENTED for now
-absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url);
+// A SQLite file that exists but is empty (0 bytes: a botched restore, a
+// truncated volume) is refused with FAILED_PRECONDITION unless
+// `init_empty_store`: silently starting a fresh database there would lose
+// every tenant. A missing file is created as before.
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url,
+                                                 bool init_empty_store = false);
 
 // A random id: `prefix` + 16 lowercase hex characters from the OS CSPRNG.
 std::string NewId(absl::string_view prefix);

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 
@@ -104,6 +105,17 @@ TEST(OpenStoreTest, UrlForms) {
   EXPECT_EQ(OpenStore("mysql://x").status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(OpenStore("").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(OpenStoreTest, RefusesAnEmptyExistingFileUnlessToldToInit) {
+  const std::string path = ::testing::TempDir() + "/empty-" + std::to_string(getpid()) + ".db";
+  { std::ofstream touch(path); }
+  const auto refused = OpenStore("sqlite://" + path);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("--init_store"));
+  EXPECT_TRUE(OpenStore("sqlite://" + path, /*init_empty_store=*/true).ok());
+  EXPECT_TRUE(OpenStore("sqlite://" + path).ok());  // no longer empty
+  std::filesystem::remove(path);
 }
 
 TEST(OpenStoreTest, RelativeUrlIsRelativeToWorkingDirectory) {
@@ -495,7 +507,7 @@ TEST_F(StoreTest, RequeueAndRecoverKeepCheckpointAndPosition) {
   ASSERT_TRUE(store_->SaveJobProgress(a_.id, first.id, "{}", "state").ok());
   ASSERT_TRUE(store_->CancelJob(b_.id, doomed.id, "stop", absl::Now()).ok());
 
-  auto recovered = store_->RecoverRunningJobs(absl::Now());
+  auto recovered = store_->RecoverRunningJobs(absl::Now(), /*max_attempts=*/3);
   ASSERT_TRUE(recovered.ok()) << recovered.status();
   EXPECT_EQ(*recovered, 2);
   auto again = store_->GetJob(a_.id, first.id);
@@ -516,6 +528,27 @@ TEST_F(StoreTest, RequeueAndRecoverKeepCheckpointAndPosition) {
   EXPECT_EQ(requeued->state, JobState::kQueued);
   EXPECT_EQ(store_->RequeueJob(a_.id, first.id, false).status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+// A job whose runs keep getting cut short (the process dies under it) fails
+// with the reason after max_attempts runs instead of being requeued forever.
+TEST_F(StoreTest, RecoverFailsAJobAfterMaxAttempts) {
+  Job job = NewJob(a_);
+  for (int run = 1; run <= 3; ++run) {
+    ASSERT_TRUE(store_->StartJob(a_.id, job.id, absl::Now()).ok()) << run;
+    ASSERT_TRUE(store_->RecoverRunningJobs(absl::Now(), 3).ok());
+    auto after = store_->GetJob(a_.id, job.id);
+    ASSERT_TRUE(after.ok());
+    EXPECT_EQ(after->attempts, run);
+    if (run < 3) {
+      EXPECT_EQ(after->state, JobState::kQueued) << run;
+    } else {
+      EXPECT_EQ(after->state, JobState::kFailed);
+      EXPECT_THAT(after->reason, HasSubstr("each of this job's 3 runs"));
+      EXPECT_THAT(after->reason, HasSubstr("--max_job_attempts=3"));
+    }
+  }
+  EXPECT_EQ(*store_->CountJobsInState(JobState::kFailed), 1);
 }
 
 TEST_F(StoreTest, QuotaCounters) {

@@ -1,7 +1,9 @@
 #include "server/training/bio.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
-
+#include <random>
 #include <string>
 #include <vector>
 
@@ -84,6 +86,92 @@ TEST(TrainingBioTest, ConstrainedDecodeNeverStartsWithInside) {
   }
   EXPECT_EQ(ConstrainedBioDecode(valid, 2, labels), (std::vector<int>{1, 2}));
   EXPECT_TRUE(ConstrainedBioDecode({}, 0, labels).empty());
+}
+
+// The textbook O(n k^2) Viterbi over the explicit transition matrix, as the
+// reference for the sparse decoder.
+std::vector<int> DenseBioDecode(const std::vector<float>& scores, int n,
+                                const std::vector<std::string>& labels) {
+  const int k = static_cast<int>(labels.size());
+  const auto allowed = [&](int from, int to) {
+    const std::string& tag = labels[to];
+    if (tag.rfind("I-", 0) != 0) return true;
+    const std::string& prev = labels[from];
+    return prev.size() > 2 && prev.substr(2) == tag.substr(2) &&
+           (prev[0] == 'B' || prev[0] == 'I');
+  };
+  constexpr double kImpossible = -1e30;
+  std::vector<double> best(k), next(k);
+  std::vector<int> back(static_cast<size_t>(n) * k, 0);
+  for (int t = 0; t < k; ++t) {
+    best[t] = labels[t].rfind("I-", 0) == 0 ? kImpossible : scores[t];
+  }
+  for (int i = 1; i < n; ++i) {
+    for (int to = 0; to < k; ++to) {
+      double top = kImpossible;
+      int arg = 0;
+      for (int from = 0; from < k; ++from) {
+        if (allowed(from, to) && best[from] > kImpossible && best[from] > top) {
+          top = best[from];
+          arg = from;
+        }
+      }
+      next[to] = top <= kImpossible ? kImpossible : top + scores[i * k + to];
+      back[i * k + to] = arg;
+    }
+    best.swap(next);
+  }
+  std::vector<int> path(n);
+  path[n - 1] = static_cast<int>(std::max_element(best.begin(), best.end()) - best.begin());
+  for (int i = n - 1; i > 0; --i) path[i - 1] = back[i * k + path[i]];
+  return path;
+}
+
+std::vector<float> RandomLogProbs(int n, int k, std::mt19937* rng) {
+  std::uniform_real_distribution<float> u(-8.0f, 0.0f);
+  std::vector<float> scores(static_cast<size_t>(n) * k);
+  for (float& s : scores) s = u(*rng);
+  return scores;
+}
+
+TEST(TrainingBioTest, ConstrainedDecodeEqualsDenseViterbi) {
+  std::mt19937 rng(7);
+  // Label sets of the trainer's shape, plus imported ones that are not
+  // sorted or not BIO at all (unconstrained labels).
+  const std::vector<std::vector<std::string>> label_sets = {
+      BioLabelSet({"PER", "LOC", "ORG", "MISC"}),
+      {"I-PER", "O", "B-PER", "I-LOC", "B-LOC"},
+      {"neg", "pos", "I-x", "B-x", "Ix-y"},
+      BioLabelSet({"a"}),
+  };
+  for (const auto& labels : label_sets) {
+    for (int n : {1, 2, 5, 17}) {
+      for (int trial = 0; trial < 20; ++trial) {
+        const std::vector<float> scores =
+            RandomLogProbs(n, static_cast<int>(labels.size()), &rng);
+        EXPECT_EQ(ConstrainedBioDecode(scores, n, labels),
+                  DenseBioDecode(scores, n, labels));
+      }
+    }
+  }
+}
+
+// Decoding cost is linear in the tag count: 120 words under 2,001 tags took
+// 1.8 s with the dense transitions and now takes about a millisecond (the
+// bound leaves room for sanitizers and a loaded machine).
+TEST(TrainingBioTest, ConstrainedDecodeIsLinearInTags) {
+  std::vector<std::string> types;
+  for (int i = 0; i < 1000; ++i) types.push_back("T" + std::to_string(i));
+  const std::vector<std::string> labels = BioLabelSet(types);
+  ASSERT_EQ(labels.size(), 2001u);
+  std::mt19937 rng(1);
+  const std::vector<float> scores = RandomLogProbs(120, 2001, &rng);
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<int> path = ConstrainedBioDecode(scores, 120, labels);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(path.size(), 120u);
+  EXPECT_LT(seconds, 0.2);
 }
 
 }  // namespace

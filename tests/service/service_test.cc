@@ -305,6 +305,80 @@ TEST_F(ServiceTest, BadInputsGetInvalidArgumentNamingTheField) {
   }
 }
 
+// Hardening (issue 14): every limit on what a head or training data may be
+// is enforced at submit time, whether declared or derived from the data.
+TEST_F(ServiceTest, HeadAndTrainingDataLimitsAreEnforcedAtSubmit) {
+  WaitForJob(*server_, alice_->key, *sentiment_job_);
+  auto expect_invalid = [](const grpc::Status& status, const std::string& needle) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(needle));
+  };
+  v1::TrainPromptResponse trained;
+  auto try_train = [&](const v1::TrainPromptRequest& request) {
+    return server_->prompts().TrainPrompt(Call(alice_->key).get(), request, &trained);
+  };
+  v1::TrainPromptRequest train;
+  train.set_prompt_name("limits");
+  train.set_task(v1::TASK_CLASSIFY);
+  *train.mutable_train_examples() = ReadTsvExamples(ExamplesDir() + "/sentiment.tsv");
+  {  // 300 labels derived from the data: more classes than --max_labels.
+    v1::TrainPromptRequest bad = train;
+    bad.mutable_train_examples()->clear_examples();
+    for (int i = 0; i < 300; ++i) {
+      v1::Example* e = bad.mutable_train_examples()->add_examples();
+      e->set_text("text " + std::to_string(i));
+      e->set_label("l" + std::to_string(i));
+    }
+    expect_invalid(try_train(bad), "300 labels; the limit is 256 (--max_labels)");
+  }
+  {  // Tagging: 200 entity types would make a 401-tag head.
+    v1::TrainPromptRequest bad;
+    bad.set_prompt_name("limits");
+    bad.set_task(v1::TASK_TAG);
+    for (int i = 0; i < 200; ++i) {
+      v1::Example* e = bad.mutable_train_examples()->add_examples();
+      e->set_text("w" + std::to_string(i));
+      e->add_tokens("w" + std::to_string(i));
+      e->add_tags("B-T" + std::to_string(i));
+    }
+    expect_invalid(try_train(bad), "401 tags; the limit is 256");
+  }
+  {
+    v1::TrainPromptRequest bad = train;
+    bad.add_labels("positive");
+    bad.add_labels("positive");
+    bad.add_labels("negative");
+    expect_invalid(try_train(bad), "duplicate");
+  }
+  {  // A tagger with nothing to tag would train and serve nothing.
+    v1::TrainPromptRequest bad;
+    bad.set_prompt_name("limits");
+    bad.set_task(v1::TASK_TAG);
+    for (int i = 0; i < 4; ++i) {
+      v1::Example* e = bad.mutable_train_examples()->add_examples();
+      e->set_text("nothing here");
+      e->add_tokens("nothing");
+      e->add_tokens("here");
+      e->add_tags("O");
+      e->add_tags("O");
+    }
+    expect_invalid(try_train(bad), "at least one entity type");
+  }
+  {  // Training data obeys the serving limit on text size.
+    v1::TrainPromptRequest bad = train;
+    bad.mutable_train_examples()->mutable_examples(0)->set_text(std::string(20000, 'a'));
+    expect_invalid(try_train(bad), "the limit is 16384 (--max_text_bytes)");
+  }
+  {  // A name keeps its task.
+    v1::TrainPromptRequest bad;
+    bad.set_prompt_name("sentiment");
+    bad.set_task(v1::TASK_TAG);
+    *bad.mutable_train_examples() = ReadConllExamples(ExamplesDir() + "/ner.conll");
+    expect_invalid(try_train(bad), "is a classify prompt");
+  }
+}
+
 TEST_F(ServiceTest, MixedTenantBatchesGiveTheSameAnswersAsSingleCalls) {
   WaitForJob(*server_, alice_->key, *sentiment_job_);
   WaitForJob(*server_, bob_->key, *bob_job_);
