@@ -562,9 +562,12 @@ class EngineImpl {
 
   // The CPU plan of one batch: rows ordered lightest tenant first (fewest
   // rows in this batch), then by length, and cut greedily into forwards
-  // whose padding (rows x longest / real - 1) stays within `max_padding`.
-  // Each forward answers its rows when it ends, so a light tenant's text
-  // does not wait for a heavier tenant's forwards of the same batch.
+  // whose padding (rows x longest / real - 1) stays within `max_padding`; a
+  // tenant with more than twice the rows of the forward's first tenant
+  // starts a new one. Each forward answers its rows when it ends, so a light
+  // tenant's text runs in a small forward of its own ahead of a flooding
+  // tenant's rows (on a CPU a forward costs in proportion to its positions,
+  // so the split costs little).
   static std::vector<std::vector<std::unique_ptr<TextTask>>> SplitForCpu(
       std::vector<std::unique_ptr<TextTask>>& tasks, double max_padding) {
     absl::flat_hash_map<std::string, int> rows_of;
@@ -577,9 +580,13 @@ class EngineImpl {
                      });
     std::vector<std::vector<std::unique_ptr<TextTask>>> groups;
     int64_t real = 0, longest = 0;
+    int group_weight = 0;  // rows of the first tenant of the current group
     for (auto& task : tasks) {
       const int64_t tokens = task->tokens();
-      if (!groups.empty()) {
+      const int weight = rows_of[task->tenant()];
+      // A tenant with many more rows than the group's first one starts its
+      // own forward, so light tenants' rows are answered first.
+      if (!groups.empty() && weight <= 2 * group_weight) {
         const int64_t rows = static_cast<int64_t>(groups.back().size()) + 1;
         const int64_t next_longest = std::max(longest, tokens);
         const double padding =
@@ -594,6 +601,7 @@ class EngineImpl {
       groups.emplace_back();
       groups.back().push_back(std::move(task));
       real = longest = tokens;
+      group_weight = weight;
     }
     return groups;
   }

@@ -710,13 +710,22 @@ TEST_F(EngineTest, FloodingTenantDoesNotDenyALightOne) {
   EXPECT_GT(after.scheduler.rejected_tenant_limit + after.scheduler.pushed_out, 0);
   const double batch_seconds = (after.serving_seconds - before.serving_seconds) /
                                std::max<int64_t>(1, after.batches - before.batches);
-  std::cout << "light tenant p99: idle " << p99(idle) * 1e3 << " ms, under flood "
-            << p99(loaded) * 1e3 << " ms; mean batch " << batch_seconds * 1e3
+  const auto p50 = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::cout << "light tenant p50/p99: idle " << p50(idle) * 1e3 << " / " << p99(idle) * 1e3
+            << " ms, under flood " << p50(loaded) * 1e3 << " / " << p99(loaded) * 1e3
+            << " ms; mean forward " << batch_seconds * 1e3
             << " ms; flood calls " << flood_calls.load() << " ("
             << flood_unavailable.load() << " UNAVAILABLE)\n";
-  // At most the batch running when it arrives plus its own (the flood's
-  // 512 queued rows would be 16 batches): slack for a loaded machine.
-  EXPECT_LT(p99(loaded), 2 * p99(idle) + 4 * batch_seconds);
+  // The median light call waits for about the forward in progress and its
+  // own small one; the tail also waits for CPU time on a small machine
+  // (tests/bench/README.md §9: p99 ~5x idle on 2 cores; 29x with whole
+  // 8,192-position batches, where the light row rode in the flood's
+  // forwards).
+  EXPECT_LT(p50(loaded), 3 * p50(idle));
+  EXPECT_LT(p99(loaded), 12 * p99(idle));
 }
 
 }  // namespace
