@@ -119,6 +119,7 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
                          absl::StrCat("prompt ", spec.init_prompt)));
   }
 
+  const size_t train_examples = train.size(), valid_examples = valid.size();
   const int64_t steps_per_epoch =
       (static_cast<int64_t>(train.size()) + options.batch_size - 1) / options.batch_size;
   const absl::Time started = absl::Now();
@@ -133,8 +134,11 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
     trial.spec = spec;
     trial.spec.length = lengths[i];
     trial.options = options;
-    trial.train = train;
-    trial.valid = valid;
+    // The last (usually only) trial takes the data: one copy of a dataset
+    // of up to --max_dataset_bytes is a large share of a job's memory.
+    const bool last_trial = i + 1 == lengths.size();
+    trial.train = last_trial ? std::move(train) : train;
+    trial.valid = last_trial ? std::move(valid) : valid;
     trial.init_prompt = init_prompt;
     // A checkpoint belongs to the trial that wrote it: only a single-length
     // job resumes mid-training; a length search restarts its trials.
@@ -179,8 +183,8 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
         "); try a lower learning_rate or a smaller l2"));
   }
   if (lengths.size() > 1) best_metrics["length_trials"] = trials;
-  best_metrics["train_examples"] = train.size();
-  best_metrics["valid_examples"] = valid.size();
+  best_metrics["train_examples"] = train_examples;
+  best_metrics["valid_examples"] = valid_examples;
 
   ASSIGN_OR_RETURN(prompts::PromptArtifact artifact,
                    best->Serialize({{"job_id", job.id}, {"metrics", best_metrics}}));
