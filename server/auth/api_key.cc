@@ -97,9 +97,11 @@ absl::StatusOr<std::string> ParseBearer(std::string_view authorization_header) {
   const size_t space = header.find_first_of(" \t");
   const absl::string_view scheme = header.substr(0, space);
   if (!absl::EqualsIgnoreCase(scheme, "Bearer")) {
+    // Never echo the header: without the "Bearer " prefix it is usually the
+    // key itself.
     return absl::UnauthenticatedError(
-        absl::StrCat("unsupported authorization scheme \"",
-                     scheme.substr(0, 32), "\": ", kBearerUsage));
+        absl::StrCat("the authorization header must use the Bearer scheme: ",
+                     kBearerUsage));
   }
   if (space == absl::string_view::npos) {
     return absl::UnauthenticatedError(

@@ -37,9 +37,11 @@ absl::StatusOr<std::optional<store::Job>> JobQueue::Claim() {
   if (running >= options_.max_running_jobs) return std::nullopt;
 
   // Heads come sorted by tenant id: start after the tenant served last.
+  // (A copy: the lambda runs under mu_, which -Wthread-safety cannot see.)
+  const std::string last_tenant = last_tenant_;
   auto after_last = std::find_if(
       heads.begin(), heads.end(),
-      [&](const store::Job& job) { return job.tenant_id > last_tenant_; });
+      [&](const store::Job& job) { return job.tenant_id > last_tenant; });
   std::rotate(heads.begin(), after_last, heads.end());
 
   for (const store::Job& head : heads) {

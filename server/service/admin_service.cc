@@ -24,8 +24,13 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateTenant(
     store::Tenant tenant;
     tenant.name = request->name();
     tenant.quotas = QuotasFromProto(request->quotas(), default_quotas_);
-    ASSIGN_OR_RETURN(store::Tenant created, deps_.store->CreateTenant(tenant));
-    *response = TenantToProto(created);
+    absl::StatusOr<store::Tenant> created = deps_.store->CreateTenant(tenant);
+    if (absl::IsAlreadyExists(created.status())) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("a tenant named ", request->name(), " already exists"));
+    }
+    if (!created.ok()) return created.status();
+    *response = TenantToProto(*created);
     return absl::OkStatus();
   });
 }

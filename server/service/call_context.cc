@@ -41,7 +41,7 @@ absl::Time CallDeadline(const grpc::ServerContextBase& context) {
 }
 
 grpc::Status CallRecorder::Done(const absl::Status& status) const {
-  const grpc::Status out = ToGrpcStatus(status);
+  const grpc::Status out = ClientStatus(status, method_);
   if (metrics_ != nullptr) {
     metrics_->RecordRequest(method_, status.code(),
                             absl::ToDoubleSeconds(absl::Now() - start_));

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/auth/authenticator.h"
+#include "server/auth/concurrency_limiter.h"
 #include "server/auth/rate_limiter.h"
 #include "server/backbone/backbone.h"
 #include "server/engine/engine.h"
@@ -77,6 +78,18 @@ class CancellableUnaryReactor : public grpc::ServerUnaryReactor {
 };
 
 // Finishes a DefaultReactor-style unary call at once.
+// A unary reactor that holds a ConcurrencyLimiter slot until the call is
+// done, i.e. until the client has read the response (or left).
+class SlotHoldingReactor : public grpc::ServerUnaryReactor {
+ public:
+  explicit SlotHoldingReactor(std::unique_ptr<auth::ConcurrencyLimiter::Slot> slot)
+      : slot_(std::move(slot)) {}
+  void OnDone() override { delete this; }
+
+ private:
+  std::unique_ptr<auth::ConcurrencyLimiter::Slot> slot_;
+};
+
 inline grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
                                            const grpc::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();

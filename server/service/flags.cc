@@ -67,6 +67,15 @@ ABSL_FLAG(int64_t, max_text_bytes, 16384,
           "Bytes per text; the tokenizer truncates long texts anyway, this bounds request "
           "memory.");
 ABSL_FLAG(int64_t, max_dataset_bytes, int64_t{256} << 20, "Bytes per uploaded dataset.");
+ABSL_FLAG(int, max_concurrent_uploads, 4,
+          "UploadDataset streams in progress at once (2 per tenant): each holds up to "
+          "~4x --max_dataset_bytes of memory while it is parsed.");
+ABSL_FLAG(int, max_concurrent_exports, 8,
+          "ExportPrompt responses in progress at once (2 per tenant); a response stays "
+          "in memory until its client has read it, so this bounds unread exports.");
+ABSL_FLAG(int, max_connection_idle_s, 300,
+          "Close client connections that carried no call for this long (gRPC "
+          "GOAWAY; clients reconnect transparently). 0 keeps them open.");
 ABSL_FLAG(int, max_labels, 256,
           "Classes of one head: classification labels, or tags of a tagging head "
           "(O + 2 per entity type). Enforced when training (declared or derived from "
@@ -126,6 +135,13 @@ absl::StatusOr<Server::Options> ServerOptionsFromFlags() {
   o.limits.max_text_bytes = absl::GetFlag(FLAGS_max_text_bytes);
   o.limits.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
   o.limits.max_labels = absl::GetFlag(FLAGS_max_labels);
+  o.limits.max_concurrent_uploads = absl::GetFlag(FLAGS_max_concurrent_uploads);
+  o.limits.max_concurrent_exports = absl::GetFlag(FLAGS_max_concurrent_exports);
+  if (o.limits.max_concurrent_uploads < 1 || o.limits.max_concurrent_exports < 1) {
+    return absl::InvalidArgumentError(
+        "--max_concurrent_uploads and --max_concurrent_exports must be >= 1");
+  }
+  o.max_connection_idle = absl::Seconds(absl::GetFlag(FLAGS_max_connection_idle_s));
   if (o.limits.max_labels < 3 || o.limits.max_labels > 65536) {
     return absl::InvalidArgumentError("--max_labels must be in 3..65536");
   }

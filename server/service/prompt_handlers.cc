@@ -2,6 +2,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "server/auth/quotas.h"
 #include "server/common/files.h"
 #include "server/common/status_macros.h"
@@ -211,11 +212,17 @@ grpc::ServerUnaryReactor* PromptServiceImpl::ExportPrompt(
     grpc::CallbackServerContext* context, const v1::ExportPromptRequest* request,
     v1::ExportPromptResponse* response) {
   CallRecorder recorder(deps_.metrics, "ExportPrompt");
+  std::unique_ptr<auth::ConcurrencyLimiter::Slot> slot;
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(auth::Principal who, Authorize(deps_, *context, false));
+    ASSIGN_OR_RETURN(slot, exports_.Acquire(who.tenant_id));
     return DoExportPrompt(who.tenant_id, *request, response);
   }();
-  return FinishNow(context, recorder.Done(status));
+  // The response (up to a prompt's size) stays in memory until the client
+  // reads it; the slot is held as long, so unread exports are bounded.
+  auto* reactor = new SlotHoldingReactor(std::move(slot));
+  reactor->Finish(recorder.Done(status));
+  return reactor;
 }
 
 absl::Status PromptServiceImpl::DoImportPrompt(const std::string& tenant,
@@ -241,11 +248,18 @@ absl::Status PromptServiceImpl::DoImportPrompt(const std::string& tenant,
   ASSIGN_OR_RETURN(int64_t stored_bytes, deps_.store->StoredBytes(tenant));
   RETURN_IF_ERROR(auth::CheckStorageQuota(stored_bytes, bytes, owner.quotas.max_stored_bytes));
   RETURN_IF_ERROR(CheckPromptQuotaFor(tenant, request.prompt_name()));
-  ASSIGN_OR_RETURN(std::unique_ptr<prompts::PromptModel> model,
-                   prompts::ImportPeftAdapter(
-                       *deps_.backbone, dir.path(),
-                       std::vector<std::string>(request.labels().begin(),
-                                                request.labels().end())));
+  absl::StatusOr<std::unique_ptr<prompts::PromptModel>> imported =
+      prompts::ImportPeftAdapter(*deps_.backbone, dir.path(),
+                                 std::vector<std::string>(request.labels().begin(),
+                                                          request.labels().end()));
+  if (!imported.ok()) {
+    // Name the files as the client sent them, not by the scratch folder.
+    return absl::Status(imported.status().code(),
+                        absl::StrReplaceAll(imported.status().message(),
+                                            {{dir.path() + "/", ""},
+                                             {dir.path(), "the adapter folder"}}));
+  }
+  std::unique_ptr<prompts::PromptModel> model = *std::move(imported);
   RETURN_IF_ERROR(datasets::ValidateLabelSet(model->task(), model->labels(),
                                              deps_.limits.max_labels));
   RETURN_IF_ERROR(CheckPromptQuotaFor(tenant, request.prompt_name(), model->task()));

@@ -25,7 +25,14 @@ class WatchReactor;
 
 class PromptServiceImpl final : public v1::PromptService::CallbackService {
  public:
-  explicit PromptServiceImpl(ServiceDeps deps) : deps_(std::move(deps)) {}
+  explicit PromptServiceImpl(ServiceDeps deps)
+      : deps_(std::move(deps)),
+        uploads_("uploads", "--max_concurrent_uploads",
+                 deps_.limits.max_concurrent_uploads,
+                 deps_.limits.max_concurrent_uploads_per_tenant),
+        exports_("exports", "--max_concurrent_exports",
+                 deps_.limits.max_concurrent_exports,
+                 deps_.limits.max_concurrent_exports_per_tenant) {}
 
   // At shutdown: ends every open WatchJob stream with UNAVAILABLE (a watch
   // on a running job would otherwise hold the graceful shutdown for its
@@ -138,6 +145,8 @@ class PromptServiceImpl final : public v1::PromptService::CallbackService {
                                               std::string content);
 
   const ServiceDeps deps_;
+  auth::ConcurrencyLimiter uploads_;
+  auth::ConcurrencyLimiter exports_;
 
   friend class WatchReactor;
   // Open WatchJob streams (reactors deregister in OnDone).

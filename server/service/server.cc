@@ -236,6 +236,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
   builder.RegisterService(c->prompt_service.get());
   builder.RegisterService(c->admin_service.get());
   builder.SetMaxReceiveMessageSize(64 << 20);
+  if (options.max_connection_idle > absl::ZeroDuration()) {
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(options.max_connection_idle)));
+  }
   c->grpc = builder.BuildAndStart();
   if (c->grpc == nullptr || c->grpc_port == 0) {
     return absl::UnavailableError(

@@ -68,6 +68,9 @@ class Server {
     RequestLimits limits;
     // Quotas of tenants created without explicit ones.
     store::Quotas default_quotas;
+    // Connections without a call for this long are closed (GOAWAY); zero
+    // keeps them open.
+    absl::Duration max_connection_idle = absl::Minutes(5);
     // How long Shutdown lets in-flight calls finish before cancelling them.
     absl::Duration shutdown_grace = absl::Seconds(20);
     // Health turns NOT_SERVING while one executor turn (a batch or a

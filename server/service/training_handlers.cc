@@ -1,4 +1,8 @@
 // TrainPrompt and UploadDataset: validate, store the data, enqueue the job.
+#include <algorithm>
+#include <functional>
+#include <optional>
+
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/str_cat.h"
@@ -210,14 +214,26 @@ grpc::ServerUnaryReactor* PromptServiceImpl::TrainPrompt(
 namespace {
 
 // Collects the chunks of one UploadDataset stream, then stores the dataset.
+// The header is checked (name, task, format, an upload slot, the storage
+// quota) when it arrives, before any data is buffered, and the stream stops
+// as soon as it passes the most bytes it may send.
 class UploadReactor : public grpc::ServerReadReactor<v1::UploadDatasetRequest> {
  public:
+  // What the header admitted: the slot this upload holds, the most bytes
+  // it may send, and the error once it sends more.
+  struct Admission {
+    std::unique_ptr<auth::ConcurrencyLimiter::Slot> slot;
+    int64_t max_bytes = 0;
+    std::function<absl::Status(int64_t bytes)> over_limit;
+  };
+  using AdmitFn =
+      std::function<absl::StatusOr<Admission>(const v1::UploadDatasetRequest::Header&)>;
   using StoreFn = std::function<absl::StatusOr<store::Dataset>(
       const v1::UploadDatasetRequest::Header&, std::string)>;
 
-  UploadReactor(absl::Status auth, int64_t max_bytes, StoreFn store,
-                v1::Dataset* response, CallRecorder recorder)
-      : max_bytes_(max_bytes), store_(std::move(store)), response_(response),
+  UploadReactor(absl::Status auth, AdmitFn admit, StoreFn store, v1::Dataset* response,
+                CallRecorder recorder)
+      : admit_(std::move(admit)), store_(std::move(store)), response_(response),
         recorder_(std::move(recorder)) {
     if (!auth.ok()) {
       Finish(recorder_.Done(auth));
@@ -231,25 +247,10 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UploadDatasetRequest> {
       Finish(recorder_.Done(Complete()));
       return;
     }
-    if (message_.has_header()) {
-      if (has_header_) {
-        Finish(recorder_.Done(
-            absl::InvalidArgumentError("header must be sent once, in the first message")));
-        return;
-      }
-      header_ = message_.header();
-      has_header_ = true;
-    } else if (!has_header_) {
-      Finish(recorder_.Done(
-          absl::InvalidArgumentError("the first message must carry the header")));
+    if (absl::Status status = Take(); !status.ok()) {
+      Finish(recorder_.Done(status));
       return;
     }
-    if (static_cast<int64_t>(content_.size() + message_.chunk().size()) > max_bytes_) {
-      Finish(recorder_.Done(absl::InvalidArgumentError(
-          absl::StrCat("the dataset exceeds the limit of ", max_bytes_, " bytes"))));
-      return;
-    }
-    content_ += message_.chunk();
     message_.Clear();
     StartRead(&message_);
   }
@@ -257,20 +258,38 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UploadDatasetRequest> {
   void OnDone() override { delete this; }
 
  private:
+  absl::Status Take() {
+    if (message_.has_header()) {
+      if (admission_.has_value()) {
+        return absl::InvalidArgumentError("header must be sent once, in the first message");
+      }
+      header_ = message_.header();
+      absl::StatusOr<Admission> admitted = admit_(header_);
+      if (!admitted.ok()) return admitted.status();
+      admission_ = *std::move(admitted);
+    } else if (!admission_.has_value()) {
+      return absl::InvalidArgumentError("the first message must carry the header");
+    }
+    const int64_t bytes = static_cast<int64_t>(content_.size() + message_.chunk().size());
+    if (bytes > admission_->max_bytes) return admission_->over_limit(bytes);
+    content_ += message_.chunk();
+    return absl::OkStatus();
+  }
+
   absl::Status Complete() {
-    if (!has_header_) return absl::InvalidArgumentError("no header was sent");
+    if (!admission_.has_value()) return absl::InvalidArgumentError("no header was sent");
     ASSIGN_OR_RETURN(store::Dataset stored, store_(header_, std::move(content_)));
     *response_ = DatasetToProto(stored);
     return absl::OkStatus();
   }
 
-  const int64_t max_bytes_;
+  const AdmitFn admit_;
   const StoreFn store_;
   v1::Dataset* const response_;
   const CallRecorder recorder_;
   v1::UploadDatasetRequest message_;
   v1::UploadDatasetRequest::Header header_;
-  bool has_header_ = false;
+  std::optional<Admission> admission_;
   std::string content_;
 };
 
@@ -280,11 +299,33 @@ grpc::ServerReadReactor<v1::UploadDatasetRequest>* PromptServiceImpl::UploadData
     grpc::CallbackServerContext* context, v1::Dataset* response) {
   absl::StatusOr<auth::Principal> who = Authorize(deps_, *context, false);
   const std::string tenant = who.ok() ? who->tenant_id : "";
+  auto admit = [this, tenant](const v1::UploadDatasetRequest::Header& header)
+      -> absl::StatusOr<UploadReactor::Admission> {
+    RETURN_IF_ERROR(ValidateName(header.name(), "header.name"));
+    RETURN_IF_ERROR(TaskFromProto(header.task(), "header.task").status());
+    RETURN_IF_ERROR(FormatFromProto(header.format()).status());
+    UploadReactor::Admission admission;
+    ASSIGN_OR_RETURN(admission.slot, uploads_.Acquire(tenant));
+    ASSIGN_OR_RETURN(store::Tenant owner, deps_.store->GetTenant(tenant));
+    ASSIGN_OR_RETURN(const int64_t stored, deps_.store->StoredBytes(tenant));
+    const int64_t quota = owner.quotas.max_stored_bytes;
+    RETURN_IF_ERROR(auth::CheckStorageQuota(stored, 1, quota));  // already full
+    const int64_t limit = deps_.limits.max_dataset_bytes;
+    const int64_t room = quota > 0 ? quota - stored : limit;
+    admission.max_bytes = std::min(limit, room);
+    admission.over_limit = [limit, room, stored, quota](int64_t bytes) {
+      if (bytes > room && room < limit) {
+        return auth::CheckStorageQuota(stored, bytes, quota);
+      }
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the dataset exceeds the limit of ", limit, " bytes (--max_dataset_bytes)"));
+    };
+    return admission;
+  };
   return new UploadReactor(
-      who.status(), deps_.limits.max_dataset_bytes,
+      who.status(), std::move(admit),
       [this, tenant](const v1::UploadDatasetRequest::Header& header,
                      std::string content) -> absl::StatusOr<store::Dataset> {
-        RETURN_IF_ERROR(ValidateName(header.name(), "header.name"));
         ASSIGN_OR_RETURN(const datasets::Task task, TaskFromProto(header.task(), "header.task"));
         ASSIGN_OR_RETURN(const datasets::Format format, FormatFromProto(header.format()));
         return StoreDataset(tenant, header.name(), task, format, std::move(content));

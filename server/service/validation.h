@@ -31,6 +31,14 @@ struct RequestLimits {
   int max_labels = 256;
   // Bytes per uploaded dataset.
   int64_t max_dataset_bytes = int64_t{256} << 20;
+  // UploadDataset streams in progress at once, in all and per tenant: each
+  // holds up to ~4x max_dataset_bytes while it is parsed.
+  int max_concurrent_uploads = 4;
+  int max_concurrent_uploads_per_tenant = 2;
+  // ExportPrompt responses in progress (held until the client has read
+  // them), in all and per tenant: bounds the memory of unread exports.
+  int max_concurrent_exports = 8;
+  int max_concurrent_exports_per_tenant = 2;
 };
 
 // 1-64 characters of [A-Za-z0-9._-], starting with a letter or digit.

@@ -379,6 +379,55 @@ TEST_F(ServiceTest, HeadAndTrainingDataLimitsAreEnforcedAtSubmit) {
   }
 }
 
+// UploadDataset checks the header and the storage quota before it buffers
+// data, and stops a stream as soon as it passes what it may send.
+TEST_F(ServiceTest, UploadChecksTheHeaderAndQuotaFirst) {
+  const TestTenant small = server_->CreateTenant("small-uploader");
+  {
+    v1::SetQuotaRequest quota;
+    quota.set_tenant_id(small.id);
+    quota.mutable_quotas()->set_max_stored_bytes(2000);
+    v1::Tenant updated;
+    ASSERT_TRUE(server_->admin().SetQuota(Call(server_->admin_key()).get(), quota, &updated).ok());
+  }
+  auto upload = [&](const std::string& name, const std::vector<std::string>& chunks) {
+    v1::Dataset dataset;
+    auto context = Call(small.key);
+    auto writer = server_->prompts().UploadDataset(context.get(), &dataset);
+    v1::UploadDatasetRequest header;
+    header.mutable_header()->set_name(name);
+    header.mutable_header()->set_task(v1::TASK_CLASSIFY);
+    header.mutable_header()->set_format(v1::DATASET_FORMAT_TSV);
+    bool open = writer->Write(header);
+    for (const std::string& chunk : chunks) {
+      if (!open) break;
+      v1::UploadDatasetRequest message;
+      message.set_chunk(chunk);
+      open = writer->Write(message);
+    }
+    writer->WritesDone();
+    return std::make_pair(writer->Finish(), dataset);
+  };
+  const std::string rows = "text\tlabel\ngood\tpos\nbad\tneg\ngreat\tpos\nawful\tneg\n";
+  {
+    const auto [status, dataset] = upload("fine", {rows});
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(dataset.example_count(), 4);
+  }
+  {
+    const auto [status, dataset] = upload("bad name!", {rows});
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(), HasSubstr("header.name"));
+  }
+  {  // 100 chunks of 1 KB against a 2,000-byte quota: refused at the 2nd.
+    const auto [status, dataset] =
+        upload("big", std::vector<std::string>(100, std::string(1000, 'x')));
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr("storage quota"));
+  }
+}
+
 TEST_F(ServiceTest, MixedTenantBatchesGiveTheSameAnswersAsSingleCalls) {
   WaitForJob(*server_, alice_->key, *sentiment_job_);
   WaitForJob(*server_, bob_->key, *bob_job_);
