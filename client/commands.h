@@ -61,6 +61,10 @@ absl::Status RunPromptsImport(const ParsedArgs& args,
                               const CommandContext& context);
 absl::Status RunDatasetsUpload(const ParsedArgs& args,
                                const CommandContext& context);
+absl::Status RunDatasetsList(const ParsedArgs& args,
+                             const CommandContext& context);
+absl::Status RunDatasetsDelete(const ParsedArgs& args,
+                               const CommandContext& context);
 
 absl::Status RunAdminCreateTenant(const ParsedArgs& args,
                                   const CommandContext& context);

@@ -296,6 +296,15 @@ std::string FormatDataset(const v1::Dataset& dataset) {
        {"created", FormatTimestamp(dataset.create_time())}});
 }
 
+std::string FormatDatasetTable(const std::vector<v1::Dataset>& datasets) {
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::Dataset& d : datasets) {
+    rows.push_back({d.id(), d.name(), TaskName(d.task()), absl::StrCat(d.example_count()),
+                    FormatBytes(d.size_bytes()), FormatTimestamp(d.create_time())});
+  }
+  return FormatTable({"ID", "NAME", "TASK", "EXAMPLES", "SIZE", "CREATED"}, rows);
+}
+
 std::string FormatTenantTable(const std::vector<v1::Tenant>& tenants) {
   std::vector<std::vector<std::string>> rows;
   for (const v1::Tenant& t : tenants) {

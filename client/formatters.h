@@ -55,6 +55,7 @@ std::string FormatJob(const v1::Job& job);
 std::string FormatPromptTable(const std::vector<v1::Prompt>& prompts);
 std::string FormatPrompt(const v1::Prompt& prompt);
 std::string FormatDataset(const v1::Dataset& dataset);
+std::string FormatDatasetTable(const std::vector<v1::Dataset>& datasets);
 std::string FormatTenantTable(const std::vector<v1::Tenant>& tenants);
 std::string FormatTenant(const v1::Tenant& tenant);
 std::string FormatApiKey(const v1::CreateApiKeyResponse& key);

@@ -114,4 +114,31 @@ absl::Status RunDatasetsUpload(const ParsedArgs& args,
   return absl::OkStatus();
 }
 
+absl::Status RunDatasetsList(const ParsedArgs& args,
+                             const CommandContext& context) {
+  if (!args.positional.empty()) {
+    return absl::InvalidArgumentError("datasets list takes no arguments");
+  }
+  ASSIGN_OR_RETURN(v1::ListDatasetsResponse response, context.client->ListDatasets());
+  if (context.json) {
+    *context.out << ToJson(response);
+  } else {
+    *context.out << FormatDatasetTable(
+        {response.datasets().begin(), response.datasets().end()});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunDatasetsDelete(const ParsedArgs& args,
+                               const CommandContext& context) {
+  ASSIGN_OR_RETURN(std::string id, OnePositional(args, "dataset id"));
+  ASSIGN_OR_RETURN(v1::DeleteDatasetResponse response, context.client->DeleteDataset(id));
+  if (context.json) {
+    *context.out << ToJson(response);
+  } else {
+    *context.out << "deleted " << id << "\n";
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace ptune::client

@@ -233,6 +233,18 @@ absl::StatusOr<v1::DeletePromptResponse> PtuneClient::DeletePrompt(
   return Unary(&v1::PromptService::Stub::DeletePrompt, prompts_.get(), request);
 }
 
+absl::StatusOr<v1::ListDatasetsResponse> PtuneClient::ListDatasets() const {
+  return Unary(&v1::PromptService::Stub::ListDatasets, prompts_.get(),
+               v1::ListDatasetsRequest());
+}
+
+absl::StatusOr<v1::DeleteDatasetResponse> PtuneClient::DeleteDataset(
+    const std::string& dataset_id) const {
+  v1::DeleteDatasetRequest request;
+  request.set_dataset_id(dataset_id);
+  return Unary(&v1::PromptService::Stub::DeleteDataset, prompts_.get(), request);
+}
+
 absl::StatusOr<v1::ExportPromptResponse> PtuneClient::ExportPrompt(
     const std::string& name, int64_t version) const {
   v1::ExportPromptRequest request;

@@ -88,6 +88,9 @@ class PtuneClient {
                                        int64_t version = 0) const;
   absl::StatusOr<v1::DeletePromptResponse> DeletePrompt(
       const std::string& name) const;
+  absl::StatusOr<v1::ListDatasetsResponse> ListDatasets() const;
+  absl::StatusOr<v1::DeleteDatasetResponse> DeleteDataset(
+      const std::string& dataset_id) const;
   absl::StatusOr<v1::ExportPromptResponse> ExportPrompt(
       const std::string& name, int64_t version = 0) const;
   // ExportPrompt, then writes each file into `dir` (created if missing) and

@@ -3,7 +3,9 @@
 # does nothing when its result is already there, so a second run is fast.
 #
 #   deploy/local/dev.sh run     install + build + start ptune-server (foreground)
-#   deploy/local/dev.sh test    install + build + the whole test suite
+#   deploy/local/dev.sh test    install + build + the whole test suite, then the
+#                               suite again under ASan+UBSan (clang, build-asan/)
+#                               and a smoke run of every libFuzzer target
 #   deploy/local/dev.sh setup   install system packages and the backbone only
 #   deploy/local/dev.sh build   setup + build only
 #
@@ -14,6 +16,8 @@
 #   PTUNE_JOBS          parallel compile jobs (number of cores; each needs ~1.5 GB)
 #   PTUNE_DATA_DIR      the server's SQLite store and admin key (~/.cache/ptune/server)
 #   PTUNE_LISTEN        gRPC address (0.0.0.0:8500); PTUNE_METRICS_LISTEN (0.0.0.0:9090)
+#   PTUNE_SANITIZE      test: 0 skips the ASan+UBSan suite and the fuzz smoke run (1)
+#   PTUNE_FUZZ_SECONDS  test: seconds per fuzz target in the smoke run (15)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -31,7 +35,12 @@ APT_PACKAGES=(
   libabsl-dev prometheus-cpp-dev libcpp-httplib-dev libssl-dev
   libgtest-dev libgmock-dev libicu-dev nlohmann-json3-dev libsqlite3-dev
   python3 python3-pip
+  clang libclang-rt-14-dev
 )
+
+# ccache hits across clones: paths under the checkout hash as relative ones,
+# and the working directory (in -g builds) does not count.
+export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1
 
 log() { echo "[dev.sh] $*" >&2; }
 
@@ -84,6 +93,48 @@ build() {
   cmake --build "$BUILD_DIR" -j "$JOBS" >&2
 }
 
+# The sanitizer build: clang, ASan + UBSan over ptune's code, coverage
+# instrumentation for the libFuzzer targets, -Wthread-safety (the
+# ABSL_GUARDED_BY annotations are checked). Its own folder and ccache.
+sanitizer_build() {
+  local backbone="$1" dir="$BUILD_DIR-asan"
+  if [ ! -f "$dir/CMakeCache.txt" ]; then
+    CC=clang CXX=clang++ cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DPTUNE_SANITIZE=address,undefined -DPTUNE_FUZZ=ON \
+      -DCMAKE_CXX_FLAGS="-Wthread-safety -Werror=thread-safety" \
+      -DPTUNE_TEST_BACKBONE_DIR="$backbone" >&2
+  fi
+  cmake --build "$dir" -j "$JOBS" >&2
+}
+
+# The whole suite under ASan + UBSan, then each fuzz target on a copy of its
+# seed corpus for PTUNE_FUZZ_SECONDS (tests/fuzz/README.md).
+sanitizer_tests() {
+  local backbone="$1" dir="$BUILD_DIR-asan"
+  log "ASan+UBSan suite ($dir)"
+  ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:detect_stack_use_after_return=0" \
+  UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+  PTUNE_BACKBONE_DIR="$backbone" \
+    ctest --test-dir "$dir" --output-on-failure -j "$JOBS"
+  local seconds="${PTUNE_FUZZ_SECONDS:-15}" work
+  work="$(mktemp -d)"
+  for target in "$dir"/tests/fuzz/*_fuzz; do
+    local name
+    name="$(basename "$target")"
+    cp -r "$ROOT/tests/fuzz/corpus/$name" "$work/$name"
+    log "fuzz smoke: $name for ${seconds}s"
+    PTUNE_BACKBONE_DIR="$backbone" ASAN_OPTIONS="detect_leaks=0" \
+      "$target" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=4096 \
+      -artifact_prefix="$work/$name-" "$work/$name" 2>&1 | grep -E "^stat::number_of_executed_units|^stat::peak_rss|ERROR|==ERROR" >&2 \
+      || true
+    if ls "$work/$name"-crash-* "$work/$name"-leak-* "$work/$name"-timeout-* >/dev/null 2>&1; then
+      log "fuzz target $name found a failing input: $(ls "$work/$name"-*)"
+      exit 1
+    fi
+  done
+  rm -rf "$work"
+}
+
 main() {
   local command="${1:-}"
   case "$command" in
@@ -117,6 +168,10 @@ main() {
     test)
       PTUNE_BACKBONE_DIR="$backbone" \
         ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
+      if [ "${PTUNE_SANITIZE:-1}" != 0 ]; then
+        sanitizer_build "$backbone"
+        sanitizer_tests "$backbone"
+      fi
       ;;
   esac
 }

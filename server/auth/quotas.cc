@@ -53,7 +53,7 @@ absl::Status CheckStorageQuota(int64_t stored_bytes, int64_t additional_bytes,
       absl::StrCat("storage quota exceeded: ", stored_bytes, " bytes stored + ",
                    additional_bytes, " new bytes is over max_stored_bytes of ",
                    max_stored_bytes,
-                   "; delete datasets or prompt versions, or ask for a "
+                   "; delete datasets (ptune datasets delete) or prompts (ptune prompts delete), or ask for a "
                    "higher quota"));
 }
 

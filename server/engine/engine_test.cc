@@ -719,13 +719,18 @@ TEST_F(EngineTest, FloodingTenantDoesNotDenyALightOne) {
             << " ms; mean forward " << batch_seconds * 1e3
             << " ms; flood calls " << flood_calls.load() << " ("
             << flood_unavailable.load() << " UNAVAILABLE)\n";
+  // CPU batches aim at cpu_max_forward_tokens (256) padded positions, so a
+  // light row never waits behind a long forward (a lone long row may exceed
+  // it; these rows are ~20 positions).
+  const double positions_per_forward =
+      static_cast<double>(after.padded_tokens - before.padded_tokens) /
+      std::max<int64_t>(1, after.batches - before.batches);
+  EXPECT_LE(positions_per_forward, 256.0);
   // The median light call waits for about the forward in progress and its
-  // own small one; the tail also waits for CPU time on a small machine
-  // (tests/bench/README.md §9: p99 ~5x idle on 2 cores; 29x with whole
-  // 8,192-position batches, where the light row rode in the flood's
-  // forwards).
-  EXPECT_LT(p50(loaded), 3 * p50(idle));
-  EXPECT_LT(p99(loaded), 12 * p99(idle));
+  // own small one, not for the flood's backlog (512 queued rows: ~25
+  // forwards). In forwards, so that a loaded machine does not fail it; the
+  // tail also waits for CPU time (tests/bench/README.md §9).
+  EXPECT_LT(p50(loaded), p50(idle) + 4 * batch_seconds);
 }
 
 }  // namespace

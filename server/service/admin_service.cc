@@ -23,7 +23,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateTenant(
     RETURN_IF_ERROR(ValidateName(request->name(), "name"));
     store::Tenant tenant;
     tenant.name = request->name();
-    tenant.quotas = QuotasFromProto(request->quotas(), default_quotas_);
+    ASSIGN_OR_RETURN(tenant.quotas, QuotasFromProto(request->quotas(), default_quotas_));
     absl::StatusOr<store::Tenant> created = deps_.store->CreateTenant(tenant);
     if (absl::IsAlreadyExists(created.status())) {
       return absl::AlreadyExistsError(
@@ -81,7 +81,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::SetQuota(grpc::CallbackServerContext
   return Handle(context, "SetQuota", [&]() -> absl::Status {
     RETURN_IF_ERROR(ValidateId(request->tenant_id(), "tenant_id"));
     ASSIGN_OR_RETURN(store::Tenant tenant, deps_.store->GetTenant(request->tenant_id()));
-    tenant.quotas = QuotasFromProto(request->quotas(), tenant.quotas);
+    ASSIGN_OR_RETURN(tenant.quotas, QuotasFromProto(request->quotas(), tenant.quotas));
     RETURN_IF_ERROR(deps_.store->UpdateTenant(tenant));
     *response = TenantToProto(tenant);
     return absl::OkStatus();

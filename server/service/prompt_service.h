@@ -65,6 +65,12 @@ class PromptServiceImpl final : public v1::PromptService::CallbackService {
                                         const v1::TagEntitiesRequest* request,
                                         v1::TagEntitiesResponse* response) override;
 
+  grpc::ServerUnaryReactor* ListDatasets(grpc::CallbackServerContext* context,
+                                         const v1::ListDatasetsRequest* request,
+                                         v1::ListDatasetsResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteDataset(grpc::CallbackServerContext* context,
+                                          const v1::DeleteDatasetRequest* request,
+                                          v1::DeleteDatasetResponse* response) override;
   grpc::ServerUnaryReactor* ListPrompts(grpc::CallbackServerContext* context,
                                         const v1::ListPromptsRequest* request,
                                         v1::ListPromptsResponse* response) override;
@@ -90,6 +96,7 @@ class PromptServiceImpl final : public v1::PromptService::CallbackService {
   absl::Status DoTrainPrompt(const std::string& tenant,
                              const v1::TrainPromptRequest& request,
                              v1::TrainPromptResponse* response);
+  absl::Status DoDeleteDataset(const std::string& tenant, const std::string& dataset_id);
   absl::Status DoGetPrompt(const std::string& tenant,
                            const v1::GetPromptRequest& request, v1::Prompt* response);
   absl::Status DoDeletePrompt(const std::string& tenant,

@@ -1,5 +1,7 @@
 #include "server/service/proto_convert.h"
 
+#include <cmath>
+
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
@@ -195,10 +197,10 @@ absl::StatusOr<training::TrainOptions> OptionsFromProto(
     return Invalid("options.learning_rate", "must be in (0, 1]");
   }
   if (in.learning_rate() > 0) options.learning_rate = in.learning_rate();
-  if (in.max_tokens() < 0 || in.max_tokens() > 512) {
-    return Invalid("options.max_tokens", "must be in 8..512");
+  if (in.max_tokens() != 0 && (in.max_tokens() < 8 || in.max_tokens() > 512)) {
+    return Invalid("options.max_tokens", "must be in 8..512 (0: the default)");
   }
-  if (in.max_tokens() > 0) options.max_tokens = std::max(8, in.max_tokens());
+  if (in.max_tokens() > 0) options.max_tokens = in.max_tokens();
   if (in.patience() < 0) return Invalid("options.patience", "must be >= 0");
   if (in.patience() > 0) options.patience = in.patience();
   if (in.seed() != 0) options.seed = in.seed();
@@ -402,7 +404,17 @@ v1::Tenant TenantToProto(const store::Tenant& tenant) {
   return out;
 }
 
-store::Quotas QuotasFromProto(const v1::Quotas& in, const store::Quotas& base) {
+absl::StatusOr<store::Quotas> QuotasFromProto(const v1::Quotas& in,
+                                              const store::Quotas& base) {
+  if (in.max_prompts() < 0) return Invalid("quotas.max_prompts", "must be >= 0");
+  if (in.max_concurrent_jobs() < 0) {
+    return Invalid("quotas.max_concurrent_jobs", "must be >= 0");
+  }
+  if (in.max_stored_bytes() < 0) return Invalid("quotas.max_stored_bytes", "must be >= 0");
+  if (!std::isfinite(in.requests_per_second()) || in.requests_per_second() < 0) {
+    return Invalid("quotas.requests_per_second", "must be a finite number >= 0");
+  }
+  if (in.burst() < 0) return Invalid("quotas.burst", "must be >= 0");
   store::Quotas out = base;
   if (in.max_prompts() > 0) out.max_prompts = in.max_prompts();
   if (in.max_concurrent_jobs() > 0) out.max_concurrent_jobs = in.max_concurrent_jobs();

@@ -61,9 +61,10 @@ v1::Prompt PromptToProto(const store::PromptVersion& prompt);
 v1::PromptVersion PromptVersionToProto(const store::PromptVersion& prompt);
 v1::Dataset DatasetToProto(const store::Dataset& dataset);
 v1::Tenant TenantToProto(const store::Tenant& tenant);
-// Zero fields keep `base`'s values.
-store::Quotas QuotasFromProto(const v1::Quotas& quotas,
-                              const store::Quotas& base);
+// Zero fields keep `base`'s values. INVALID_ARGUMENT for negative, NaN or
+// infinite values (they used to be ignored or stored silently).
+absl::StatusOr<store::Quotas> QuotasFromProto(const v1::Quotas& quotas,
+                                              const store::Quotas& base);
 
 // Numeric entries of a metrics JSON object, flattened with '.' ("f1",
 // "per_type.PER.f1").

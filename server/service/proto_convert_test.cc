@@ -1,5 +1,8 @@
 #include "server/service/proto_convert.h"
 
+#include <cmath>
+#include <limits>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -99,6 +102,28 @@ TEST(MetricsJsonToMapTest, FlattensNestedNumbers) {
   EXPECT_EQ(map.size(), 2u);
   EXPECT_DOUBLE_EQ(map["f1"], 0.5);
   EXPECT_DOUBLE_EQ(map["per_type.PER.f1"], 0.75);
+}
+
+TEST(ProtoConvertTest, QuotasAndMaxTokensRefuseBadValues) {
+  v1::Quotas quotas;
+  quotas.set_requests_per_second(std::nan(""));
+  EXPECT_EQ(QuotasFromProto(quotas, store::Quotas()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  quotas.set_requests_per_second(std::numeric_limits<double>::infinity());
+  EXPECT_FALSE(QuotasFromProto(quotas, store::Quotas()).ok());
+  quotas.set_requests_per_second(5);
+  quotas.set_max_stored_bytes(-1);
+  EXPECT_FALSE(QuotasFromProto(quotas, store::Quotas()).ok());
+  quotas.set_max_stored_bytes(1000);
+  const auto ok = QuotasFromProto(quotas, store::Quotas());
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->max_stored_bytes, 1000);
+
+  v1::TrainingOptions options;
+  options.set_max_tokens(1);  // used to be clamped to 8 silently
+  EXPECT_EQ(OptionsFromProto(options).status().code(), absl::StatusCode::kInvalidArgument);
+  options.set_max_tokens(64);
+  EXPECT_EQ(OptionsFromProto(options)->max_tokens, 64);
 }
 
 }  // namespace

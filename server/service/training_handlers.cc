@@ -4,6 +4,7 @@
 #include <optional>
 
 #include <google/protobuf/util/json_util.h>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "server/auth/quotas.h"
@@ -80,7 +81,26 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
       std::vector<std::string>(in.labels().begin(), in.labels().end()), "labels"));
   if (spec.init == prompts::PromptInit::kPrompt) {
     RETURN_IF_ERROR(ValidateName(spec.init_prompt, "spec.init_prompt"));
-    RETURN_IF_ERROR(deps_.store->GetPromptMetadata(tenant, spec.init_prompt).status());
+    ASSIGN_OR_RETURN(const store::PromptVersion source,
+                     deps_.store->GetPromptMetadata(tenant, spec.init_prompt));
+    // What the job would find out only when it starts.
+    const nlohmann::json source_spec = nlohmann::json::parse(source.spec_json, nullptr, false);
+    if (source_spec.is_object()) {
+      ASSIGN_OR_RETURN(const prompts::PromptSpec from,
+                       prompts::PromptSpecFromJson(source_spec));
+      if (from.kind != spec.kind || from.length != spec.length) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "spec.init_prompt ", spec.init_prompt, " is a ",
+            from.kind == prompts::PromptKind::kDeep ? "deep" : "shallow", " prompt of length ",
+            from.length, "; spec asks for ",
+            spec.kind == prompts::PromptKind::kDeep ? "deep" : "shallow", " of length ",
+            spec.length));
+      }
+    }
+    if (spec.reparam != prompts::Reparam::kNone) {
+      return absl::InvalidArgumentError(
+          "spec.init_prompt cannot be combined with spec.reparam MLP");
+    }
   }
 
   RETURN_IF_ERROR(CheckPromptQuotaFor(tenant, in.prompt_name(), task));
@@ -143,11 +163,23 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
         "the training data has ", train.data.size(), " examples; at least ",
         deps_.limits.min_examples, " are needed"));
   }
-  RETURN_IF_ERROR(RequestLabels(task,
-                                std::vector<std::string>(in.labels().begin(),
-                                                         in.labels().end()),
-                                train.data, deps_.limits.max_labels)
-                      .status());
+  const std::vector<std::string> declared(in.labels().begin(), in.labels().end());
+  ASSIGN_OR_RETURN(const std::vector<std::string> head_labels,
+                   RequestLabels(task, declared, train.data, deps_.limits.max_labels));
+  const std::vector<std::string>& names = declared.empty() ? train.data.labels : declared;
+  for (const std::string& seen : valid.data.labels) {
+    if (std::find(names.begin(), names.end(), seen) == names.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the validation data has ", task == datasets::Task::kTag ? "entity type \"" : "label \"",
+          seen, "\", which the training data does not teach"));
+    }
+  }
+  if (!spec.verbalizer.empty() && task == datasets::Task::kClassify &&
+      spec.verbalizer.size() != head_labels.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "spec.verbalizer has ", spec.verbalizer.size(), " words for ", head_labels.size(),
+        " labels; give one word per label, in label order"));
+  }
 
   int64_t new_bytes = 0;
   for (const Part* part : {&train, &valid}) {
@@ -331,6 +363,58 @@ grpc::ServerReadReactor<v1::UploadDatasetRequest>* PromptServiceImpl::UploadData
         return StoreDataset(tenant, header.name(), task, format, std::move(content));
       },
       response, CallRecorder(deps_.metrics, "UploadDataset"));
+}
+
+grpc::ServerUnaryReactor* PromptServiceImpl::ListDatasets(
+    grpc::CallbackServerContext* context, const v1::ListDatasetsRequest* request,
+    v1::ListDatasetsResponse* response) {
+  CallRecorder recorder(deps_.metrics, "ListDatasets");
+  absl::Status status = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(auth::Principal who, Authorize(deps_, *context, false));
+    ASSIGN_OR_RETURN(std::vector<store::Dataset> all,
+                     deps_.store->ListDatasets(who.tenant_id));
+    for (const store::Dataset& dataset : all) *response->add_datasets() = DatasetToProto(dataset);
+    return absl::OkStatus();
+  }();
+  return FinishNow(context, recorder.Done(status));
+}
+
+absl::Status PromptServiceImpl::DoDeleteDataset(const std::string& tenant,
+                                                const std::string& dataset_id) {
+  RETURN_IF_ERROR(ValidateId(dataset_id, "dataset_id"));
+  RETURN_IF_ERROR(deps_.store->GetDataset(tenant, dataset_id).status());
+  // A queued or running job reads its datasets when it (re)starts.
+  for (const store::JobState state : {store::JobState::kQueued, store::JobState::kRunning}) {
+    std::string token;
+    do {
+      ASSIGN_OR_RETURN(store::JobPage page, deps_.store->ListJobs(tenant, state, 1000, token));
+      for (const store::Job& job : page.jobs) {
+        v1::TrainPromptRequest request;
+        if (!google::protobuf::util::JsonStringToMessage(job.request_json, &request).ok()) {
+          continue;
+        }
+        if (request.train_dataset_id() == dataset_id ||
+            request.valid_dataset_id() == dataset_id) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "dataset ", dataset_id, " is used by job ", job.id, " (",
+              store::JobStateName(state), "); cancel it or wait for it to end"));
+        }
+      }
+      token = page.next_page_token;
+    } while (!token.empty());
+  }
+  return deps_.store->DeleteDataset(tenant, dataset_id);
+}
+
+grpc::ServerUnaryReactor* PromptServiceImpl::DeleteDataset(
+    grpc::CallbackServerContext* context, const v1::DeleteDatasetRequest* request,
+    v1::DeleteDatasetResponse* response) {
+  CallRecorder recorder(deps_.metrics, "DeleteDataset");
+  absl::Status status = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(auth::Principal who, Authorize(deps_, *context, false));
+    return DoDeleteDataset(who.tenant_id, request->dataset_id());
+  }();
+  return FinishNow(context, recorder.Done(status));
 }
 
 }  // namespace ptune::service

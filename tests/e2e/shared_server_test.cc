@@ -131,6 +131,7 @@ TEST_F(SharedServerTest, AnotherTenantsObjectsAreNotFoundThroughEveryCommand) {
       {"prompts", "export", "sentiment", "--out", export_dir},
       {"prompts", "delete", "sentiment"},
       {"train", "--name", "bobs", "--task", "classify", "--train_dataset", dataset_id},
+      {"datasets", "delete", dataset_id},
       {"train", "--name", "bobs", "--task", "classify", "--train",
        Example("sentiment.tsv"), "--init_prompt", "sentiment"},
   };

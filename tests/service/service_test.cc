@@ -413,6 +413,28 @@ TEST_F(ServiceTest, UploadChecksTheHeaderAndQuotaFirst) {
     const auto [status, dataset] = upload("fine", {rows});
     ASSERT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(dataset.example_count(), 4);
+    // Listed, deletable, then gone (its bytes back in the quota).
+    v1::ListDatasetsResponse listed;
+    ASSERT_TRUE(server_->prompts()
+                    .ListDatasets(Call(small.key).get(), v1::ListDatasetsRequest(), &listed)
+                    .ok());
+    ASSERT_EQ(listed.datasets_size(), 1);
+    EXPECT_EQ(listed.datasets(0).id(), dataset.id());
+    v1::DeleteDatasetRequest remove;
+    remove.set_dataset_id(dataset.id());
+    v1::DeleteDatasetResponse removed;
+    EXPECT_TRUE(
+        server_->prompts().DeleteDataset(Call(small.key).get(), remove, &removed).ok());
+    EXPECT_EQ(server_->prompts().DeleteDataset(Call(small.key).get(), remove, &removed)
+                  .error_code(),
+              grpc::StatusCode::NOT_FOUND);
+    // Another tenant's dataset is NOT_FOUND too.
+    const auto [again, kept] = upload("kept", {rows});
+    ASSERT_TRUE(again.ok());
+    remove.set_dataset_id(kept.id());
+    EXPECT_EQ(server_->prompts().DeleteDataset(Call(alice_->key).get(), remove, &removed)
+                  .error_code(),
+              grpc::StatusCode::NOT_FOUND);
   }
   {
     const auto [status, dataset] = upload("bad name!", {rows});
