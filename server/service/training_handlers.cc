@@ -185,7 +185,9 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
   for (const Part* part : {&train, &valid}) {
     if (part->pending.has_value()) new_bytes += part->pending->content.size();
   }
-  RETURN_IF_ERROR(CheckStorageFor(tenant, new_bytes));
+  // At least one byte: a tenant already at its quota cannot store the
+  // prompt version this job would make.
+  RETURN_IF_ERROR(CheckStorageFor(tenant, std::max<int64_t>(new_bytes, 1)));
   for (Part* part : {&train, &valid}) {
     if (!part->pending.has_value()) continue;
     ASSIGN_OR_RETURN(store::Dataset created, deps_.store->CreateDataset(*part->pending));

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "ptune/v1/ptune.pb.h"
+#include "server/auth/quotas.h"
 #include "server/common/status_macros.h"
 #include "server/datasets/label_set.h"
 #include "server/datasets/split.h"
@@ -188,6 +189,13 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
 
   ASSIGN_OR_RETURN(prompts::PromptArtifact artifact,
                    best->Serialize({{"job_id", job.id}, {"metrics", best_metrics}}));
+  // The version counts against the stored-bytes quota like any write (it
+  // was unknown at submit; checked here, before the store takes it).
+  ASSIGN_OR_RETURN(const store::Tenant owner, store_->GetTenant(job.tenant_id));
+  ASSIGN_OR_RETURN(const int64_t stored, store_->StoredBytes(job.tenant_id));
+  RETURN_IF_ERROR(auth::CheckStorageQuota(
+      stored, static_cast<int64_t>(artifact.tensors.size() + artifact.metadata_json.size()),
+      owner.quotas.max_stored_bytes));
   jobs::JobOutcome out;
   out.metrics_json = best_metrics.dump();
   out.labels = best->labels();

@@ -255,9 +255,11 @@ TEST_F(ServiceTest, BadInputsGetInvalidArgumentNamingTheField) {
   expect_invalid(Classify(alice_->key, "sentiment", std::vector<std::string>(9, "x"), &r),
                  "limit is 8");
   // Invalid UTF-8 in a proto3 string field never reaches the service:
-  // protobuf refuses to parse the request (ptune.proto says so).
-  EXPECT_FALSE(
-      Classify(alice_->key, "sentiment", {"ok", std::string("bad \xff utf8")}, &r).ok());
+  // protobuf refuses to parse the request and gRPC C++ answers UNIMPLEMENTED
+  // (ptune.proto documents exactly this).
+  EXPECT_EQ(
+      Classify(alice_->key, "sentiment", {"ok", std::string("bad \xff utf8")}, &r).error_code(),
+      grpc::StatusCode::UNIMPLEMENTED);
   expect_invalid(Classify(alice_->key, "bad name!", {"x"}, &r), "prompt_name");
   expect_invalid(Classify(alice_->key, "ner", {"x"}, &r), "tag prompt");
 
