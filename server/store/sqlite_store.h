@@ -131,6 +131,9 @@ class SqliteStore : public Store {
   absl::StatusOr<PromptVersion> GetPromptWithColumns(
       const std::string& tenant_id, const std::string& name,
       std::optional<int> version, bool artifacts);
+  // The job's prompt version, if still training, becomes failed.
+  absl::Status FailTrainingVersionLocked(const Job& job)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status SetPromptStateLocked(const std::string& tenant_id,
                                     const std::string& name, int version,
                                     PromptState from, PromptState to)

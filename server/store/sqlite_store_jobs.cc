@@ -373,6 +373,12 @@ absl::StatusOr<Job> SqliteStore::RequeueJob(const std::string& tenant_id,
   return job;
 }
 
+absl::Status SqliteStore::FailTrainingVersionLocked(const Job& job) {
+  if (job.prompt_version <= 0) return absl::OkStatus();
+  return SetPromptStateLocked(job.tenant_id, job.prompt_name, job.prompt_version,
+                              PromptState::kTraining, PromptState::kFailed);
+}
+
 absl::StatusOr<int64_t> SqliteStore::RecoverRunningJobs(absl::Time now,
                                                         int max_attempts) {
   absl::MutexLock lock(&mu_);
@@ -392,12 +398,7 @@ absl::StatusOr<int64_t> SqliteStore::RecoverRunningJobs(absl::Time now,
                      "WHERE tenant_id = ? AND id = ?"));
     s.BindAll(now, job.tenant_id, job.id);
     RETURN_IF_ERROR(s.Run());
-    if (job.prompt_version > 0) {
-      RETURN_IF_ERROR(SetPromptStateLocked(job.tenant_id, job.prompt_name,
-                                           job.prompt_version,
-                                           PromptState::kTraining,
-                                           PromptState::kFailed));
-    }
+    RETURN_IF_ERROR(FailTrainingVersionLocked(job));
   }
   // Jobs whose every run so far was cut short (this one included) have had
   // their attempts: a job that kills the process (e.g. out of memory) would
@@ -422,12 +423,7 @@ absl::StatusOr<int64_t> SqliteStore::RecoverRunningJobs(absl::Time now,
                      "reason = ?, finished_at = ? WHERE tenant_id = ? AND id = ?"));
     s.BindAll(reason, now, job.tenant_id, job.id);
     RETURN_IF_ERROR(s.Run());
-    if (job.prompt_version > 0) {
-      RETURN_IF_ERROR(SetPromptStateLocked(job.tenant_id, job.prompt_name,
-                                           job.prompt_version,
-                                           PromptState::kTraining,
-                                           PromptState::kFailed));
-    }
+    RETURN_IF_ERROR(FailTrainingVersionLocked(job));
   }
   int64_t requeued = 0;
   {

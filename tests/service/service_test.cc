@@ -22,6 +22,11 @@ using ::testing::HasSubstr;
 
 std::string ExamplesDir() { return SourceDir() + "/client/examples"; }
 
+void ExpectInvalid(const grpc::Status& status, const std::string& needle) {
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr(needle));
+}
+
 class ServiceTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -245,14 +250,9 @@ TEST_F(ServiceTest, AnotherTenantsObjectsAreNotFoundOnEveryRpc) {
 
 TEST_F(ServiceTest, BadInputsGetInvalidArgumentNamingTheField) {
   WaitForJob(*server_, alice_->key, *sentiment_job_);
-  auto expect_invalid = [](const grpc::Status& status, const std::string& needle) {
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
-        << status.error_message();
-    EXPECT_THAT(status.error_message(), HasSubstr(needle));
-  };
   v1::ClassifyResponse r;
-  expect_invalid(Classify(alice_->key, "sentiment", {}, &r), "texts");
-  expect_invalid(Classify(alice_->key, "sentiment", std::vector<std::string>(9, "x"), &r),
+  ExpectInvalid(Classify(alice_->key, "sentiment", {}, &r), "texts");
+  ExpectInvalid(Classify(alice_->key, "sentiment", std::vector<std::string>(9, "x"), &r),
                  "limit is 8");
   // Invalid UTF-8 in a proto3 string field never reaches the service:
   // protobuf refuses to parse the request and gRPC C++ answers UNIMPLEMENTED
@@ -260,8 +260,8 @@ TEST_F(ServiceTest, BadInputsGetInvalidArgumentNamingTheField) {
   EXPECT_EQ(
       Classify(alice_->key, "sentiment", {"ok", std::string("bad \xff utf8")}, &r).error_code(),
       grpc::StatusCode::UNIMPLEMENTED);
-  expect_invalid(Classify(alice_->key, "bad name!", {"x"}, &r), "prompt_name");
-  expect_invalid(Classify(alice_->key, "ner", {"x"}, &r), "tag prompt");
+  ExpectInvalid(Classify(alice_->key, "bad name!", {"x"}, &r), "prompt_name");
+  ExpectInvalid(Classify(alice_->key, "ner", {"x"}, &r), "tag prompt");
 
   v1::TrainPromptRequest train;
   train.set_prompt_name("t1");
@@ -274,23 +274,23 @@ TEST_F(ServiceTest, BadInputsGetInvalidArgumentNamingTheField) {
   {
     v1::TrainPromptRequest bad = train;
     bad.mutable_spec()->set_length(500);
-    expect_invalid(try_train(bad), "spec.length");
+    ExpectInvalid(try_train(bad), "spec.length");
   }
   {
     v1::TrainPromptRequest bad = train;
     bad.add_labels("positive");
     bad.add_labels("neutral");
-    expect_invalid(try_train(bad), "label \"negative\"");
+    ExpectInvalid(try_train(bad), "label \"negative\"");
   }
   {
     v1::TrainPromptRequest bad = train;
     bad.set_task(v1::TASK_UNSPECIFIED);
-    expect_invalid(try_train(bad), "task");
+    ExpectInvalid(try_train(bad), "task");
   }
   {
     v1::TrainPromptRequest bad = train;
     bad.mutable_train_examples()->mutable_examples()->DeleteSubrange(2, 46);
-    expect_invalid(try_train(bad), "at least 4");
+    ExpectInvalid(try_train(bad), "at least 4");
   }
   {
     v1::TrainPromptRequest bad;
@@ -298,12 +298,12 @@ TEST_F(ServiceTest, BadInputsGetInvalidArgumentNamingTheField) {
     bad.set_task(v1::TASK_TAG);
     *bad.mutable_train_examples() = ReadConllExamples(ExamplesDir() + "/ner.conll");
     bad.mutable_train_examples()->mutable_examples(0)->set_tags(0, "X-PER");
-    expect_invalid(try_train(bad), "X-PER");
+    ExpectInvalid(try_train(bad), "X-PER");
   }
   {
     v1::TrainPromptRequest bad = train;
     bad.mutable_options()->set_epochs(1000);
-    expect_invalid(try_train(bad), "options.epochs");
+    ExpectInvalid(try_train(bad), "options.epochs");
   }
 }
 
@@ -311,11 +311,6 @@ TEST_F(ServiceTest, BadInputsGetInvalidArgumentNamingTheField) {
 // is enforced at submit time, whether declared or derived from the data.
 TEST_F(ServiceTest, HeadAndTrainingDataLimitsAreEnforcedAtSubmit) {
   WaitForJob(*server_, alice_->key, *sentiment_job_);
-  auto expect_invalid = [](const grpc::Status& status, const std::string& needle) {
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
-        << status.error_message();
-    EXPECT_THAT(status.error_message(), HasSubstr(needle));
-  };
   v1::TrainPromptResponse trained;
   auto try_train = [&](const v1::TrainPromptRequest& request) {
     return server_->prompts().TrainPrompt(Call(alice_->key).get(), request, &trained);
@@ -332,7 +327,7 @@ TEST_F(ServiceTest, HeadAndTrainingDataLimitsAreEnforcedAtSubmit) {
       e->set_text("text " + std::to_string(i));
       e->set_label("l" + std::to_string(i));
     }
-    expect_invalid(try_train(bad), "300 labels; the limit is 256 (--max_labels)");
+    ExpectInvalid(try_train(bad), "300 labels; the limit is 256 (--max_labels)");
   }
   {  // Tagging: 200 entity types would make a 401-tag head.
     v1::TrainPromptRequest bad;
@@ -344,14 +339,14 @@ TEST_F(ServiceTest, HeadAndTrainingDataLimitsAreEnforcedAtSubmit) {
       e->add_tokens("w" + std::to_string(i));
       e->add_tags("B-T" + std::to_string(i));
     }
-    expect_invalid(try_train(bad), "401 tags; the limit is 256");
+    ExpectInvalid(try_train(bad), "401 tags; the limit is 256");
   }
   {
     v1::TrainPromptRequest bad = train;
     bad.add_labels("positive");
     bad.add_labels("positive");
     bad.add_labels("negative");
-    expect_invalid(try_train(bad), "duplicate");
+    ExpectInvalid(try_train(bad), "duplicate");
   }
   {  // A tagger with nothing to tag would train and serve nothing.
     v1::TrainPromptRequest bad;
@@ -365,19 +360,19 @@ TEST_F(ServiceTest, HeadAndTrainingDataLimitsAreEnforcedAtSubmit) {
       e->add_tags("O");
       e->add_tags("O");
     }
-    expect_invalid(try_train(bad), "at least one entity type");
+    ExpectInvalid(try_train(bad), "at least one entity type");
   }
   {  // Training data obeys the serving limit on text size.
     v1::TrainPromptRequest bad = train;
     bad.mutable_train_examples()->mutable_examples(0)->set_text(std::string(20000, 'a'));
-    expect_invalid(try_train(bad), "the limit is 16384 (--max_text_bytes)");
+    ExpectInvalid(try_train(bad), "the limit is 16384 (--max_text_bytes)");
   }
   {  // A name keeps its task.
     v1::TrainPromptRequest bad;
     bad.set_prompt_name("sentiment");
     bad.set_task(v1::TASK_TAG);
     *bad.mutable_train_examples() = ReadConllExamples(ExamplesDir() + "/ner.conll");
-    expect_invalid(try_train(bad), "is a classify prompt");
+    ExpectInvalid(try_train(bad), "is a classify prompt");
   }
 }
 
