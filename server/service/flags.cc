@@ -145,6 +145,12 @@ absl::StatusOr<Server::Options> ServerOptionsFromFlags() {
   if (o.limits.max_labels < 3 || o.limits.max_labels > 65536) {
     return absl::InvalidArgumentError("--max_labels must be in 3..65536");
   }
+  if (o.batching.max_queue_per_tenant < o.limits.max_texts ||
+      o.batching.max_queue_size < o.limits.max_texts) {
+    // A request is queued whole: a full-size one could never be admitted.
+    return absl::InvalidArgumentError(
+        "--max_queue and --max_queue_per_tenant must be at least --max_texts");
+  }
   if (o.limits.max_texts < 1 || o.limits.max_text_bytes < 1 ||
       o.limits.max_dataset_bytes < 1) {
     return absl::InvalidArgumentError("--max_texts, --max_text_bytes and "
