@@ -107,7 +107,7 @@ sanitizer_build() {
   cmake --build "$dir" -j "$JOBS" >&2
 }
 
-# The whole suite under ASan + UBSan, then each fuzz target on a copy of its
+# The whole suite under ASan + UBSan, then each fuzz target on its generated
 # seed corpus for PTUNE_FUZZ_SECONDS (tests/fuzz/README.md).
 sanitizer_tests() {
   local backbone="$1" dir="$BUILD_DIR-asan"
@@ -118,10 +118,11 @@ sanitizer_tests() {
     ctest --test-dir "$dir" --output-on-failure -j "$JOBS"
   local seconds="${PTUNE_FUZZ_SECONDS:-15}" work
   work="$(mktemp -d)"
+  python3 "$ROOT/tests/fuzz/make_seeds.py" "$work" \
+    --inspect "$BUILD_DIR/server/inspect/ptune-inspect" --backbone "$backbone"
   for target in "$dir"/tests/fuzz/*_fuzz; do
     local name
     name="$(basename "$target")"
-    cp -r "$ROOT/tests/fuzz/corpus/$name" "$work/$name"
     log "fuzz smoke: $name for ${seconds}s"
     PTUNE_BACKBONE_DIR="$backbone" ASAN_OPTIONS="detect_leaks=0" \
       "$target" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=4096 \
