@@ -91,15 +91,11 @@ class BatchScheduler {
   absl::Status Schedule(std::unique_ptr<TaskT>* task) {
     if (task == nullptr) return absl::InvalidArgumentError("null task");
     if (absl::Status valid = CheckTask(task->get()); !valid.ok()) return valid;
-    std::vector<Dropped> pushed_out;
-    absl::Status admitted;
-    {
-      absl::MutexLock lock(&mu_);
-      admitted = AdmitLocked((*task)->tenant(), 1, &pushed_out);
-      if (admitted.ok()) QueueLocked(std::move(*task));
-    }
-    FailAll(pushed_out);
-    return admitted;
+    std::vector<std::unique_ptr<TaskT>> one;
+    one.push_back(std::move(*task));
+    absl::Status scheduled = ScheduleAll(&one);
+    if (!scheduled.ok()) *task = std::move(one.front());  // back to the caller
+    return scheduled;
   }
 
   // Queues all of *tasks (one request's rows, all of one tenant) or none:

@@ -10,6 +10,7 @@
 #include "server/prompts/peft_format.h"
 #include "server/service/proto_convert.h"
 #include "server/service/prompt_service.h"
+#include "server/service/training_job_executor.h"
 
 namespace ptune::service {
 namespace {
@@ -244,10 +245,7 @@ absl::Status PromptServiceImpl::DoImportPrompt(const std::string& tenant,
     RETURN_IF_ERROR(
         common::WriteFileAtomically(dir.path() + "/" + file.name(), file.content()));
   }
-  ASSIGN_OR_RETURN(store::Tenant owner, deps_.store->GetTenant(tenant));
-  ASSIGN_OR_RETURN(int64_t stored_bytes, deps_.store->StoredBytes(tenant));
-  RETURN_IF_ERROR(auth::CheckStorageQuota(stored_bytes, bytes, owner.quotas.max_stored_bytes));
-  RETURN_IF_ERROR(CheckPromptQuotaFor(tenant, request.prompt_name()));
+  RETURN_IF_ERROR(CheckStoredBytes(*deps_.store, tenant, bytes));
   absl::StatusOr<std::unique_ptr<prompts::PromptModel>> imported =
       prompts::ImportPeftAdapter(*deps_.backbone, dir.path(),
                                  std::vector<std::string>(request.labels().begin(),

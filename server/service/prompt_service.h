@@ -141,10 +141,7 @@ class PromptServiceImpl final : public v1::PromptService::CallbackService {
                                               datasets::Task task,
                                               datasets::Format format,
                                               std::string content);
-  // RESOURCE_EXHAUSTED when storing `bytes` more would exceed the tenant's
-  // stored-bytes quota.
-  absl::Status CheckStorageFor(const std::string& tenant, int64_t bytes);
-  // CheckDataset + CheckStorageFor, then stores it.
+  // CheckDataset + CheckStoredBytes, then stores it.
   absl::StatusOr<store::Dataset> StoreDataset(const std::string& tenant,
                                               const std::string& name,
                                               datasets::Task task,

@@ -42,20 +42,13 @@ absl::StatusOr<PromptServiceImpl::CheckedDataset> PromptServiceImpl::CheckDatase
   return out;
 }
 
-absl::Status PromptServiceImpl::CheckStorageFor(const std::string& tenant,
-                                                int64_t bytes) {
-  ASSIGN_OR_RETURN(store::Tenant owner, deps_.store->GetTenant(tenant));
-  ASSIGN_OR_RETURN(int64_t stored, deps_.store->StoredBytes(tenant));
-  return auth::CheckStorageQuota(stored, bytes, owner.quotas.max_stored_bytes);
-}
-
 absl::StatusOr<store::Dataset> PromptServiceImpl::StoreDataset(
     const std::string& tenant, const std::string& name, datasets::Task task,
     datasets::Format format, std::string content) {
   ASSIGN_OR_RETURN(CheckedDataset checked,
                    CheckDataset(tenant, name, task, format, std::move(content)));
-  RETURN_IF_ERROR(CheckStorageFor(
-      tenant, static_cast<int64_t>(checked.record.content.size())));
+  RETURN_IF_ERROR(CheckStoredBytes(*deps_.store, tenant,
+                                   static_cast<int64_t>(checked.record.content.size())));
   return deps_.store->CreateDataset(checked.record);
 }
 
@@ -164,16 +157,9 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
         deps_.limits.min_examples, " are needed"));
   }
   const std::vector<std::string> declared(in.labels().begin(), in.labels().end());
-  ASSIGN_OR_RETURN(const std::vector<std::string> head_labels,
-                   RequestLabels(task, declared, train.data, deps_.limits.max_labels));
-  const std::vector<std::string>& names = declared.empty() ? train.data.labels : declared;
-  for (const std::string& seen : valid.data.labels) {
-    if (std::find(names.begin(), names.end(), seen) == names.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the validation data has ", task == datasets::Task::kTag ? "entity type \"" : "label \"",
-          seen, "\", which the training data does not teach"));
-    }
-  }
+  ASSIGN_OR_RETURN(
+      const std::vector<std::string> head_labels,
+      RequestLabels(task, declared, train.data, valid.data, deps_.limits.max_labels));
   if (!spec.verbalizer.empty() && task == datasets::Task::kClassify &&
       spec.verbalizer.size() != head_labels.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -187,7 +173,7 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
   }
   // At least one byte: a tenant already at its quota cannot store the
   // prompt version this job would make.
-  RETURN_IF_ERROR(CheckStorageFor(tenant, std::max<int64_t>(new_bytes, 1)));
+  RETURN_IF_ERROR(CheckStoredBytes(*deps_.store, tenant, std::max<int64_t>(new_bytes, 1)));
   for (Part* part : {&train, &valid}) {
     if (!part->pending.has_value()) continue;
     ASSIGN_OR_RETURN(store::Dataset created, deps_.store->CreateDataset(*part->pending));

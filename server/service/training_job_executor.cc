@@ -59,17 +59,25 @@ jobs::JobProgress ToProgress(const training::EpochReport& report,
 
 }  // namespace
 
+absl::Status CheckStoredBytes(store::Store& store, const std::string& tenant,
+                              int64_t bytes) {
+  ASSIGN_OR_RETURN(const store::Tenant owner, store.GetTenant(tenant));
+  ASSIGN_OR_RETURN(const int64_t stored, store.StoredBytes(tenant));
+  return auth::CheckStorageQuota(stored, bytes, owner.quotas.max_stored_bytes);
+}
+
 absl::StatusOr<std::vector<std::string>> RequestLabels(
     datasets::Task task, const std::vector<std::string>& declared,
-    const datasets::Dataset& train, int max_labels) {
+    const datasets::Dataset& train, const datasets::Dataset& valid, int max_labels) {
   RETURN_IF_ERROR(datasets::ValidateLabelNames(declared, "labels"));
   std::vector<std::string> names = declared.empty() ? train.labels : declared;
-  for (const std::string& seen : train.labels) {
-    if (std::find(names.begin(), names.end(), seen) == names.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          task == datasets::Task::kTag ? "entity type \"" : "label \"", seen,
-          "\" of the training data is not in labels [", absl::StrJoin(names, ", "),
-          "]"));
+  for (const auto& [data, which] : {std::pair{&train, "training"}, {&valid, "validation"}}) {
+    for (const std::string& seen : data->labels) {
+      if (std::find(names.begin(), names.end(), seen) == names.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            task == datasets::Task::kTag ? "entity type \"" : "label \"", seen, "\" of the ",
+            which, " data is not in labels [", absl::StrJoin(names, ", "), "]"));
+      }
     }
   }
   std::vector<std::string> labels =
@@ -106,7 +114,7 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
   const std::vector<std::string> declared(request.labels().begin(),
                                           request.labels().end());
   ASSIGN_OR_RETURN(std::vector<std::string> labels,
-                   RequestLabels(task, declared, train, max_labels_));
+                   RequestLabels(task, declared, train, valid, max_labels_));
 
   std::shared_ptr<const prompts::PromptModel> init_prompt;
   if (spec.init == prompts::PromptInit::kPrompt) {
@@ -191,11 +199,9 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
                    best->Serialize({{"job_id", job.id}, {"metrics", best_metrics}}));
   // The version counts against the stored-bytes quota like any write (it
   // was unknown at submit; checked here, before the store takes it).
-  ASSIGN_OR_RETURN(const store::Tenant owner, store_->GetTenant(job.tenant_id));
-  ASSIGN_OR_RETURN(const int64_t stored, store_->StoredBytes(job.tenant_id));
-  RETURN_IF_ERROR(auth::CheckStorageQuota(
-      stored, static_cast<int64_t>(artifact.tensors.size() + artifact.metadata_json.size()),
-      owner.quotas.max_stored_bytes));
+  RETURN_IF_ERROR(CheckStoredBytes(
+      *store_, job.tenant_id,
+      static_cast<int64_t>(artifact.tensors.size() + artifact.metadata_json.size())));
   jobs::JobOutcome out;
   out.metrics_json = best_metrics.dump();
   out.labels = best->labels();

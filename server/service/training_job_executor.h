@@ -44,15 +44,22 @@ class TrainingJobExecutor : public jobs::JobExecutor {
 };
 
 // Labels of a training request: classification labels (declared, or those
-// of the data), or the BIO tag set of the entity types. INVALID_ARGUMENT
-// when the data uses a label or type that was not declared, when `declared`
+// of the training data), or the BIO tag set of the entity types.
+// INVALID_ARGUMENT when the training or validation data uses a label or type
+// that is not declared (or, without declared labels, not in the training
+// data), when `declared`
 // has duplicates, or when the head's label set fails
 // datasets::ValidateLabelSet (more than `max_labels` classes, a tag set
 // without entity types, ...): the same check whether the labels were
 // declared or derived from the data.
+// RESOURCE_EXHAUSTED when storing `bytes` more would exceed the tenant's
+// stored-bytes quota (datasets + prompt artifacts).
+absl::Status CheckStoredBytes(store::Store& store, const std::string& tenant,
+                              int64_t bytes);
+
 absl::StatusOr<std::vector<std::string>> RequestLabels(
     datasets::Task task, const std::vector<std::string>& declared,
-    const datasets::Dataset& train, int max_labels);
+    const datasets::Dataset& train, const datasets::Dataset& valid, int max_labels);
 
 }  // namespace ptune::service
 

@@ -39,7 +39,9 @@ void TrainPrompt(const ptune::v1::TrainPromptRequest& in,
                                             ptune::datasets::Format::kJsonl);
   if (!data.ok()) return;
   (void)service::ValidateExampleSizes(*data, limits, "train_examples");
-  auto head = service::RequestLabels(*task, labels, *data, limits.max_labels);
+  ptune::datasets::Dataset no_valid;
+  no_valid.task = *task;
+  auto head = service::RequestLabels(*task, labels, *data, no_valid, limits.max_labels);
   if (head.ok()) {
     Check(ptune::datasets::ValidateLabelSet(*task, *head, limits.max_labels).ok(),
           "RequestLabels returns a valid label set");
