@@ -3,9 +3,11 @@
 # does nothing when its result is already there, so a second run is fast.
 #
 #   deploy/local/dev.sh run     install + build + start ptune-server (foreground)
-#   deploy/local/dev.sh test    install + build + the whole test suite, then the
-#                               suite again under ASan+UBSan (clang, build-asan/)
-#                               and a smoke run of every libFuzzer target
+#   deploy/local/dev.sh test    install + build + the whole test suite (with a
+#                               throwaway PostgreSQL, deploy/local/postgres.sh),
+#                               then the suite again under ASan+UBSan (clang,
+#                               build-asan/) and a smoke run of every libFuzzer
+#                               target
 #   deploy/local/dev.sh setup   install system packages and the backbone only
 #   deploy/local/dev.sh build   setup + build only
 #
@@ -34,6 +36,7 @@ APT_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev libcpp-httplib-dev libssl-dev
   libgtest-dev libgmock-dev libicu-dev nlohmann-json3-dev libsqlite3-dev
+  libpq-dev postgresql
   python3 python3-pip
   clang libclang-rt-14-dev
 )
@@ -140,7 +143,7 @@ main() {
   local command="${1:-}"
   case "$command" in
     setup|build|run|test) ;;
-    *) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
   esac
   install_system_packages
   local backbone
@@ -167,6 +170,15 @@ main() {
         --metrics_listen="${PTUNE_METRICS_LISTEN:-0.0.0.0:9090}"
       ;;
     test)
+      # The PostgreSQL half of the store suites and the multi-replica tests
+      # need a real server: a throwaway cluster on a loopback port, stopped
+      # (and deleted) when the tests end, whatever their outcome. The tests
+      # fail rather than skip if it is missing (PTUNE_REQUIRE_POSTGRES).
+      local pg_url
+      pg_url="$("$ROOT/deploy/local/postgres.sh" start)"
+      trap '"$ROOT/deploy/local/postgres.sh" stop' EXIT
+      export PTUNE_TEST_POSTGRES_URL="$pg_url" PTUNE_REQUIRE_POSTGRES=1
+      export PGPASSFILE="${PTUNE_PG_DIR:-/tmp/ptune-pg-$(id -u)}/pgpass"
       PTUNE_BACKBONE_DIR="$backbone" \
         ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
       if [ "${PTUNE_SANITIZE:-1}" != 0 ]; then

@@ -1,89 +1,69 @@
-// Which queued training job runs next: FIFO within a tenant, round-robin
-// across tenants, under per-tenant and global concurrency limits. All state
-// lives in the Store, so a restart loses nothing.
+// The durable job queue: which queued training job runs next, and the
+// lease under which one replica runs it. Every decision is one Store
+// transaction (Store::ClaimJob and friends), so any number of replicas
+// sharing a database drive one queue: FIFO within a tenant, round-robin
+// across tenants, per-tenant running limits, all kept in the database.
 #ifndef PTUNE_SERVER_JOBS_JOB_QUEUE_H_
 #define PTUNE_SERVER_JOBS_JOB_QUEUE_H_
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "server/store/store.h"
 
 namespace ptune::jobs {
 
-// The durable job queue over a Store.
-//
-// Fairness: Claim() visits tenants with queued jobs in round-robin order of
-// tenant id, starting after the tenant served last, so a tenant's first job
-// waits at most one turn of every other tenant, however many jobs they
-// queued. Within a tenant, jobs run in submission order (a job requeued
-// after a crash or shutdown keeps its original place).
-//
-// Limits: a tenant runs at most Tenant::quotas.max_concurrent_jobs jobs at
-// once; all tenants together at most Options::max_running_jobs. Running
-// jobs are counted in the Store, so a finished job frees its slot when the
-// Store records it finished.
-//
-// Most callers want JobRunner, which wraps this queue and notifies
-// watchers; calling the queue directly bypasses watcher notifications.
-//
-// Thread-safety: thread-safe; claims are serialized inside one process.
-// (Several processes on one SQLite file would still never run a job twice:
-// Store::StartJob is a compare-and-set; they could exceed the limits.)
-// Ownership: does not own the store, which must outlive the queue.
+// Thread-safety: thread-safe (the store is). Ownership: does not own the
+// store, which must outlive the queue.
 class JobQueue {
  public:
   struct Options {
-    // Jobs running at once over all tenants: the share of the device that
-    // training may take. More means more tenants progress at once but each
-    // more slowly, and serving shares the device with all of them.
-    int max_running_jobs = 1;
-    // Runs a job gets: Recover fails a job that has been cut short (the
-    // process died under it) this many times instead of requeueing it, so
-    // a job that gets the process OOM-killed cannot crash-loop the server.
+    // Who claims: unique per process ("host/pid/random" by default, see
+    // DefaultOwner). It names the replica in job leases.
+    std::string owner;
+    // How long a claim holds without a heartbeat. A replica that dies
+    // loses its jobs to another one after at most this long.
+    absl::Duration lease = absl::Seconds(30);
+    // Runs a job gets: a job whose lease expired (its replica died under
+    // it) this many times fails instead of being requeued, so a job that
+    // gets its replica OOM-killed cannot take down one replica after another.
     int max_attempts = 3;
   };
 
   static absl::StatusOr<std::unique_ptr<JobQueue>> Create(store::Store* store,
                                                           const Options& options);
 
-  // Persists `job` as queued (a fresh id when job.id is empty) and returns
-  // the stored job.
+  // "<hostname>/<pid>/<8 hex>": unique across restarts of one pod.
+  static std::string DefaultOwner();
+
+  // Persists `job` as queued (a fresh id when job.id is empty).
   absl::StatusOr<store::Job> Submit(const store::Job& job);
-
-  // Picks the next runnable job and marks it running. std::nullopt when no
-  // queued job may start now (none queued, or every candidate's tenant and/or
-  // the global limit is full). The returned job carries its checkpoint.
+  // Store::ClaimJob under this queue's owner and lease; std::nullopt when no
+  // queued job may start. The job carries its checkpoint and its lease.
   absl::StatusOr<std::optional<store::Job>> Claim();
-
+  // The heartbeat of a claimed job: true when its cancel was requested;
+  // ABORTED when the lease was lost (the run must stop).
+  absl::StatusOr<bool> Renew(const store::Job& job);
   // A queued job is cancelled at once; a running job gets cancel_requested
-  // (the runner stops it at its next step). Returns the job after the change;
-  // NOT_FOUND for unknown/other tenants' jobs; FAILED_PRECONDITION when it
-  // already ended.
-  absl::StatusOr<store::Job> Cancel(const std::string& tenant_id,
-                                    const std::string& job_id);
-
-  // Start-up recovery after a crash: jobs left running go back to queued
-  // (checkpoint kept, attempts + 1), to cancelled when their cancel had been
-  // requested, or to failed after Options::max_attempts cut-short runs.
-  // Call before any runner starts. Returns how many moved.
-  absl::StatusOr<int64_t> Recover();
+  // (its replica learns it at its next heartbeat). NOT_FOUND for unknown or
+  // other tenants' jobs; FAILED_PRECONDITION when it already ended.
+  absl::StatusOr<store::Job> Cancel(const std::string& tenant_id, const std::string& job_id);
+  // Store::ReclaimExpiredJobs with Options::max_attempts.
+  absl::StatusOr<int64_t> Reclaim();
 
   store::Store* store() const { return store_; }
+  const Options& options() const { return options_; }
 
  private:
-  JobQueue(store::Store* store, const Options& options)
-      : store_(store), options_(options) {}
+  JobQueue(store::Store* store, const Options& options) : store_(store), options_(options) {}
 
   store::Store* const store_;
   const Options options_;
-  absl::Mutex mu_;
-  std::string last_tenant_ ABSL_GUARDED_BY(mu_);  // served by the last claim
 };
 
 }  // namespace ptune::jobs

@@ -33,12 +33,13 @@ class JobQueueTest : public ::testing::Test {
     auto store = store::OpenStore(dir + "/jobs.db");
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
-    MakeQueue(/*max_running_jobs=*/100);
+    MakeQueue(absl::Seconds(30));
   }
 
-  void MakeQueue(int max_running_jobs) {
+  void MakeQueue(absl::Duration lease) {
     JobQueue::Options options;
-    options.max_running_jobs = max_running_jobs;
+    options.owner = "replica-under-test";
+    options.lease = lease;
     auto queue = JobQueue::Create(store_.get(), options);
     ASSERT_TRUE(queue.ok()) << queue.status();
     queue_ = *std::move(queue);
@@ -74,8 +75,8 @@ class JobQueueTest : public ::testing::Test {
 
   void Finish(const Job& job) {
     ASSERT_TRUE(store_
-                    ->FinishJob(job.tenant_id, job.id, JobState::kSucceeded, "",
-                                absl::Now())
+                    ->FinishJob(job.tenant_id, job.id, store::JobLease::Of(job),
+                                JobState::kSucceeded, "", absl::Now())
                     .ok());
   }
 
@@ -135,20 +136,6 @@ TEST_F(JobQueueTest, PerTenantConcurrencyLimit) {
   EXPECT_EQ(ClaimLabel(), "a2");
 }
 
-TEST_F(JobQueueTest, GlobalLimit) {
-  MakeQueue(/*max_running_jobs=*/2);
-  const std::string a = AddTenant("a");
-  const std::string b = AddTenant("b");
-  Submit(a, "a1");
-  Submit(b, "b1");
-  Submit(a, "a2");
-  EXPECT_NE(ClaimLabel(), "");
-  EXPECT_NE(ClaimLabel(), "");
-  EXPECT_EQ(ClaimLabel(), "");
-  Finish(last_claimed_);
-  EXPECT_NE(ClaimLabel(), "");
-}
-
 TEST_F(JobQueueTest, DisabledTenantsDoNotRun) {
   const std::string a = AddTenant("a");
   Submit(a, "a1");
@@ -179,29 +166,52 @@ TEST_F(JobQueueTest, CancelQueuedAndRunning) {
             absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_F(JobQueueTest, RecoverRequeuesRunningJobsFirstInLine) {
+TEST_F(JobQueueTest, ClaimsCarryALeaseThatHeartbeatsRenew) {
+  const std::string a = AddTenant("a");
+  Submit(a, "job");
+  EXPECT_EQ(ClaimLabel(), "job");
+  EXPECT_EQ(last_claimed_.lease_owner, "replica-under-test");
+  EXPECT_EQ(last_claimed_.lease_epoch, 1);
+  auto renewed = queue_->Renew(last_claimed_);
+  ASSERT_TRUE(renewed.ok()) << renewed.status();
+  EXPECT_FALSE(*renewed);
+  ASSERT_TRUE(queue_->Cancel(a, last_claimed_.id).ok());
+  EXPECT_TRUE(*queue_->Renew(last_claimed_));  // the cancel arrives with the heartbeat
+}
+
+TEST_F(JobQueueTest, ReclaimRequeuesExpiredJobsFirstInLine) {
+  MakeQueue(absl::Seconds(1));
   const std::string a = AddTenant("a", /*max_concurrent=*/1);
   const std::string first = Submit(a, "first");
   Submit(a, "second");
   EXPECT_EQ(ClaimLabel(), "first");
-  ASSERT_TRUE(store_->SaveJobProgress(a, first, "{}", "ckpt").ok());
-
-  MakeQueue(100);  // as after a restart
-  auto moved = queue_->Recover();
+  ASSERT_TRUE(
+      store_->SaveJobProgress(a, first, store::JobLease::Of(last_claimed_), "{}", "ckpt").ok());
+  EXPECT_EQ(*queue_->Reclaim(), 0);  // the lease still holds
+  absl::SleepFor(absl::Milliseconds(1100));
+  auto moved = queue_->Reclaim();
   ASSERT_TRUE(moved.ok()) << moved.status();
   EXPECT_EQ(*moved, 1);
   EXPECT_EQ(ClaimLabel(), "first");
   EXPECT_EQ(last_claimed_.attempts, 1);
+  EXPECT_EQ(last_claimed_.lease_epoch, 2);
   EXPECT_EQ(last_claimed_.checkpoint, "ckpt");
 }
 
 TEST_F(JobQueueTest, RejectsBadOptions) {
   JobQueue::Options options;
-  options.max_running_jobs = 0;
+  options.lease = absl::Milliseconds(10);
+  EXPECT_EQ(JobQueue::Create(store_.get(), options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options.lease = absl::Seconds(30);
+  options.max_attempts = 0;
   EXPECT_EQ(JobQueue::Create(store_.get(), options).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(JobQueue::Create(nullptr, JobQueue::Options()).status().code(),
             absl::StatusCode::kInvalidArgument);
+  const std::string owner = JobQueue::DefaultOwner();
+  EXPECT_NE(owner, JobQueue::DefaultOwner());  // a random part per call
+  EXPECT_NE(owner.find(absl::StrCat("/", getpid(), "/")), std::string::npos);
 }
 
 }  // namespace

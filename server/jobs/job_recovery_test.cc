@@ -1,11 +1,11 @@
-// Crash recovery: a child process runs a job and is killed with SIGKILL
-// after its second checkpoint; the parent reopens the same SQLite file,
-// recovers and resumes the job from that checkpoint.
+// Crash recovery across replicas: a child process (one replica) runs a job
+// and is killed with SIGKILL after its second checkpoint; the parent (another
+// replica on the same database, SQLite file or PostgreSQL) reclaims the job
+// once its lease expires and resumes it from that checkpoint.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -18,6 +18,7 @@
 #include "server/jobs/job_queue.h"
 #include "server/jobs/job_runner.h"
 #include "server/store/store.h"
+#include "server/store/test_store.h"
 
 namespace ptune::jobs {
 namespace {
@@ -74,11 +75,13 @@ class EpochExecutor : public JobExecutor {
   std::vector<int> starts_;
 };
 
-// The child: opens the file, runs the queue; never returns.
+constexpr absl::Duration kLease = absl::Seconds(3);
+
+// The child: opens the store, runs the queue; never returns.
 [[noreturn]] void RunChild(const std::string& path) {
   auto store = store::OpenStore(path);
   if (!store.ok()) _exit(2);
-  auto queue = JobQueue::Create(store->get(), JobQueue::Options());
+  auto queue = JobQueue::Create(store->get(), {.owner = "child", .lease = kLease});
   if (!queue.ok()) _exit(3);
   // A long pause: the parent kills the child long before epoch 3 is saved.
   EpochExecutor executor(absl::Seconds(30));
@@ -88,12 +91,13 @@ class EpochExecutor : public JobExecutor {
   _exit(5);  // the parent should have killed us long ago
 }
 
-TEST(JobRecoveryTest, KilledJobResumesFromItsLastCheckpoint) {
-  const std::string dir = absl::StrCat(::testing::TempDir(),
-                                       "/ptune_recovery_", getpid());
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  const std::string path = dir + "/jobs.db";
+class JobRecoveryTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(JobRecoveryTest, KilledReplicasJobResumesElsewhereFromItsLastCheckpoint) {
+  absl::StatusOr<std::string> url = store::TestStoreUrl(GetParam());
+  if (absl::IsUnavailable(url.status())) GTEST_SKIP() << url.status().message();
+  ASSERT_TRUE(url.ok()) << url.status();
+  const std::string path = *url;
 
   // Set up, then close every connection before forking (SQLite connections
   // must not cross a fork).
@@ -104,15 +108,12 @@ TEST(JobRecoveryTest, KilledJobResumesFromItsLastCheckpoint) {
     store::Tenant tenant;
     tenant.name = "acme";
     tenant = *(*store)->CreateTenant(tenant);
-    store::PromptVersion prompt;
-    prompt.tenant_id = tenant.id;
-    prompt.name = "ner";
-    prompt.task = "tag";
-    prompt = *(*store)->CreatePromptVersion(prompt);
-    job.tenant_id = tenant.id;
-    job.prompt_name = "ner";
-    job.prompt_version = prompt.version;
-    auto created = (*store)->CreateJob(job);
+    store::TrainingSubmission submission;
+    submission.version.tenant_id = tenant.id;
+    submission.version.name = "ner";
+    submission.version.task = "tag";
+    submission.job.tenant_id = tenant.id;
+    auto created = (*store)->SubmitTraining(submission);
     ASSERT_TRUE(created.ok()) << created.status();
     job = *created;
   }
@@ -140,24 +141,17 @@ TEST(JobRecoveryTest, KilledJobResumesFromItsLastCheckpoint) {
 
   auto crashed = (*store)->GetJob(job.tenant_id, job.id);
   EXPECT_EQ(crashed->state, store::JobState::kRunning);  // as left by the crash
+  EXPECT_EQ(crashed->lease_owner, "child");
   EXPECT_EQ(crashed->checkpoint, "epoch=2");
 
-  // The restart: reopen, recover, run.
-  store->reset();
-  store = store::OpenStore(path);
-  ASSERT_TRUE(store.ok()) << store.status();
-  auto queue = JobQueue::Create(store->get(), JobQueue::Options());
+  // The surviving replica: nothing to reclaim while the dead one's lease
+  // holds; after it expires the job moves here.
+  auto queue = JobQueue::Create(store->get(), {.owner = "survivor", .lease = kLease});
   ASSERT_TRUE(queue.ok());
-  auto recovered = (*queue)->Recover();
-  ASSERT_TRUE(recovered.ok()) << recovered.status();
-  EXPECT_EQ(*recovered, 1);
-  auto requeued = (*store)->GetJob(job.tenant_id, job.id);
-  EXPECT_EQ(requeued->state, store::JobState::kQueued);
-  EXPECT_EQ(requeued->attempts, 1);
-
   EpochExecutor executor(absl::ZeroDuration());
   JobRunner::Options options;
   options.poll_interval = absl::Milliseconds(10);
+  options.reclaim_interval = absl::Milliseconds(100);
   auto runner = JobRunner::Create(queue->get(), &executor, options);
   ASSERT_TRUE(runner.ok());
   ASSERT_TRUE((*runner)->Start().ok());
@@ -169,12 +163,16 @@ TEST(JobRecoveryTest, KilledJobResumesFromItsLastCheckpoint) {
   }
   EXPECT_EQ(state, store::JobState::kSucceeded);
   EXPECT_EQ(executor.starts(), std::vector<int>{3});  // not 1
+  EXPECT_EQ((*store)->GetJob(job.tenant_id, job.id)->attempts, 1);
   auto prompt = (*store)->GetPrompt(job.tenant_id, "ner");
   ASSERT_TRUE(prompt.ok()) << prompt.status();
   EXPECT_EQ(prompt->artifact_safetensors, "trained");
   EXPECT_EQ((*store)->GetJob(job.tenant_id, job.id)->checkpoint,
             absl::StrCat("epoch=", kEpochs));
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, JobRecoveryTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace ptune::jobs

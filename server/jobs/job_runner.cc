@@ -1,5 +1,6 @@
 #include "server/jobs/job_runner.h"
 
+#include <algorithm>
 #include <exception>
 #include <iostream>
 #include <utility>
@@ -17,44 +18,53 @@ void LogError(absl::string_view what, const absl::Status& status) {
   std::cerr << "ptune jobs: " << what << ": " << status << std::endl;
 }
 
+// The part of a job whose change is a kStateChanged event.
+std::string StateKey(const store::Job& job) {
+  return absl::StrCat(store::JobStateName(job.state), "|", job.attempts, "|",
+                      job.cancel_requested);
+}
+
 }  // namespace
 
-// The JobContext of one running job: writes progress and checkpoints to the
-// store and publishes them; cancelled() reads the runner's flags.
+// The JobContext of one running job. Progress and checkpoints are handed to
+// the maintenance thread (the executor may call this on the device
+// executor's thread, which must never wait on the database); cancelled()
+// reads the runner's flags, a lost lease included.
 class JobRunner::Context : public JobContext {
  public:
-  Context(JobRunner* runner, const store::Job& job,
-          std::shared_ptr<Running> running)
-      : runner_(runner), job_(job), running_(std::move(running)) {
-    job_.checkpoint.clear();  // events never carry it
-  }
+  Context(JobRunner* runner, std::shared_ptr<Running> running)
+      : runner_(runner), running_(std::move(running)) {}
 
   absl::Status ReportProgress(const JobProgress& progress) override {
-    return Save(progress, std::nullopt);
+    return Hand(progress, std::nullopt);
   }
 
-  absl::Status SaveCheckpoint(const JobProgress& progress,
-                              std::string checkpoint) override {
-    return Save(progress, std::move(checkpoint));
+  absl::Status SaveCheckpoint(const JobProgress& progress, std::string checkpoint) override {
+    return Hand(progress, std::move(checkpoint));
   }
 
   bool cancelled() const override {
-    return running_->user_cancel.load() || runner_->stopping_.load();
+    return running_->user_cancel.load() || running_->lease_lost.load() ||
+           runner_->stopping_.load();
   }
 
  private:
-  absl::Status Save(const JobProgress& progress,
-                    const std::optional<std::string>& checkpoint) {
-    const std::string json = progress.ToJson();
-    RETURN_IF_ERROR(runner_->store_->SaveJobProgress(job_.tenant_id, job_.id,
-                                                     json, checkpoint));
-    job_.progress_json = json;
-    runner_->Publish(JobEvent::Kind::kProgress, job_);
+  absl::Status Hand(const JobProgress& progress, std::optional<std::string> checkpoint) {
+    if (running_->lease_lost.load()) {
+      return absl::AbortedError("the job's lease was lost: another replica runs it now");
+    }
+    {
+      absl::MutexLock lock(&running_->mu);
+      running_->pending_progress = progress.ToJson();
+      // A newer checkpoint supersedes one not yet written.
+      if (checkpoint.has_value()) running_->pending_checkpoint = std::move(checkpoint);
+    }
+    absl::MutexLock lock(&runner_->mu_);
+    ++runner_->flush_generation_;
     return absl::OkStatus();
   }
 
   JobRunner* const runner_;
-  store::Job job_;
   const std::shared_ptr<Running> running_;
 };
 
@@ -64,7 +74,11 @@ JobRunner::JobRunner(JobQueue* queue, JobExecutor* executor,
       store_(queue->store()),
       executor_(executor),
       options_(options),
-      watchers_(JobWatchers::Create()) {}
+      watchers_(JobWatchers::Create()) {
+  const absl::Duration lease = queue->options().lease;
+  if (options_.heartbeat_interval == absl::ZeroDuration()) options_.heartbeat_interval = lease / 3;
+  if (options_.reclaim_interval == absl::ZeroDuration()) options_.reclaim_interval = lease / 2;
+}
 
 absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(
     JobQueue* queue, JobExecutor* executor, const Options& options) {
@@ -75,8 +89,11 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         "concurrency must be at least 1, got ", options.concurrency));
   }
-  if (options.poll_interval <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("poll_interval must be positive");
+  if (options.poll_interval <= absl::ZeroDuration() ||
+      options.watch_poll_interval <= absl::ZeroDuration() ||
+      options.heartbeat_interval < absl::ZeroDuration() ||
+      options.reclaim_interval < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("the runner's intervals must be positive");
   }
   return std::unique_ptr<JobRunner>(new JobRunner(queue, executor, options));
 }
@@ -92,6 +109,7 @@ absl::Status JobRunner::Start() {
   for (int i = 0; i < options_.concurrency; ++i) {
     threads_.emplace_back([this] { WorkerLoop(); });
   }
+  threads_.emplace_back([this] { MaintenanceLoop(); });
   return absl::OkStatus();
 }
 
@@ -135,37 +153,40 @@ void JobRunner::WorkerLoop() {
 }
 
 void JobRunner::RunOne(store::Job job) {
-  auto running = std::make_shared<Running>();
+  auto running = std::make_shared<Running>(job);
   {
     absl::MutexLock lock(&mu_);
     running_[job.id] = running;
   }
-  // A cancel that reached the store between the claim and the registration
-  // above found no Running to flag: read it back.
-  absl::StatusOr<store::Job> fresh = store_->GetJob(job.tenant_id, job.id);
-  if (fresh.ok() && fresh->cancel_requested) running->user_cancel.store(true);
+  if (job.cancel_requested) running->user_cancel.store(true);
   Publish(JobEvent::Kind::kStateChanged, job);
 
   absl::StatusOr<JobOutcome> outcome;
   if (stopping_.load()) {
     outcome = absl::CancelledError("the runner is stopping");
   } else {
-    Context ctx(this, job, running);
+    Context ctx(this, running);
     try {
       outcome = executor_->Run(job, ctx);
     } catch (const std::exception& e) {
-      outcome = absl::InternalError(
-          absl::StrCat("the job executor threw: ", e.what()));
+      outcome = absl::InternalError(absl::StrCat("the job executor threw: ", e.what()));
     } catch (...) {
       outcome = absl::InternalError("the job executor threw");
     }
   }
+  FlushProgress(*running);  // the last progress, before the end is recorded
   {
     absl::MutexLock lock(&mu_);
     running_.erase(job.id);
   }
-  absl::StatusOr<store::Job> ended =
-      Conclude(job, outcome, running->user_cancel.load());
+  if (running->lease_lost.load()) {
+    // Another replica owns the job now; anything written here would be
+    // refused (fencing), and must not be attempted.
+    LogError(absl::StrCat("job ", job.id), absl::AbortedError("lease lost; run abandoned"));
+    Wake();
+    return;
+  }
+  absl::StatusOr<store::Job> ended = Conclude(job, outcome, running->user_cancel.load());
   if (ended.ok()) {
     Publish(JobEvent::Kind::kStateChanged, *std::move(ended));
   } else {
@@ -174,10 +195,119 @@ void JobRunner::RunOne(store::Job job) {
   Wake();  // a slot is free
 }
 
+void JobRunner::FlushProgress(Running& running) {
+  absl::MutexLock write_lock(&running.write_mu);
+  std::optional<std::string> progress, checkpoint;
+  {
+    absl::MutexLock lock(&running.mu);
+    progress.swap(running.pending_progress);
+    checkpoint.swap(running.pending_checkpoint);
+  }
+  if (!progress.has_value() || running.lease_lost.load()) return;
+  const store::Job& job = running.job;
+  absl::Status saved = store_->SaveJobProgress(job.tenant_id, job.id, store::JobLease::Of(job),
+                                               *progress, checkpoint);
+  if (absl::IsAborted(saved)) {
+    running.lease_lost.store(true);
+    return;
+  }
+  if (!saved.ok()) {
+    LogError(absl::StrCat("saving the progress of job ", job.id), saved);
+    return;
+  }
+  store::Job event = job;
+  event.progress_json = *std::move(progress);
+  Publish(JobEvent::Kind::kProgress, std::move(event));
+}
+
+void JobRunner::RenewLeases() {
+  std::vector<std::shared_ptr<Running>> running;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, r] : running_) running.push_back(r);
+  }
+  for (const std::shared_ptr<Running>& r : running) {
+    if (r->lease_lost.load()) continue;
+    absl::StatusOr<bool> cancel = queue_->Renew(r->job);
+    if (cancel.ok()) {
+      if (*cancel) r->user_cancel.store(true);
+    } else if (absl::IsAborted(cancel.status())) {
+      r->lease_lost.store(true);
+    } else {
+      LogError(absl::StrCat("renewing the lease of job ", r->job.id), cancel.status());
+    }
+  }
+}
+
+
+void JobRunner::PollRemoteJobs() {
+  std::vector<std::string> watched = watchers_->WatchedJobIds();
+  std::map<std::string, Watched> to_poll;
+  {
+    absl::MutexLock lock(&mu_);
+    std::map<std::string, Watched> still;
+    for (const std::string& id : watched) {
+      auto it = watched_.find(id);
+      if (it == watched_.end()) continue;
+      still.insert(*it);
+      if (running_.count(id) == 0) to_poll.insert(*it);  // local runs publish as they go
+    }
+    watched_.swap(still);
+  }
+  for (const auto& [id, seen] : to_poll) {
+    absl::StatusOr<store::Job> fresh = store_->GetJob(seen.tenant_id, id);
+    if (!fresh.ok()) continue;
+    const bool state_changed = StateKey(*fresh) != seen.state_key;
+    if (!state_changed && fresh->progress_json == seen.progress_json) continue;
+    const bool progress_only = !state_changed;
+    fresh->checkpoint.clear();
+    Publish(progress_only ? JobEvent::Kind::kProgress : JobEvent::Kind::kStateChanged,
+            *std::move(fresh));
+  }
+}
+
+void JobRunner::MaintenanceLoop() {
+  absl::Time next_heartbeat = absl::Now();
+  absl::Time next_reclaim = absl::Now();  // at start: jobs a crash left behind
+  absl::Time next_watch = absl::Now();
+  while (true) {
+    std::vector<std::shared_ptr<Running>> running;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [id, r] : running_) running.push_back(r);
+    }
+    for (const std::shared_ptr<Running>& r : running) FlushProgress(*r);
+    const absl::Time now = absl::Now();
+    if (now >= next_heartbeat) {
+      RenewLeases();
+      next_heartbeat = now + options_.heartbeat_interval;
+    }
+    if (now >= next_reclaim) {
+      absl::StatusOr<int64_t> reclaimed = queue_->Reclaim();
+      if (!reclaimed.ok()) LogError("reclaiming expired job leases", reclaimed.status());
+      if (reclaimed.ok() && *reclaimed > 0) Wake();
+      next_reclaim = now + options_.reclaim_interval;
+    }
+    if (now >= next_watch) {
+      PollRemoteJobs();
+      next_watch = now + options_.watch_poll_interval;
+    }
+    absl::MutexLock lock(&mu_);
+    if (stopped_ && running_.empty()) return;
+    const uint64_t generation = flush_generation_;
+    auto woken = [this, generation]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return flush_generation_ != generation || (stopped_ && running_.empty());
+    };
+    const absl::Time wake_at = std::min({next_heartbeat, next_reclaim, next_watch});
+    mu_.AwaitWithDeadline(absl::Condition(&woken), wake_at);
+  }
+}
+
 absl::StatusOr<store::Job> JobRunner::Conclude(
     const store::Job& job, const absl::StatusOr<JobOutcome>& outcome,
     bool user_cancel) {
   const absl::Time now = absl::Now();
+  const store::JobLease lease = store::JobLease::Of(job);
   if (outcome.ok()) {
     // Finished work is kept even if a cancel arrived at the last moment.
     store::PromptVersion result;
@@ -191,31 +321,36 @@ absl::StatusOr<store::Job> JobRunner::Conclude(
       result.artifact_json = outcome->artifact_json;
     }
     absl::StatusOr<store::Job> done =
-        store_->FinishJob(job.tenant_id, job.id, store::JobState::kSucceeded,
-                          "", now, publish_prompt ? &result : nullptr);
+        store_->FinishJob(job.tenant_id, job.id, lease, store::JobState::kSucceeded, "", now,
+                          publish_prompt ? &result : nullptr);
     if (done.ok() || !publish_prompt) return done;
     // The result could not be stored (e.g. the prompt was deleted meanwhile).
     return store_->FinishJob(
-        job.tenant_id, job.id, store::JobState::kFailed,
+        job.tenant_id, job.id, lease, store::JobState::kFailed,
         absl::StrCat("storing the trained prompt failed: ",
                      done.status().message()),
         now);
   }
   if (user_cancel) {
-    return store_->FinishJob(job.tenant_id, job.id,
-                             store::JobState::kCancelled, kUserCancelReason,
-                             now);
+    return store_->FinishJob(job.tenant_id, job.id, lease, store::JobState::kCancelled,
+                             kUserCancelReason, now);
   }
   if (stopping_.load()) {
-    // Stopped by shutdown, not by its user: resume after the restart.
-    return store_->RequeueJob(job.tenant_id, job.id, /*count_attempt=*/false);
+    // Stopped by a drain, not by its user: hand it back at once, so another
+    // replica (or this one after its restart) resumes it from its checkpoint.
+    return store_->ReleaseJob(job.tenant_id, job.id, lease);
   }
-  return store_->FinishJob(job.tenant_id, job.id, store::JobState::kFailed,
+  return store_->FinishJob(job.tenant_id, job.id, lease, store::JobState::kFailed,
                            std::string(outcome.status().message()), now);
 }
 
 void JobRunner::Publish(JobEvent::Kind kind, store::Job job) {
   if (!watchers_->HasSubscribers(job.id)) return;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = watched_.find(job.id);
+    if (it != watched_.end()) it->second = {job.tenant_id, StateKey(job), job.progress_json};
+  }
   JobEvent event;
   event.kind = kind;
   event.job = std::move(job);
@@ -225,6 +360,13 @@ void JobRunner::Publish(JobEvent::Kind kind, store::Job job) {
 
 absl::StatusOr<store::Job> JobRunner::Submit(const store::Job& job) {
   ASSIGN_OR_RETURN(store::Job submitted, queue_->Submit(job));
+  Wake();
+  return submitted;
+}
+
+absl::StatusOr<store::Job> JobRunner::SubmitTraining(
+    const store::TrainingSubmission& submission) {
+  ASSIGN_OR_RETURN(store::Job submitted, store_->SubmitTraining(submission));
   Wake();
   return submitted;
 }
@@ -256,7 +398,16 @@ absl::StatusOr<std::unique_ptr<Subscription>> JobRunner::Subscribe(
     const std::string& tenant_id, const std::string& job_id,
     JobCallback callback) {
   return watchers_->Subscribe(
-      job_id, [&] { return store_->GetJob(tenant_id, job_id); },
+      job_id,
+      [&]() -> absl::StatusOr<store::Job> {
+        absl::StatusOr<store::Job> job = store_->GetJob(tenant_id, job_id);
+        if (job.ok()) {
+          // Jobs running on another replica are polled from this snapshot on.
+          absl::MutexLock lock(&mu_);
+          watched_[job_id] = {tenant_id, StateKey(*job), job->progress_json};
+        }
+        return job;
+      },
       std::move(callback));
 }
 

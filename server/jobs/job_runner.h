@@ -24,12 +24,23 @@
 
 namespace ptune::jobs {
 
-// Owns `concurrency` worker threads. Each claims a job from the JobQueue,
-// calls JobExecutor::Run and records the end: succeeded (with the outcome
-// written to the prompt version), failed (reason = the status message) or
-// cancelled. Stop() asks running jobs to stop; a job stopped by shutdown
-// (not by its user) goes back to the queue with its checkpoint, to resume
-// after the restart, and is never marked failed.
+// Owns `concurrency` worker threads (this replica's share of training: the
+// database, not this process, enforces the per-tenant limits). Each claims
+// a job from the JobQueue under a lease, calls JobExecutor::Run and records
+// the end: succeeded (with the outcome written to the prompt version),
+// failed (reason = the status message) or cancelled.
+//
+// A maintenance thread, never the device executor's, does the store work of
+// running jobs: it writes their progress and checkpoints (the executor only
+// hands them over), renews their leases (the heartbeat, which also brings a
+// cancel requested on another replica), reclaims jobs whose replica died
+// (expired leases), and polls jobs that run elsewhere for local watchers.
+// A job whose lease is lost (a write refused with ABORTED: another replica
+// took it over) stops at once and writes nothing more.
+//
+// Stop() asks running jobs to stop and hands them back to the queue with
+// their checkpoint (ReleaseJob), so another replica resumes them at once;
+// they are never marked failed.
 //
 // Thread-safety: thread-safe. Ownership: borrows the queue (and its store)
 // and the executor, which must outlive the runner; owns its threads.
@@ -45,20 +56,30 @@ class JobRunner {
     // matters for jobs that become runnable without this runner noticing
     // (another process, a raised quota).
     absl::Duration poll_interval = absl::Seconds(1);
+    // Lease renewals and progress writes of running jobs; zero: a third of
+    // the queue's lease.
+    absl::Duration heartbeat_interval = absl::ZeroDuration();
+    // How often this replica looks for expired leases; zero: half the lease.
+    absl::Duration reclaim_interval = absl::ZeroDuration();
+    // How often jobs running on other replicas are read for local watchers.
+    absl::Duration watch_poll_interval = absl::Seconds(1);
   };
 
   static absl::StatusOr<std::unique_ptr<JobRunner>> Create(
       JobQueue* queue, JobExecutor* executor, const Options& options);
   ~JobRunner();  // Stop()
 
-  // Starts the workers. Call JobQueue::Recover() first after a crash.
+  // Starts the workers and the maintenance thread.
   absl::Status Start();
-  // Asks running jobs to stop, waits for them and requeues them (resumable).
+  // Asks running jobs to stop, waits for them and releases them (resumable).
   // Idempotent; the runner cannot be started again.
   void Stop();
 
   // JobQueue::Submit + wakes a worker + publishes a state event.
   absl::StatusOr<store::Job> Submit(const store::Job& job);
+  // Store::SubmitTraining (datasets, prompt version and job in one
+  // transaction) + wakes a worker.
+  absl::StatusOr<store::Job> SubmitTraining(const store::TrainingSubmission& submission);
   // JobQueue::Cancel + signals the executor of a running job + publishes.
   absl::StatusOr<store::Job> Cancel(const std::string& tenant_id,
                                     const std::string& job_id);
@@ -82,12 +103,32 @@ class JobRunner {
   class Context;
   // A job this runner executes now.
   struct Running {
+    explicit Running(store::Job claimed) : job(WithoutCheckpoint(std::move(claimed))) {}
+    static store::Job WithoutCheckpoint(store::Job j) {
+      j.checkpoint.clear();
+      return j;
+    }
+    const store::Job job;  // as claimed: its lease, without the checkpoint
     std::atomic<bool> user_cancel{false};
+    std::atomic<bool> lease_lost{false};
+    // The newest progress (and checkpoint) handed over by the executor and
+    // not yet written; the maintenance thread writes it.
+    absl::Mutex mu;
+    std::optional<std::string> pending_progress ABSL_GUARDED_BY(mu);
+    std::optional<std::string> pending_checkpoint ABSL_GUARDED_BY(mu);
+    absl::Mutex write_mu;  // one write of this job's progress at a time
   };
 
   JobRunner(JobQueue* queue, JobExecutor* executor, const Options& options);
   void WorkerLoop();
+  void MaintenanceLoop();
   void RunOne(store::Job job);
+  // Writes the job's pending progress/checkpoint, if any, and publishes it.
+  void FlushProgress(Running& running);
+  // Heartbeats every running job (cancel requests, lost leases).
+  void RenewLeases();
+  // Publishes changes of watched jobs that run on other replicas.
+  void PollRemoteJobs();
   // Records how the executor ended and returns the job after it.
   absl::StatusOr<store::Job> Conclude(const store::Job& job,
                                       const absl::StatusOr<JobOutcome>& outcome,
@@ -98,7 +139,7 @@ class JobRunner {
   JobQueue* const queue_;
   store::Store* const store_;
   JobExecutor* const executor_;
-  const Options options_;
+  Options options_;  // intervals resolved in the constructor
   const std::shared_ptr<JobWatchers> watchers_;
   std::atomic<bool> stopping_{false};
 
@@ -109,6 +150,16 @@ class JobRunner {
   uint64_t wake_generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::shared_ptr<Running>> running_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+  // Bumped when the maintenance thread has writes to do.
+  uint64_t flush_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  // Watched jobs and what their watchers last saw, by job id: the
+  // maintenance thread polls those that run on other replicas.
+  struct Watched {
+    std::string tenant_id;
+    std::string state_key;  // state, attempts, cancel_requested
+    std::string progress_json;
+  };
+  std::map<std::string, Watched> watched_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ptune::jobs

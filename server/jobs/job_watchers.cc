@@ -54,4 +54,13 @@ void JobWatchers::Remove(const std::string& job_id, uint64_t id) {
   if (it->second.empty()) by_job_.erase(it);
 }
 
+std::vector<std::string> JobWatchers::WatchedJobIds() {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> ids;
+  for (const auto& [id, callbacks] : by_job_) {
+    if (!callbacks.empty()) ids.push_back(id);
+  }
+  return ids;
+}
+
 }  // namespace ptune::jobs

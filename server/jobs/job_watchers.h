@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -76,6 +77,8 @@ class JobWatchers : public std::enable_shared_from_this<JobWatchers> {
   // Whether anyone watches the job (publishers skip building events if not).
   bool HasSubscribers(const std::string& job_id);
   int SubscriberCount(const std::string& job_id);
+  // Every job id with at least one subscriber.
+  std::vector<std::string> WatchedJobIds();
 
  private:
   friend class Subscription;

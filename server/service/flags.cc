@@ -20,8 +20,20 @@ ABSL_FLAG(std::string, dtype, "float32",
           "float32, or float16/bfloat16 on CUDA: half the memory and about twice the "
           "throughput, outputs differ by ~1e-3.");
 ABSL_FLAG(std::string, store, "",
-          "State store URL: sqlite:///abs/path.db (one file, WAL, synchronous=FULL). "
+          "State store URL: sqlite:///abs/path.db (one file, WAL, synchronous=FULL; one "
+          "replica), or postgresql://user@host:port/db?sslmode=... (any number of "
+          "replicas; the password comes from PGPASSFILE or ~/.pgpass, never the URL). "
           "Default: sqlite://<data_dir>/ptune.db.");
+ABSL_FLAG(int, store_pool_size, 8, "PostgreSQL connections this replica keeps open.");
+ABSL_FLAG(int, store_cache_ttl_ms, 2000,
+          "How long serving trusts a cached API key, tenant or prompt-version lookup, so "
+          "a warm Classify touches no database. A key revoked or a prompt deleted on "
+          "another replica stops working here within this bound (at once on this one).");
+ABSL_FLAG(int, job_lease_s, 30,
+          "Training job lease: the running replica renews it every third of this; a "
+          "replica that dies loses its jobs to another one after at most this long.");
+ABSL_FLAG(std::string, replica_id, "",
+          "This replica's name in job leases (default: hostname/pid/random).");
 ABSL_FLAG(bool, init_store, false,
           "Create a fresh store over an existing but empty (0-byte) SQLite file. Without "
           "it such a file (a botched restore) stops the start-up instead of silently "
@@ -76,6 +88,10 @@ ABSL_FLAG(int, max_concurrent_exports, 8,
 ABSL_FLAG(int, max_connection_idle_s, 300,
           "Close client connections that carried no call for this long (gRPC "
           "GOAWAY; clients reconnect transparently). 0 keeps them open.");
+ABSL_FLAG(int, max_connection_age_s, 0,
+          "Close every client connection after this long (gRPC GOAWAY after its calls "
+          "end, 30 s grace), so that clients re-resolve DNS and spread over replicas "
+          "that came up since they connected. 0 keeps connections. 300 suits N replicas.");
 ABSL_FLAG(int, max_labels, 256,
           "Classes of one head: classification labels, or tags of a tagging head "
           "(O + 2 per entity type). Enforced when training (declared or derived from "
@@ -90,9 +106,9 @@ ABSL_FLAG(int, executor_stall_s, 30,
           "slice, normally milliseconds) lasts longer than this many seconds, so that load "
           "balancers and readiness probes route around a stuck replica.");
 ABSL_FLAG(int, max_job_attempts, 3,
-          "Runs a training job gets: a job whose run was cut short this many times (the "
-          "process died: out of memory, a crash) fails with that reason instead of being "
-          "requeued forever.");
+          "Runs a training job gets: a job whose run was cut short this many times (its "
+          "replica died: out of memory, a crash; its lease expired) fails with that reason "
+          "instead of being requeued forever.");
 
 namespace ptune::service {
 
@@ -142,6 +158,10 @@ absl::StatusOr<Server::Options> ServerOptionsFromFlags() {
         "--max_concurrent_uploads and --max_concurrent_exports must be >= 1");
   }
   o.max_connection_idle = absl::Seconds(absl::GetFlag(FLAGS_max_connection_idle_s));
+  if (absl::GetFlag(FLAGS_max_connection_age_s) < 0) {
+    return absl::InvalidArgumentError("--max_connection_age_s must be >= 0");
+  }
+  o.max_connection_age = absl::Seconds(absl::GetFlag(FLAGS_max_connection_age_s));
   if (o.limits.max_labels < 3 || o.limits.max_labels > 65536) {
     return absl::InvalidArgumentError("--max_labels must be in 3..65536");
   }
@@ -161,6 +181,19 @@ absl::StatusOr<Server::Options> ServerOptionsFromFlags() {
     return absl::InvalidArgumentError("--executor_stall_s must be >= 1");
   }
   o.executor_stall_timeout = absl::Seconds(absl::GetFlag(FLAGS_executor_stall_s));
+  o.store_pool_size = absl::GetFlag(FLAGS_store_pool_size);
+  if (o.store_pool_size < 1 || o.store_pool_size > 256) {
+    return absl::InvalidArgumentError("--store_pool_size must be in 1..256");
+  }
+  if (absl::GetFlag(FLAGS_store_cache_ttl_ms) < 0) {
+    return absl::InvalidArgumentError("--store_cache_ttl_ms must be >= 0");
+  }
+  o.store_cache_ttl = absl::Milliseconds(absl::GetFlag(FLAGS_store_cache_ttl_ms));
+  if (absl::GetFlag(FLAGS_job_lease_s) < 3) {
+    return absl::InvalidArgumentError("--job_lease_s must be >= 3");
+  }
+  o.job_lease = absl::Seconds(absl::GetFlag(FLAGS_job_lease_s));
+  o.replica_id = absl::GetFlag(FLAGS_replica_id);
   o.max_job_attempts = absl::GetFlag(FLAGS_max_job_attempts);
   if (o.max_job_attempts < 1) {
     return absl::InvalidArgumentError("--max_job_attempts must be >= 1");

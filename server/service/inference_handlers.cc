@@ -6,7 +6,7 @@
 
 namespace ptune::service {
 
-absl::StatusOr<int64_t> PromptServiceImpl::ResolveServingVersion(
+absl::StatusOr<engine::PromptKey> PromptServiceImpl::ResolveServingVersion(
     const std::string& tenant, const std::string& name, int64_t version,
     absl::string_view task) {
   RETURN_IF_ERROR(ValidateName(name, "prompt_name"));
@@ -31,7 +31,7 @@ absl::StatusOr<int64_t> PromptServiceImpl::ResolveServingVersion(
         task == "classify" ? "Classify needs a classify prompt"
                            : "TagEntities needs a tag prompt"));
   }
-  return prompt->version;
+  return engine::PromptKey{tenant, name, prompt->version, prompt->digest};
 }
 
 namespace {
@@ -76,11 +76,12 @@ grpc::ServerUnaryReactor* PromptServiceImpl::ServeTexts(
   const absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(auth::Principal who, Authorize(deps_, *context, false));
     RETURN_IF_ERROR(ValidateTexts(request.texts(), deps_.limits));
-    ASSIGN_OR_RETURN(const int64_t version,
+    ASSIGN_OR_RETURN(engine::PromptKey key,
                      ResolveServingVersion(who.tenant_id, request.prompt_name(),
                                            request.version(), task));
+    const int64_t version = key.version;
     engine::ClassifyRequest call;
-    call.key = {who.tenant_id, request.prompt_name(), version};
+    call.key = std::move(key);
     call.texts.assign(request.texts().begin(), request.texts().end());
     call.deadline = CallDeadline(*context);
     call.cancelled = reactor->cancelled();

@@ -164,7 +164,7 @@ absl::Status PromptServiceImpl::DoDeletePrompt(const std::string& tenant,
   }
   RETURN_IF_ERROR(deps_.store->DeletePrompt(tenant, request.prompt_name()));
   for (const store::PromptVersion& version : summary.versions) {
-    deps_.engine->EvictPrompt({tenant, request.prompt_name(), version.version});
+    deps_.engine->EvictPrompt({tenant, request.prompt_name(), version.version, version.digest});
   }
   response->set_deleted_versions(static_cast<int32_t>(summary.versions.size()));
   return absl::OkStatus();

@@ -109,11 +109,12 @@ class PromptServiceImpl final : public v1::PromptService::CallbackService {
                               const v1::ImportPromptRequest& request,
                               v1::Prompt* response);
   // The version a Classify/TagEntities call uses (0 = latest ready), checked
-  // to be ready and of `task`.
-  absl::StatusOr<int64_t> ResolveServingVersion(const std::string& tenant,
-                                                const std::string& name,
-                                                int64_t version,
-                                                absl::string_view task);
+  // to be ready and of `task`, as the engine's key (with its digest). Warm,
+  // it comes from the store's cache (store::CachingStore).
+  absl::StatusOr<engine::PromptKey> ResolveServingVersion(const std::string& tenant,
+                                                          const std::string& name,
+                                                          int64_t version,
+                                                          absl::string_view task);
   // Classify / TagEntities: authenticate, validate, resolve the version and
   // hand the texts to `engine_call`, which completes the call.
   template <typename Request, typename Response, typename EngineCall>

@@ -30,6 +30,7 @@
 #include "server/service/prompt_service.h"
 #include "server/service/store_prompt_loader.h"
 #include "server/service/training_job_executor.h"
+#include "server/store/caching_store.h"
 #include "server/store/store.h"
 
 namespace ptune::service {
@@ -177,7 +178,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
   const std::string store_url = options.store_url.empty()
                                     ? absl::StrCat("sqlite://", options.data_dir, "/ptune.db")
                                     : options.store_url;
-  ASSIGN_OR_RETURN(c->store, store::OpenStore(store_url, options.init_store));
+  {
+    ASSIGN_OR_RETURN(std::unique_ptr<store::Store> opened,
+                     store::OpenStore(store_url, {.init_empty_store = options.init_store,
+                                                  .pool_size = options.store_pool_size}));
+    c->store = std::make_unique<store::CachingStore>(std::move(opened),
+                                                     options.store_cache_ttl);
+  }
 
   c->loader = std::make_unique<StorePromptLoader>(c->store.get(), c->backbone);
   c->observer = std::make_unique<MetricsObserver>(c->metrics.get());
@@ -189,15 +196,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
   ASSIGN_OR_RETURN(c->engine, engine::Engine::Create(engine_options, c->backbone,
                                                      c->loader.get(), c->observer.get()));
 
-  ASSIGN_OR_RETURN(c->queue,
-                   jobs::JobQueue::Create(c->store.get(),
-                                          {.max_running_jobs = options.training_concurrency,
-                                           .max_attempts = options.max_job_attempts}));
-  ASSIGN_OR_RETURN(const int64_t recovered, c->queue->Recover());
-  if (recovered > 0) {
-    common::Log(common::LogLevel::kInfo, "server", "requeued interrupted training jobs",
-                {{"count", std::to_string(recovered)}});
-  }
+  // Jobs a crashed replica left running come back when their lease expires
+  // (the runner's reclaim), not at start-up: another replica may still hold
+  // them.
+  ASSIGN_OR_RETURN(c->queue, jobs::JobQueue::Create(c->store.get(),
+                                                    {.owner = options.replica_id,
+                                                     .lease = options.job_lease,
+                                                     .max_attempts = options.max_job_attempts}));
   c->executor =
       std::make_unique<TrainingJobExecutor>(c->store.get(), c->engine.get(), c->backbone,
                                             c->metrics.get(), options.limits.max_labels);
@@ -240,6 +245,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
     builder.AddChannelArgument(
         GRPC_ARG_MAX_CONNECTION_IDLE_MS,
         static_cast<int>(absl::ToInt64Milliseconds(options.max_connection_idle)));
+  }
+  if (options.max_connection_age > absl::ZeroDuration()) {
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(options.max_connection_age)));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 30'000);
   }
   c->grpc = builder.BuildAndStart();
   if (c->grpc == nullptr || c->grpc_port == 0) {

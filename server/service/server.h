@@ -38,8 +38,20 @@ class Server {
     // "float32", or "float16"/"bfloat16" on CUDA (half the memory, ~2x
     // throughput, outputs differ by ~1e-3).
     std::string dtype = "float32";
-    // Where state lives: "sqlite:///abs/path.db" (default: <data_dir>/ptune.db).
+    // Where state lives: "sqlite:///abs/path.db" (default: <data_dir>/ptune.db),
+    // or "postgresql://user@host:port/db" shared by several replicas.
     std::string store_url;
+    // PostgreSQL connections of this replica.
+    int store_pool_size = 8;
+    // How long serving trusts its cached key/tenant/prompt-version lookups:
+    // the bound for a key revocation or prompt deletion made on another
+    // replica to reach this one (store::CachingStore).
+    absl::Duration store_cache_ttl = absl::Seconds(2);
+    // Training job leases: a replica that dies loses its jobs to another one
+    // within this long (jobs::JobQueue::Options::lease).
+    absl::Duration job_lease = absl::Seconds(30);
+    // This replica's name in job leases; empty: host/pid/random.
+    std::string replica_id;
     // Create a fresh store over an existing but empty (0-byte) SQLite file
     // instead of refusing to start (store::OpenStore).
     bool init_store = false;
@@ -71,6 +83,9 @@ class Server {
     // Connections without a call for this long are closed (GOAWAY); zero
     // keeps them open.
     absl::Duration max_connection_idle = absl::Minutes(5);
+    // Connections are closed (GOAWAY, then a 30 s grace for calls in flight)
+    // after this long, so clients re-resolve and rebalance; zero: never.
+    absl::Duration max_connection_age = absl::ZeroDuration();
     // How long Shutdown lets in-flight calls finish before cancelling them.
     absl::Duration shutdown_grace = absl::Seconds(20);
     // Health turns NOT_SERVING while one executor turn (a batch or a

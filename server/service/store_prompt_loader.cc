@@ -9,6 +9,11 @@ absl::StatusOr<std::unique_ptr<prompts::PromptModel>> StorePromptLoader::Load(
     const engine::PromptKey& key) {
   ASSIGN_OR_RETURN(store::PromptVersion version,
                    store_->GetPrompt(key.tenant, key.name, static_cast<int>(key.version)));
+  if (!key.digest.empty() && version.digest != key.digest) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "prompt ", key.name, " version ", key.version,
+        " changed in the store since it was resolved; retry"));
+  }
   if (version.state != store::PromptState::kReady) {
     return absl::FailedPreconditionError(
         absl::StrCat("prompt ", key.name, " version ", key.version, " is ",

@@ -167,17 +167,15 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
         " labels; give one word per label, in label order"));
   }
 
-  int64_t new_bytes = 0;
-  for (const Part* part : {&train, &valid}) {
-    if (part->pending.has_value()) new_bytes += part->pending->content.size();
-  }
-  // At least one byte: a tenant already at its quota cannot store the
-  // prompt version this job would make.
-  RETURN_IF_ERROR(CheckStoredBytes(*deps_.store, tenant, std::max<int64_t>(new_bytes, 1)));
+  // Inline data becomes datasets with ids chosen now, so that the job's
+  // request can name them; the store writes them with the prompt version
+  // and the job in one transaction, after its quota checks.
+  store::TrainingSubmission submission;
   for (Part* part : {&train, &valid}) {
     if (!part->pending.has_value()) continue;
-    ASSIGN_OR_RETURN(store::Dataset created, deps_.store->CreateDataset(*part->pending));
-    part->dataset_id = created.id;
+    part->pending->id = store::NewId("ds_");
+    part->dataset_id = part->pending->id;
+    submission.datasets.push_back(*std::move(part->pending));
   }
   const std::string& train_id = train.dataset_id;
   const std::string& valid_id = valid.dataset_id;
@@ -193,30 +191,18 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
     return absl::InternalError("cannot serialize the training request");
   }
 
-  store::PromptVersion version;
+  store::PromptVersion& version = submission.version;
   version.tenant_id = tenant;
   version.name = in.prompt_name();
   version.state = store::PromptState::kTraining;
   version.task = std::string(datasets::TaskName(task));
   version.spec_json = prompts::PromptSpecToJson(spec).dump();
-  version.job_id = store::NewId("job_");
-  ASSIGN_OR_RETURN(store::PromptVersion created, deps_.store->CreatePromptVersion(version));
-
-  store::Job job;
-  job.id = version.job_id;
+  store::Job& job = submission.job;
   job.tenant_id = tenant;
   job.prompt_name = in.prompt_name();
-  job.prompt_version = created.version;
   job.request_json = std::move(request_json);
-  absl::StatusOr<store::Job> submitted = deps_.jobs->Submit(job);
-  if (!submitted.ok()) {
-    // The version would stay "training" forever without its job.
-    created.state = store::PromptState::kFailed;
-    created.metrics_json = "{}";
-    (void)deps_.store->UpdatePromptVersion(created);
-    return submitted.status();
-  }
-  *response->mutable_job() = JobView(*submitted);
+  ASSIGN_OR_RETURN(const store::Job submitted, deps_.jobs->SubmitTraining(submission));
+  *response->mutable_job() = JobView(submitted);
   return absl::OkStatus();
 }
 

@@ -57,6 +57,7 @@ struct Dataset {
   std::string format;  // e.g. "jsonl", "tsv", "conll"
   std::string content; // raw bytes; empty in listings
   int64_t size_bytes = 0;     // computed by the store: content.size()
+  std::string digest;         // computed by the store: Sha256Hex(content)
   int64_t example_count = 0;
   absl::Time created_at = absl::UnixEpoch();
 };
@@ -68,7 +69,10 @@ absl::StatusOr<PromptState> ParsePromptState(absl::string_view name);
 struct PromptVersion {
   std::string tenant_id;
   std::string name;
-  int version = 0;  // 1, 2, 3, ... per (tenant, name); assigned by the store
+  // 1, 2, 3, ... per (tenant, name); assigned by the store and never
+  // reused, also after DeletePrompt: a (tenant, name, version) always names
+  // the same weights.
+  int version = 0;
   PromptState state = PromptState::kTraining;
   std::string task;       // "classify" | "tag"
   std::string spec_json;  // the PromptSpec as JSON, opaque to the store
@@ -78,6 +82,9 @@ struct PromptVersion {
   std::string artifact_json;         // empty in listings
   std::string job_id;  // the job that produces (produced) this version
   int64_t size_bytes = 0;  // computed by the store: both artifacts' sizes
+  // Computed by the store: ArtifactDigest of both artifacts. The prompt
+  // cache keys on it.
+  std::string digest;
   absl::Time created_at = absl::UnixEpoch();
 };
 
@@ -107,8 +114,33 @@ struct Job {
   std::optional<absl::Time> finished_at;
   std::string progress_json;  // latest progress (jobs::JobProgress JSON)
   std::string checkpoint;     // latest checkpoint bytes; empty in listings
-  int attempts = 0;           // starts after a crash (Recover) add one
+  int attempts = 0;  // runs cut short (lease expired, i.e. a replica died)
   bool cancel_requested = false;
+  // The lease of a running job: who runs it, until when (database time),
+  // and the fencing epoch, bumped by every claim. Writes about a running
+  // job must name the (owner, epoch) that claimed it.
+  std::string lease_owner;
+  int64_t lease_epoch = 0;
+  std::optional<absl::Time> lease_expires_at;
+};
+
+// What a running job's writes are conditioned on: the replica that claimed
+// it and the claim's epoch. A write under a lease that is no longer held
+// (it expired and another replica took the job, or the job ended) is
+// refused with ABORTED, and the writer must stop the run.
+struct JobLease {
+  std::string owner;
+  int64_t epoch = 0;
+  static JobLease Of(const Job& job) { return {job.lease_owner, job.lease_epoch}; }
+};
+
+// TrainPrompt's write: the new datasets (ids assigned by the caller or the
+// store), the prompt version the job makes (state training; its version is
+// assigned) and the queued job (its prompt_version is filled in).
+struct TrainingSubmission {
+  std::vector<Dataset> datasets;
+  PromptVersion version;
+  Job job;
 };
 
 // One page of ListJobs: newest first. `next_page_token` is empty on the

@@ -1,5 +1,5 @@
 // SQLite-engine specifics: schema migrations, file settings, concurrency.
-#include "server/store/sqlite_store.h"
+#include "server/store/sql_store.h"
 
 #include <sqlite3.h>
 #include <unistd.h>
@@ -13,7 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/store/sqlite_schema.h"
+#include "server/store/digest.h"
+#include "server/store/schema.h"
+#include "server/store/sqlite_db.h"
 #include "server/store/store.h"
 
 namespace ptune::store {
@@ -30,11 +32,18 @@ std::string FreshPath() {
   return dir + "/ptune.db";
 }
 
-SqliteStore::Options At(const std::string& path, int schema_version = -1) {
-  SqliteStore::Options options;
-  options.path = path;
-  options.schema_version = schema_version;
-  return options;
+// A store on `path` migrated only up to `schema_version` (-1: latest), as
+// an older binary left it.
+absl::StatusOr<std::unique_ptr<SqlStore>> OpenAt(const std::string& path,
+                                                 int schema_version = -1) {
+  auto pool = sql::ConnectionPool::Create(
+      1, [path]() -> absl::StatusOr<std::unique_ptr<sql::Connection>> {
+        auto db = sqlite::Db::Open(path, absl::Seconds(10));
+        if (!db.ok()) return db.status();
+        return std::unique_ptr<sql::Connection>(std::move(*db));
+      });
+  if (!pool.ok()) return pool.status();
+  return SqlStore::Create(*std::move(pool), schema_version);
 }
 
 // Runs one SQL statement through a separate raw connection and returns the
@@ -58,18 +67,18 @@ std::string RawQuery(const std::string& path, const std::string& sql) {
 
 TEST(SqliteStoreTest, FileIsInWalModeAtLatestSchema) {
   const std::string path = FreshPath();
-  auto store = SqliteStore::Create(At(path));
+  auto store = OpenAt(path);
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ(RawQuery(path, "PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(*(*store)->SchemaVersion(), sqlite::LatestSchemaVersion());
-  EXPECT_GE(sqlite::LatestSchemaVersion(), 2);
+  EXPECT_EQ(*(*store)->SchemaVersion(), schema::LatestSchemaVersion());
+  EXPECT_GE(schema::LatestSchemaVersion(), 3);
 }
 
 TEST(SqliteStoreTest, OpeningAnOlderFileMigratesIt) {
   const std::string path = FreshPath();
   std::string tenant_id;
   {
-    auto old = SqliteStore::Create(At(path, 1));
+    auto old = OpenAt(path, 1);
     ASSERT_TRUE(old.ok()) << old.status();
     EXPECT_EQ(*(*old)->SchemaVersion(), 1);
     Tenant t;
@@ -83,7 +92,7 @@ TEST(SqliteStoreTest, OpeningAnOlderFileMigratesIt) {
   auto store = OpenStore(path);
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ(RawQuery(path, "SELECT MAX(version) FROM schema_migrations"),
-            absl::StrCat(sqlite::LatestSchemaVersion()));
+            absl::StrCat(schema::LatestSchemaVersion()));
   EXPECT_EQ(RawQuery(path, "SELECT name FROM sqlite_master WHERE name = "
                            "'jobs_by_state'"),
             "jobs_by_state");
@@ -101,9 +110,47 @@ TEST(SqliteStoreTest, ANewerSchemaIsRefused) {
   EXPECT_THAT(store.status().message(), HasSubstr("999"));
 }
 
+// A v2 file (before leases, digests and version counters) with a prompt
+// and a job left running: the migration backfills digests and counters, and
+// the first reclaim takes the job, which had no lease.
+TEST(SqliteStoreTest, MigratingToV3BackfillsDigestsCountersAndLeases) {
+  const std::string path = FreshPath();
+  std::string tenant_id;
+  {
+    auto old = OpenAt(path, 2);
+    ASSERT_TRUE(old.ok()) << old.status();
+    Tenant t;
+    t.name = "legacy";
+    tenant_id = (*old)->CreateTenant(t)->id;
+  }
+  RawQuery(path, absl::StrCat("INSERT INTO prompt_versions VALUES ('", tenant_id,
+                              "', 'p', 4, 'ready', 'classify', '{}', '[]', '{}', "
+                              "X'0102', '{}', 'job_x', 4, 0)"));
+  RawQuery(path, absl::StrCat("INSERT INTO jobs VALUES ('job_x', 7, '", tenant_id,
+                              "', 'p', 4, 'running', '', '{}', 0, 0, NULL, '{}', "
+                              "X'', 0, 0)"));
+  auto store = OpenStore(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->GetPromptMetadata(tenant_id, "p", 4)->digest,
+            ArtifactDigest(std::string("\x01\x02"), "{}"));
+  ASSERT_TRUE((*store)->DeletePrompt(tenant_id, "p").ok());
+  PromptVersion next;
+  next.tenant_id = tenant_id;
+  next.name = "p";
+  next.task = "classify";
+  EXPECT_EQ((*store)->CreatePromptVersion(next)->version, 5);  // not 1
+  EXPECT_EQ(*(*store)->ReclaimExpiredJobs(3), 1);
+  EXPECT_EQ((*store)->GetJob(tenant_id, "job_x")->state, JobState::kQueued);
+  Job job;
+  job.tenant_id = tenant_id;
+  job.prompt_name = "q";
+  ASSERT_TRUE((*store)->CreateJob(job).ok());
+  EXPECT_EQ(RawQuery(path, "SELECT MAX(seq) FROM jobs"), "8");
+}
+
 // Threads hammer one store, and a second connection to the same file, with
-// version creation: numbering must stay dense and unique (max + 1 is atomic
-// across connections too).
+// version creation: numbering must stay dense and unique across
+// connections too.
 TEST(SqliteStoreTest, ConcurrentWritersKeepVersionsUnique) {
   const std::string path = FreshPath();
   auto first = OpenStore(path);
@@ -150,7 +197,7 @@ TEST(SqliteStoreTest, ConcurrentWritersKeepVersionsUnique) {
   EXPECT_EQ(all.size(), size_t{kThreads * kPerThread});
   EXPECT_EQ(*all.begin(), 1);
   EXPECT_EQ(*all.rbegin(), kThreads * kPerThread);
-  EXPECT_EQ(*(*first)->CountActiveJobs(tenant_id), kThreads * kPerThread);
+  EXPECT_EQ(*(*first)->CountJobsInState(JobState::kQueued), kThreads * kPerThread);
   auto summaries = (*second)->ListPrompts(tenant_id);
   ASSERT_EQ(summaries->size(), 1u);
   EXPECT_EQ((*summaries)[0].versions.size(), size_t{kThreads * kPerThread});

@@ -6,21 +6,38 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "server/store/sqlite_store.h"
+#include "server/store/postgres_db.h"
+#include "server/store/sql.h"
+#include "server/store/sql_store.h"
+#include "server/store/sqlite_db.h"
 
 namespace ptune::store {
 
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url,
-                                                 bool init_empty_store) {
+                                                 const StoreOptions& store_options) {
   if (url.empty()) {
     return absl::InvalidArgumentError("store url is empty");
   }
   if (absl::StartsWith(url, "postgres://") ||
       absl::StartsWith(url, "postgresql://")) {
-    return absl::UnimplementedError(
-        "the PostgreSQL store engine is not built yet; use a sqlite:// url");
+    if (store_options.pool_size < 1) {
+      return absl::InvalidArgumentError("the PostgreSQL pool needs at least one connection");
+    }
+    auto pool = sql::ConnectionPool::Create(
+        store_options.pool_size,
+        [url]() -> absl::StatusOr<std::unique_ptr<sql::Connection>> {
+          auto db = postgres::Db::Open(url);
+          if (!db.ok()) return db.status();
+          return std::unique_ptr<sql::Connection>(std::move(*db));
+        });
+    if (!pool.ok()) return pool.status();
+    auto store = SqlStore::Create(*std::move(pool));
+    if (!store.ok()) return store.status();
+    return std::unique_ptr<Store>(std::move(*store));
   }
-  SqliteStore::Options options;
+  struct {
+    std::string path;
+  } options;
   if (url == "sqlite::memory:") {
     options.path = ":memory:";
   } else if (absl::StartsWith(url, "sqlite://")) {
@@ -39,7 +56,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url,
         absl::StrCat("store url '", url, "' names no file"));
   }
   std::error_code error;
-  if (options.path != ":memory:" && !init_empty_store &&
+  if (options.path != ":memory:" && !store_options.init_empty_store &&
       std::filesystem::is_regular_file(options.path, error) &&
       std::filesystem::file_size(options.path, error) == 0 && !error) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -48,7 +65,16 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url,
         "over it (every tenant would be gone). Restore it, or start with "
         "--init_store to create a fresh store there."));
   }
-  auto store = SqliteStore::Create(options);
+  // One connection: SQLite runs one write transaction at a time anyway, and
+  // a single connection keeps an in-memory database one database.
+  auto pool = sql::ConnectionPool::Create(
+      1, [path = options.path]() -> absl::StatusOr<std::unique_ptr<sql::Connection>> {
+        auto db = sqlite::Db::Open(path, absl::Seconds(10));
+        if (!db.ok()) return db.status();
+        return std::unique_ptr<sql::Connection>(std::move(*db));
+      });
+  if (!pool.ok()) return pool.status();
+  auto store = SqlStore::Create(*std::move(pool));
   if (!store.ok()) return store.status();
   return std::unique_ptr<Store>(std::move(*store));
 }

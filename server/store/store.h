@@ -60,6 +60,9 @@ class Store {
                                     const std::string& key_id) = 0;
 
   // --- Datasets --------------------------------------------------------
+  // Stores the dataset. RESOURCE_EXHAUSTED when the tenant's stored bytes
+  // would pass max_stored_bytes (checked in the same transaction, so
+  // concurrent writers on several replicas cannot overrun it together).
   virtual absl::StatusOr<Dataset> CreateDataset(const Dataset& dataset) = 0;
   virtual absl::StatusOr<Dataset> GetDataset(const std::string& tenant_id,
                                              const std::string& id) = 0;
@@ -70,21 +73,22 @@ class Store {
                                      const std::string& id) = 0;
 
   // --- Prompts ---------------------------------------------------------
-  // Inserts `prompt` as the next version of (tenant_id, name): max + 1,
-  // atomically (prompt.version is ignored). Returns the stored row.
+  // Inserts `prompt` as the next version of (tenant_id, name) and returns
+  // the stored row. Versions come from a per-name counter that survives
+  // DeletePrompt, so a number is never given twice (prompt.version is
+  // ignored). In the same transaction: INVALID_ARGUMENT when the name's
+  // existing versions have another task; RESOURCE_EXHAUSTED when a new name
+  // passes max_prompts or the artifacts pass max_stored_bytes.
   virtual absl::StatusOr<PromptVersion> CreatePromptVersion(
       const PromptVersion& prompt) = 0;
-  // Rewrites state, task, spec_json, labels, metrics_json, both artifacts
-  // and job_id of the existing (tenant_id, name, version).
-  virtual absl::Status UpdatePromptVersion(const PromptVersion& prompt) = 0;
   // The given version (any state), or, without one, the latest READY
   // version (NOT_FOUND when the name has no ready version).
   virtual absl::StatusOr<PromptVersion> GetPrompt(
       const std::string& tenant_id, const std::string& name,
       std::optional<int> version = std::nullopt) = 0;
-  // The same version without its artifacts (empty): for per-request checks
-  // (serving's version resolution, job views), which must not read a
-  // prompt's tensors each time.
+  // The same version without its artifacts (empty; the digest is there):
+  // for per-request checks (serving's version resolution, job views), which
+  // must not read a prompt's tensors each time.
   virtual absl::StatusOr<PromptVersion> GetPromptMetadata(
       const std::string& tenant_id, const std::string& name,
       std::optional<int> version = std::nullopt) = 0;
@@ -94,9 +98,19 @@ class Store {
   // The summary of one name (NOT_FOUND when it has no version).
   virtual absl::StatusOr<PromptSummary> GetPromptSummary(
       const std::string& tenant_id, const std::string& name) = 0;
-  // Deletes every version of the name. NOT_FOUND when it has none.
+  // Deletes every version of the name (their numbers stay used). NOT_FOUND
+  // when it has none.
   virtual absl::Status DeletePrompt(const std::string& tenant_id,
                                     const std::string& name) = 0;
+
+  // --- Training submission ---------------------------------------------
+  // TrainPrompt in one transaction: the quota checks of CreateDataset and
+  // CreatePromptVersion over everything submitted (plus one byte, so a
+  // tenant at its limit cannot queue a job whose result it cannot store),
+  // the datasets, the prompt version (job_id = the job's id) and the queued
+  // job. Either all of it is stored or none. Returns the job.
+  virtual absl::StatusOr<Job> SubmitTraining(
+      const TrainingSubmission& submission) = 0;
 
   // --- Jobs ------------------------------------------------------------
   // Inserts a queued job (job.state is ignored) behind every queued job.
@@ -109,66 +123,76 @@ class Store {
                                            std::optional<JobState> state,
                                            int page_size,
                                            const std::string& page_token) = 0;
-  // The oldest queued job of every tenant that has one (FIFO heads), tenant
-  // ids ascending, without checkpoints. The job queue picks among them.
-  virtual absl::StatusOr<std::vector<Job>> ListQueueHeads() = 0;
   // Number of jobs in `state`, over all tenants.
   virtual absl::StatusOr<int64_t> CountJobsInState(JobState state) = 0;
-  // Number of the tenant's jobs in `state`.
-  virtual absl::StatusOr<int64_t> CountTenantJobsInState(
-      const std::string& tenant_id, JobState state) = 0;
 
-  // queued -> running (started_at = now). Returns the job with its
-  // checkpoint. FAILED_PRECONDITION when it is no longer queued (another
-  // claimer won or it was cancelled).
-  virtual absl::StatusOr<Job> StartJob(const std::string& tenant_id,
-                                       const std::string& id,
-                                       absl::Time now) = 0;
+  // Picks the next job and marks it running under a lease held by `owner`
+  // for `lease` (database time), with a new fencing epoch, atomically: two
+  // replicas never claim one job. The pick: tenants with a queued job whose
+  // tenant is enabled and runs fewer than max_concurrent_jobs, in
+  // round-robin order of tenant id starting after the tenant served by the
+  // previous claim (a cursor kept in the database, shared by every
+  // replica); the tenant's oldest queued job. std::nullopt when none may
+  // start. The job comes with its checkpoint.
+  virtual absl::StatusOr<std::optional<Job>> ClaimJob(const std::string& owner,
+                                                      absl::Duration lease) = 0;
+  // The heartbeat: extends the lease to now + `lease`. Returns whether a
+  // cancel was requested (CancelJob on any replica), so the runner stops the
+  // job. ABORTED when `held` no longer holds the job.
+  virtual absl::StatusOr<bool> RenewJobLease(const std::string& tenant_id,
+                                             const std::string& id,
+                                             const JobLease& held,
+                                             absl::Duration lease) = 0;
   // Writes progress_json and, when `checkpoint` is given, the checkpoint, in
-  // one transaction. FAILED_PRECONDITION unless the job is running.
+  // one transaction. ABORTED unless `held` holds the running job.
   virtual absl::Status SaveJobProgress(
-      const std::string& tenant_id, const std::string& id,
+      const std::string& tenant_id, const std::string& id, const JobLease& held,
       const std::string& progress_json,
       const std::optional<std::string>& checkpoint) = 0;
   // Ends a running job (final_state must be terminal). In the same
   // transaction: on success, when `result` is given, its state, labels,
   // metrics, spec (when non-empty) and artifacts are written to the job's
-  // prompt version; on failure or cancellation the job's prompt version, if
-  // still training, becomes failed. FAILED_PRECONDITION unless running.
+  // prompt version (RESOURCE_EXHAUSTED, and nothing written, when they pass
+  // the tenant's max_stored_bytes); on failure or cancellation the job's
+  // prompt version, if still training, becomes failed. ABORTED unless `held`
+  // holds the running job.
   virtual absl::StatusOr<Job> FinishJob(
-      const std::string& tenant_id, const std::string& id,
+      const std::string& tenant_id, const std::string& id, const JobLease& held,
       JobState final_state, const std::string& reason, absl::Time now,
       const PromptVersion* result = nullptr) = 0;
+  // running -> queued, keeping checkpoint, attempts and queue position, and
+  // clearing the lease: a draining replica hands its jobs back at once
+  // instead of letting another one wait for the lease to expire. ABORTED
+  // unless `held` holds the running job.
+  virtual absl::StatusOr<Job> ReleaseJob(const std::string& tenant_id,
+                                         const std::string& id,
+                                         const JobLease& held) = 0;
   // A queued job becomes cancelled (its prompt version failed); a running
-  // job gets cancel_requested. Returns the job after the change.
-  // FAILED_PRECONDITION when it already ended.
+  // job gets cancel_requested, which its runner learns at its next
+  // heartbeat. Returns the job after the change. FAILED_PRECONDITION when it
+  // already ended.
   virtual absl::StatusOr<Job> CancelJob(const std::string& tenant_id,
                                         const std::string& id,
                                         const std::string& reason,
                                         absl::Time now) = 0;
-  // running -> queued, keeping checkpoint and queue position; attempts + 1
-  // when `count_attempt`. FAILED_PRECONDITION unless running.
-  virtual absl::StatusOr<Job> RequeueJob(const std::string& tenant_id,
-                                         const std::string& id,
-                                         bool count_attempt) = 0;
-  // Crash recovery at start-up (single-writer deployments): every running
-  // job goes back to queued with attempts + 1, except those whose cancel was
-  // requested, which become cancelled, and those that have now been cut short
-  // `max_attempts` times (attempts + 1 >= max_attempts), which fail with that
-  // reason (their prompt version too). Returns how many were touched.
-  virtual absl::StatusOr<int64_t> RecoverRunningJobs(absl::Time now,
-                                                     int max_attempts) = 0;
+  // Takes back the running jobs whose lease expired (their replica died or
+  // hung): back to queued with attempts + 1 (checkpoint kept), or cancelled
+  // when their cancel was requested, or failed, with their prompt version,
+  // when they have now been cut short `max_attempts` times. Safe to call
+  // from every replica at any time. Returns how many it took.
+  virtual absl::StatusOr<int64_t> ReclaimExpiredJobs(int max_attempts) = 0;
 
   // --- Quota accounting ------------------------------------------------
   // Distinct prompt names of the tenant.
   virtual absl::StatusOr<int64_t> CountPrompts(
       const std::string& tenant_id) = 0;
-  // Queued + running jobs of the tenant.
-  virtual absl::StatusOr<int64_t> CountActiveJobs(
-      const std::string& tenant_id) = 0;
   // Dataset contents + prompt artifacts of the tenant, in bytes.
   virtual absl::StatusOr<int64_t> StoredBytes(
       const std::string& tenant_id) = 0;
+
+  // Statements and transaction commands sent to the database so far (a
+  // warm Classify must add none).
+  virtual int64_t DatabaseRoundTrips() const = 0;
 };
 
 // Opens (creating and migrating when needed) the store named by `url`:
@@ -176,13 +200,21 @@ class Store {
 //   sqlite://relative.db    path relative to the working directory
 //   /any/path.db, x.db      a plain path is a SQLite file
 //   sqlite::memory:         private in-memory database (tests)
-//   postgres://..., postgresql://...   UNIMPLEMENTED for now
+//   postgres://..., postgresql://...   a PostgreSQL database, as libpq
+//                           reads the URI (password from PGPASSFILE or
+//                           ~/.pgpass; never put it in the URI)
 // A SQLite file that exists but is empty (0 bytes: a botched restore, a
 // truncated volume) is refused with FAILED_PRECONDITION unless
 // `init_empty_store`: silently starting a fresh database there would lose
 // every tenant. A missing file is created as before.
+struct StoreOptions {
+  // See above: a 0-byte SQLite file is only initialized when this is set.
+  bool init_empty_store = false;
+  // PostgreSQL connections (SQLite always uses one, serialized).
+  int pool_size = 8;
+};
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url,
-                                                 bool init_empty_store = false);
+                                                 const StoreOptions& options = {});
 
 // A random id: `prefix` + 16 lowercase hex characters from the OS CSPRNG.
 std::string NewId(absl::string_view prefix);

@@ -1,4 +1,6 @@
-// Behaviour of the Store interface, exercised on real SQLite files.
+// The Store conformance suite: every test runs against both engines, a
+// SQLite file and a real PostgreSQL server (test_store.h says where it comes
+// from), so the two cannot drift apart.
 #include "server/store/store.h"
 
 #include <unistd.h>
@@ -6,7 +8,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <atomic>
+#include <mutex>
 #include <set>
+#include <thread>
 #include <string>
 
 #include "absl/status/status.h"
@@ -14,6 +20,8 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/store/digest.h"
+#include "server/store/test_store.h"
 
 namespace ptune::store {
 namespace {
@@ -34,10 +42,13 @@ std::string FreshDir() {
   return dir;
 }
 
-class StoreTest : public ::testing::Test {
+class StoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    path_ = FreshDir() + "/ptune.db";
+    absl::StatusOr<std::string> url = TestStoreUrl(GetParam());
+    if (absl::IsUnavailable(url.status())) GTEST_SKIP() << url.status().message();
+    ASSERT_TRUE(url.ok()) << url.status();
+    url_ = *url;
     Reopen();
     a_ = MakeTenant("acme");
     b_ = MakeTenant("bravo");
@@ -45,7 +56,7 @@ class StoreTest : public ::testing::Test {
 
   void Reopen() {
     store_.reset();
-    auto store = OpenStore("sqlite://" + path_);
+    auto store = OpenStore(url_);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
   }
@@ -74,6 +85,50 @@ class StoreTest : public ::testing::Test {
     return *created;
   }
 
+  // A job that makes a new training version of `name`, submitted in one
+  // transaction.
+  Job Submit(const Tenant& tenant, const std::string& name,
+             const std::string& dataset_bytes = "") {
+    TrainingSubmission sub;
+    if (!dataset_bytes.empty()) {
+      Dataset d;
+      d.tenant_id = tenant.id;
+      d.name = name + ".train";
+      d.task = "classify";
+      d.format = "jsonl";
+      d.content = dataset_bytes;
+      sub.datasets.push_back(d);
+    }
+    sub.version.tenant_id = tenant.id;
+    sub.version.name = name;
+    sub.version.task = "classify";
+    sub.version.spec_json = "{}";
+    sub.job.tenant_id = tenant.id;
+    sub.job.request_json = "{}";
+    auto job = store_->SubmitTraining(sub);
+    EXPECT_TRUE(job.ok()) << job.status();
+    return job.ok() ? *job : Job();
+  }
+
+  // Claims `job` (it must be next) and finishes it with artifacts `bytes`.
+  PromptVersion Train(const Tenant& tenant, const std::string& name,
+                      const std::string& bytes = "weights") {
+    Job job = Submit(tenant, name);
+    auto claimed = store_->ClaimJob("replica-t", absl::Seconds(30));
+    EXPECT_TRUE(claimed.ok() && claimed->has_value()) << claimed.status();
+    EXPECT_EQ((*claimed)->id, job.id);
+    PromptVersion result;
+    result.state = PromptState::kReady;
+    result.labels = {"neg", "pos"};
+    result.metrics_json = R"({"accuracy":0.9})";
+    result.artifact_safetensors = bytes;
+    result.artifact_json = "{}";
+    EXPECT_TRUE(store_->FinishJob(tenant.id, job.id, JobLease::Of(**claimed),
+                                  JobState::kSucceeded, "", absl::Now(), &result)
+                    .ok());
+    return *store_->GetPrompt(tenant.id, name, job.prompt_version);
+  }
+
   Job NewJob(const Tenant& tenant, const std::string& prompt = "p",
              int version = 0) {
     Job job;
@@ -86,7 +141,7 @@ class StoreTest : public ::testing::Test {
     return *created;
   }
 
-  std::string path_;
+  std::string url_;
   std::unique_ptr<Store> store_;
   Tenant a_, b_;
 };
@@ -99,9 +154,12 @@ TEST(OpenStoreTest, UrlForms) {
   EXPECT_TRUE(OpenStore(dir + "/plain.db").ok());
   EXPECT_TRUE(std::filesystem::exists(dir + "/plain.db"));
 
-  auto pg = OpenStore("postgres://db:5432/ptune");
-  EXPECT_EQ(pg.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(pg.status().message(), HasSubstr("PostgreSQL"));
+  // A server that is not there: UNAVAILABLE, naming the database and host,
+  // never a password.
+  auto pg = OpenStore("postgresql://ptune:s3cret@127.0.0.1:1/ptune?connect_timeout=2");
+  EXPECT_EQ(pg.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(pg.status().message(), HasSubstr("PostgreSQL database 'ptune'"));
+  EXPECT_THAT(pg.status().message(), ::testing::Not(HasSubstr("s3cret")));
   EXPECT_EQ(OpenStore("mysql://x").status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(OpenStore("").status().code(), absl::StatusCode::kInvalidArgument);
@@ -113,7 +171,7 @@ TEST(OpenStoreTest, RefusesAnEmptyExistingFileUnlessToldToInit) {
   const auto refused = OpenStore("sqlite://" + path);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(refused.status().message(), HasSubstr("--init_store"));
-  EXPECT_TRUE(OpenStore("sqlite://" + path, /*init_empty_store=*/true).ok());
+  EXPECT_TRUE(OpenStore("sqlite://" + path, {.init_empty_store = true}).ok());
   EXPECT_TRUE(OpenStore("sqlite://" + path).ok());  // no longer empty
   std::filesystem::remove(path);
 }
@@ -140,7 +198,7 @@ TEST(NewIdTest, PrefixAndRandomHex) {
   EXPECT_THAT(ids, SizeIs(1000));
 }
 
-TEST_F(StoreTest, TenantCrud) {
+TEST_P(StoreTest, TenantCrud) {
   EXPECT_EQ(a_.id.substr(0, 4), "ten_");
   auto got = store_->GetTenant(a_.id);
   ASSERT_TRUE(got.ok()) << got.status();
@@ -175,7 +233,7 @@ TEST_F(StoreTest, TenantCrud) {
   EXPECT_EQ(store_->DeleteTenant(b_.id).code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(StoreTest, ApiKeysLookupRevokeAndIsolation) {
+TEST_P(StoreTest, ApiKeysLookupRevokeAndIsolation) {
   ApiKey key;
   key.tenant_id = a_.id;
   key.key_hash = std::string(64, 'a');
@@ -216,7 +274,7 @@ TEST_F(StoreTest, ApiKeysLookupRevokeAndIsolation) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(StoreTest, DatasetCrudAndIsolation) {
+TEST_P(StoreTest, DatasetCrudAndIsolation) {
   Dataset d;
   d.tenant_id = a_.id;
   d.name = "sst2-train";
@@ -253,7 +311,7 @@ TEST_F(StoreTest, DatasetCrudAndIsolation) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(StoreTest, PromptVersionsNumberAndLatestReady) {
+TEST_P(StoreTest, PromptVersionsNumberAndLatestReady) {
   PromptVersion v1 = NewPrompt(a_, "sentiment", PromptState::kReady);
   PromptVersion v2 = NewPrompt(a_, "sentiment", PromptState::kReady);
   PromptVersion v3 = NewPrompt(a_, "sentiment", PromptState::kTraining);
@@ -272,38 +330,23 @@ TEST_F(StoreTest, PromptVersionsNumberAndLatestReady) {
   EXPECT_EQ(latest->labels, (std::vector<std::string>{"neg", "pos"}));
   EXPECT_EQ(latest->artifact_safetensors, std::string("\0\1\2safet", 8));
   EXPECT_EQ(latest->size_bytes, 8 + 2);
+  EXPECT_EQ(latest->digest, ArtifactDigest(std::string("\0\1\2safet", 8), "{}"));
 
-  // Metadata only: the same row without its artifacts.
+  // Metadata only: the same row without its artifacts, digest included.
   auto meta = store_->GetPromptMetadata(a_.id, "sentiment");
   ASSERT_TRUE(meta.ok()) << meta.status();
   EXPECT_EQ(meta->version, 2);
   EXPECT_EQ(meta->labels, latest->labels);
   EXPECT_EQ(meta->size_bytes, latest->size_bytes);
+  EXPECT_EQ(meta->digest, latest->digest);
   EXPECT_TRUE(meta->artifact_safetensors.empty());
   EXPECT_TRUE(meta->artifact_json.empty());
   EXPECT_EQ(store_->GetPromptMetadata(a_.id, "sentiment", 3)->state, PromptState::kTraining);
   EXPECT_EQ(store_->GetPromptMetadata(b_.id, "sentiment", 2).status().code(),
             absl::StatusCode::kNotFound);  // alpha's v2, not bravo's
-
-  auto explicit_v3 = store_->GetPrompt(a_.id, "sentiment", 3);
-  ASSERT_TRUE(explicit_v3.ok());
-  EXPECT_EQ(explicit_v3->state, PromptState::kTraining);
   EXPECT_EQ(store_->GetPrompt(a_.id, "sentiment", 9).status().code(),
             absl::StatusCode::kNotFound);
-  // No ready version of "ner" yet.
-  EXPECT_EQ(store_->GetPrompt(a_.id, "ner").status().code(),
-            absl::StatusCode::kNotFound);
-
-  // v3 finishes: now it is the latest ready one.
-  PromptVersion done = *explicit_v3;
-  done.state = PromptState::kReady;
-  done.metrics_json = R"({"accuracy":0.9})";
-  done.labels = {"a", "b", "c"};
-  ASSERT_TRUE(store_->UpdatePromptVersion(done).ok());
-  latest = store_->GetPrompt(a_.id, "sentiment");
-  EXPECT_EQ(latest->version, 3);
-  EXPECT_EQ(latest->metrics_json, R"({"accuracy":0.9})");
-  EXPECT_THAT(latest->labels, ElementsAre("a", "b", "c"));
+  EXPECT_EQ(store_->GetPrompt(a_.id, "ner").status().code(), absl::StatusCode::kNotFound);
 
   auto listed = store_->ListPrompts(a_.id);
   ASSERT_TRUE(listed.ok()) << listed.status();
@@ -312,51 +355,53 @@ TEST_F(StoreTest, PromptVersionsNumberAndLatestReady) {
   EXPECT_EQ((*listed)[0].latest_ready_version, 0);
   EXPECT_EQ((*listed)[1].name, "sentiment");
   EXPECT_EQ((*listed)[1].latest_version, 3);
-  EXPECT_EQ((*listed)[1].latest_ready_version, 3);
+  EXPECT_EQ((*listed)[1].latest_ready_version, 2);
   ASSERT_THAT((*listed)[1].versions, SizeIs(3));
   EXPECT_TRUE((*listed)[1].versions[0].artifact_safetensors.empty());
-  // One name's summary equals its entry in the listing.
   auto one = store_->GetPromptSummary(a_.id, "sentiment");
   ASSERT_TRUE(one.ok()) << one.status();
   EXPECT_EQ(one->latest_version, 3);
-  EXPECT_EQ(one->latest_ready_version, 3);
   ASSERT_THAT(one->versions, SizeIs(3));
-  EXPECT_EQ(one->versions[2].metrics_json, (*listed)[1].versions[2].metrics_json);
-  EXPECT_TRUE(one->versions[0].artifact_safetensors.empty());
   EXPECT_EQ(store_->GetPromptSummary(a_.id, "missing").status().code(),
             absl::StatusCode::kNotFound);
 
+  // A name keeps its task.
+  PromptVersion tagger = v1;
+  tagger.task = "tag";
+  EXPECT_EQ(store_->CreatePromptVersion(tagger).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreTest, VersionsAreNeverReusedAfterDelete) {
+  const PromptVersion old = Train(a_, "sentiment", "old weights");
+  NewPrompt(a_, "sentiment", PromptState::kReady);
   ASSERT_TRUE(store_->DeletePrompt(a_.id, "sentiment").ok());
   EXPECT_EQ(store_->GetPrompt(a_.id, "sentiment", 1).status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(store_->DeletePrompt(a_.id, "sentiment").code(),
-            absl::StatusCode::kNotFound);
-  // After deleting every version numbering restarts at 1.
-  EXPECT_EQ(NewPrompt(a_, "sentiment", PromptState::kReady).version, 1);
+  EXPECT_EQ(store_->DeletePrompt(a_.id, "sentiment").code(), absl::StatusCode::kNotFound);
+  // Retrained under the same name: v3, so "sentiment@1" can never name the
+  // new weights in anyone's cache.
+  const PromptVersion fresh = Train(a_, "sentiment", "new weights");
+  EXPECT_EQ(fresh.version, 3);
+  EXPECT_NE(fresh.digest, old.digest);
+  EXPECT_EQ(fresh.digest, ArtifactDigest("new weights", "{}"));
+  // Also across a reopen (the counter is durable).
+  Reopen();
+  EXPECT_EQ(NewPrompt(a_, "sentiment", PromptState::kReady).version, 4);
 }
 
-TEST_F(StoreTest, PromptIsolation) {
+TEST_P(StoreTest, PromptIsolation) {
   NewPrompt(a_, "secret", PromptState::kReady);
-  EXPECT_EQ(store_->GetPrompt(b_.id, "secret").status().code(),
-            absl::StatusCode::kNotFound);
-  EXPECT_EQ(store_->GetPrompt(b_.id, "secret", 1).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetPrompt(b_.id, "secret").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetPrompt(b_.id, "secret", 1).status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(*store_->ListPrompts(b_.id), IsEmpty());
   EXPECT_EQ(store_->GetPromptSummary(b_.id, "secret").status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(store_->DeletePrompt(b_.id, "secret").code(),
-            absl::StatusCode::kNotFound);
-  PromptVersion hijack;
-  hijack.tenant_id = b_.id;
-  hijack.name = "secret";
-  hijack.version = 1;
-  hijack.task = "classify";
-  EXPECT_EQ(store_->UpdatePromptVersion(hijack).code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->DeletePrompt(b_.id, "secret").code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(store_->GetPrompt(a_.id, "secret").ok());
 }
 
-TEST_F(StoreTest, JobCrudPagingAndIsolation) {
+TEST_P(StoreTest, JobCrudPagingAndIsolation) {
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i) ids.push_back(NewJob(a_).id);
   NewJob(b_);
@@ -365,8 +410,7 @@ TEST_F(StoreTest, JobCrudPagingAndIsolation) {
   EXPECT_EQ(job->state, JobState::kQueued);
   EXPECT_EQ(job->request_json, R"({"epochs":3})");
   EXPECT_EQ(job->id.substr(0, 4), "job_");
-  EXPECT_EQ(store_->GetJob(b_.id, ids[0]).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetJob(b_.id, ids[0]).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(store_->CancelJob(b_.id, ids[0], "x", absl::Now()).status().code(),
             absl::StatusCode::kNotFound);
 
@@ -393,165 +437,312 @@ TEST_F(StoreTest, JobCrudPagingAndIsolation) {
   auto cancelled = store_->ListJobs(a_.id, JobState::kCancelled, 10, "");
   ASSERT_THAT(cancelled->jobs, SizeIs(1));
   EXPECT_EQ(cancelled->jobs[0].id, ids[1]);
-  EXPECT_THAT(store_->ListJobs(b_.id, JobState::kCancelled, 10, "")->jobs,
-              IsEmpty());
+  EXPECT_THAT(store_->ListJobs(b_.id, JobState::kCancelled, 10, "")->jobs, IsEmpty());
 }
 
-TEST_F(StoreTest, JobLifecycleWritesPromptAtomically) {
-  PromptVersion training = NewPrompt(a_, "p", PromptState::kTraining);
-  Job job;
-  job.tenant_id = a_.id;
-  job.prompt_name = "p";
-  job.prompt_version = training.version;
-  job = *store_->CreateJob(job);
+TEST_P(StoreTest, JobLifecycleUnderALease) {
+  Job job = Submit(a_, "p");
+  EXPECT_EQ(job.prompt_version, 1);
+  EXPECT_EQ(store_->GetPromptMetadata(a_.id, "p", 1)->job_id, job.id);
+  auto claimed = store_->ClaimJob("replica-a", absl::Seconds(30));
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_TRUE(claimed->has_value());
+  const Job& running = **claimed;
+  EXPECT_EQ(running.id, job.id);
+  EXPECT_EQ(running.state, JobState::kRunning);
+  EXPECT_EQ(running.lease_owner, "replica-a");
+  EXPECT_EQ(running.lease_epoch, 1);
+  ASSERT_TRUE(running.lease_expires_at.has_value());
+  EXPECT_GT(*running.lease_expires_at, absl::Now() + absl::Seconds(20));
+  EXPECT_FALSE(*store_->ClaimJob("replica-b", absl::Seconds(30)));  // nothing else queued
 
-  // Progress only while running.
-  EXPECT_EQ(store_->SaveJobProgress(a_.id, job.id, "{}", std::nullopt).code(),
-            absl::StatusCode::kFailedPrecondition);
-  auto started = store_->StartJob(a_.id, job.id, absl::Now());
-  ASSERT_TRUE(started.ok()) << started.status();
-  EXPECT_EQ(started->state, JobState::kRunning);
-  EXPECT_TRUE(started->started_at.has_value());
-  EXPECT_EQ(store_->StartJob(a_.id, job.id, absl::Now()).status().code(),
-            absl::StatusCode::kFailedPrecondition);
-
-  ASSERT_TRUE(store_->SaveJobProgress(a_.id, job.id, R"({"epoch":1})",
-                                      std::string("ckpt1"))
-                  .ok());
-  ASSERT_TRUE(
-      store_->SaveJobProgress(a_.id, job.id, R"({"epoch":2})", std::nullopt)
-          .ok());
-  auto got = store_->GetJob(a_.id, job.id);
-  EXPECT_EQ(got->progress_json, R"({"epoch":2})");
-  EXPECT_EQ(got->checkpoint, "ckpt1");
-  EXPECT_EQ(store_->SaveJobProgress(b_.id, job.id, "{}", std::nullopt).code(),
+  const JobLease lease = JobLease::Of(running);
+  const JobLease stranger{"replica-b", lease.epoch};
+  ASSERT_TRUE(store_->SaveJobProgress(a_.id, job.id, lease, R"({"epoch":1})", "ckpt").ok());
+  EXPECT_EQ(store_->SaveJobProgress(a_.id, job.id, stranger, "{}", std::nullopt).code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->SaveJobProgress(b_.id, job.id, lease, "{}", std::nullopt).code(),
             absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->RenewJobLease(a_.id, job.id, stranger, absl::Seconds(30)).status().code(),
+            absl::StatusCode::kAborted);
+  auto renewed = store_->RenewJobLease(a_.id, job.id, lease, absl::Seconds(30));
+  ASSERT_TRUE(renewed.ok()) << renewed.status();
+  EXPECT_FALSE(*renewed);
+  auto got = store_->GetJob(a_.id, job.id);
+  EXPECT_EQ(got->checkpoint, "ckpt");
+  EXPECT_EQ(got->progress_json, R"({"epoch":1})");
 
   PromptVersion result;
   result.state = PromptState::kReady;
-  result.metrics_json = R"({"accuracy":0.5})";
   result.labels = {"x", "y"};
-  result.artifact_safetensors = "weights";
-  auto finished = store_->FinishJob(a_.id, job.id, JobState::kSucceeded, "",
-                                    absl::Now(), &result);
-  ASSERT_TRUE(finished.ok()) << finished.status();
-  EXPECT_EQ(finished->state, JobState::kSucceeded);
-  auto prompt = store_->GetPrompt(a_.id, "p");
-  ASSERT_TRUE(prompt.ok()) << prompt.status();
-  EXPECT_EQ(prompt->version, training.version);
-  EXPECT_EQ(prompt->artifact_safetensors, "weights");
-  EXPECT_EQ(prompt->spec_json, training.spec_json);  // kept from submission
-  EXPECT_EQ(prompt->job_id, job.id);
-  EXPECT_EQ(store_->FinishJob(a_.id, job.id, JobState::kFailed, "late",
-                              absl::Now())
+  result.metrics_json = R"({"accuracy":0.8})";
+  result.artifact_safetensors = "tensors";
+  result.artifact_json = "{}";
+  EXPECT_EQ(store_->FinishJob(a_.id, job.id, stranger, JobState::kSucceeded, "", absl::Now(),
+                              &result)
                 .status()
                 .code(),
-            absl::StatusCode::kFailedPrecondition);
+            absl::StatusCode::kAborted);
+  auto finished =
+      store_->FinishJob(a_.id, job.id, lease, JobState::kSucceeded, "", absl::Now(), &result);
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  EXPECT_EQ(finished->state, JobState::kSucceeded);
+  auto prompt = store_->GetPrompt(a_.id, "p", 1);
+  EXPECT_EQ(prompt->state, PromptState::kReady);
+  EXPECT_EQ(prompt->spec_json, "{}");  // kept from the submission
+  EXPECT_THAT(prompt->labels, ElementsAre("x", "y"));
+  EXPECT_EQ(prompt->digest, ArtifactDigest("tensors", "{}"));
+  // The lease ended with the job: late writes are refused.
+  EXPECT_EQ(store_->FinishJob(a_.id, job.id, lease, JobState::kFailed, "late", absl::Now())
+                .status()
+                .code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->RenewJobLease(a_.id, job.id, lease, absl::Seconds(30)).status().code(),
+            absl::StatusCode::kAborted);
 }
 
-TEST_F(StoreTest, FailedAndCancelledJobsFailTheirPrompt) {
-  PromptVersion p1 = NewPrompt(a_, "p", PromptState::kTraining);
-  PromptVersion p2 = NewPrompt(a_, "p", PromptState::kTraining);
-  Job queued = NewJob(a_, "p", p1.version);
-  Job running = NewJob(a_, "p", p2.version);
-
-  auto cancelled = store_->CancelJob(a_.id, queued.id, "user", absl::Now());
-  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
-  EXPECT_EQ(cancelled->state, JobState::kCancelled);
-  EXPECT_EQ(store_->GetPrompt(a_.id, "p", p1.version)->state,
-            PromptState::kFailed);
-  EXPECT_EQ(
-      store_->CancelJob(a_.id, queued.id, "again", absl::Now()).status().code(),
-      absl::StatusCode::kFailedPrecondition);
-
-  // A queued cancelled job can never start.
-  EXPECT_EQ(store_->StartJob(a_.id, queued.id, absl::Now()).status().code(),
-            absl::StatusCode::kFailedPrecondition);
-
-  ASSERT_TRUE(store_->StartJob(a_.id, running.id, absl::Now()).ok());
-  auto requested = store_->CancelJob(a_.id, running.id, "user", absl::Now());
-  ASSERT_TRUE(requested.ok());
-  EXPECT_EQ(requested->state, JobState::kRunning);
-  EXPECT_TRUE(requested->cancel_requested);
-  ASSERT_TRUE(store_->FinishJob(a_.id, running.id, JobState::kFailed, "boom",
-                                absl::Now())
+TEST_P(StoreTest, CancelReachesTheRunnerThroughItsHeartbeat) {
+  Job queued = Submit(a_, "q");
+  Job running = Submit(a_, "r");
+  ASSERT_TRUE(store_->CancelJob(a_.id, queued.id, "no", absl::Now()).ok());
+  EXPECT_EQ(store_->GetPromptMetadata(a_.id, "q", 1)->state, PromptState::kFailed);
+  auto claimed = store_->ClaimJob("replica-a", absl::Seconds(30));
+  ASSERT_TRUE(claimed.ok() && claimed->has_value());
+  EXPECT_EQ((*claimed)->id, running.id);
+  // Served by another replica: only the flag changes...
+  auto flagged = store_->CancelJob(a_.id, running.id, "stop", absl::Now());
+  ASSERT_TRUE(flagged.ok());
+  EXPECT_EQ(flagged->state, JobState::kRunning);
+  EXPECT_TRUE(flagged->cancel_requested);
+  // ... and the owner's next heartbeat learns it.
+  EXPECT_TRUE(*store_->RenewJobLease(a_.id, running.id, JobLease::Of(**claimed), absl::Seconds(30)));
+  ASSERT_TRUE(store_->FinishJob(a_.id, running.id, JobLease::Of(**claimed),
+                                JobState::kCancelled, "stop", absl::Now())
                   .ok());
-  EXPECT_EQ(store_->GetJob(a_.id, running.id)->reason, "boom");
-  EXPECT_EQ(store_->GetPrompt(a_.id, "p", p2.version)->state,
-            PromptState::kFailed);
-}
-
-TEST_F(StoreTest, QueueHeadsAreOldestQueuedPerTenant) {
-  Job a1 = NewJob(a_);
-  Job a2 = NewJob(a_);
-  Job b1 = NewJob(b_);
-  NewJob(b_);
-  ASSERT_TRUE(store_->StartJob(a_.id, a1.id, absl::Now()).ok());
-  auto heads = store_->ListQueueHeads();
-  ASSERT_TRUE(heads.ok()) << heads.status();
-  std::set<std::string> ids;
-  for (const Job& j : *heads) ids.insert(j.id);
-  EXPECT_EQ(ids, (std::set<std::string>{a2.id, b1.id}));
-  EXPECT_EQ(*store_->CountJobsInState(JobState::kRunning), 1);
-  EXPECT_EQ(*store_->CountJobsInState(JobState::kQueued), 3);
-  EXPECT_EQ(*store_->CountTenantJobsInState(a_.id, JobState::kRunning), 1);
-  EXPECT_EQ(*store_->CountTenantJobsInState(b_.id, JobState::kRunning), 0);
-}
-
-TEST_F(StoreTest, RequeueAndRecoverKeepCheckpointAndPosition) {
-  Job first = NewJob(a_);
-  Job second = NewJob(a_);
-  Job doomed = NewJob(b_);
-  ASSERT_TRUE(store_->StartJob(a_.id, first.id, absl::Now()).ok());
-  ASSERT_TRUE(store_->StartJob(b_.id, doomed.id, absl::Now()).ok());
-  ASSERT_TRUE(store_->SaveJobProgress(a_.id, first.id, "{}", "state").ok());
-  ASSERT_TRUE(store_->CancelJob(b_.id, doomed.id, "stop", absl::Now()).ok());
-
-  auto recovered = store_->RecoverRunningJobs(absl::Now(), /*max_attempts=*/3);
-  ASSERT_TRUE(recovered.ok()) << recovered.status();
-  EXPECT_EQ(*recovered, 2);
-  auto again = store_->GetJob(a_.id, first.id);
-  EXPECT_EQ(again->state, JobState::kQueued);
-  EXPECT_EQ(again->attempts, 1);
-  EXPECT_EQ(again->checkpoint, "state");
-  EXPECT_EQ(store_->GetJob(b_.id, doomed.id)->state, JobState::kCancelled);
-  // Still the head of its tenant's queue, ahead of the later job.
-  auto heads = store_->ListQueueHeads();
-  ASSERT_THAT(*heads, SizeIs(1));
-  EXPECT_EQ((*heads)[0].id, first.id);
-  EXPECT_NE((*heads)[0].id, second.id);
-
-  ASSERT_TRUE(store_->StartJob(a_.id, first.id, absl::Now()).ok());
-  auto requeued = store_->RequeueJob(a_.id, first.id, /*count_attempt=*/false);
-  ASSERT_TRUE(requeued.ok());
-  EXPECT_EQ(requeued->attempts, 1);
-  EXPECT_EQ(requeued->state, JobState::kQueued);
-  EXPECT_EQ(store_->RequeueJob(a_.id, first.id, false).status().code(),
+  EXPECT_EQ(store_->GetPromptMetadata(a_.id, "r", 1)->state, PromptState::kFailed);
+  EXPECT_EQ(store_->CancelJob(a_.id, running.id, "again", absl::Now()).status().code(),
             absl::StatusCode::kFailedPrecondition);
 }
 
-// A job whose runs keep getting cut short (the process dies under it) fails
-// with the reason after max_attempts runs instead of being requeued forever.
-TEST_F(StoreTest, RecoverFailsAJobAfterMaxAttempts) {
-  Job job = NewJob(a_);
-  for (int run = 1; run <= 3; ++run) {
-    ASSERT_TRUE(store_->StartJob(a_.id, job.id, absl::Now()).ok()) << run;
-    ASSERT_TRUE(store_->RecoverRunningJobs(absl::Now(), 3).ok());
-    auto after = store_->GetJob(a_.id, job.id);
-    ASSERT_TRUE(after.ok());
-    EXPECT_EQ(after->attempts, run);
-    if (run < 3) {
-      EXPECT_EQ(after->state, JobState::kQueued) << run;
-    } else {
-      EXPECT_EQ(after->state, JobState::kFailed);
-      EXPECT_THAT(after->reason, HasSubstr("each of this job's 3 runs"));
-      EXPECT_THAT(after->reason, HasSubstr("--max_job_attempts=3"));
-    }
+TEST_P(StoreTest, ClaimsAreFifoPerTenantRoundRobinAndLimited) {
+  Tenant one = b_;
+  one.quotas.max_concurrent_jobs = 1;
+  ASSERT_TRUE(store_->UpdateTenant(one).ok());
+  const Job a1 = NewJob(a_), a2 = NewJob(a_), a3 = NewJob(a_);
+  const Job b1 = NewJob(b_), b2 = NewJob(b_);
+  std::vector<std::string> order;
+  std::map<std::string, JobLease> leases;
+  for (int i = 0; i < 5; ++i) {
+    auto claimed = store_->ClaimJob(absl::StrCat("r", i), absl::Seconds(30));
+    ASSERT_TRUE(claimed.ok()) << claimed.status();
+    if (!claimed->has_value()) break;
+    order.push_back((*claimed)->id);
+    leases[(*claimed)->id] = JobLease::Of(**claimed);
   }
-  EXPECT_EQ(*store_->CountJobsInState(JobState::kFailed), 1);
+  // Round-robin in tenant-id order from the start; b stops at its limit of
+  // 1 and a at its default of 2, so a3 and b2 wait.
+  if (a_.id < b_.id) {
+    EXPECT_THAT(order, ElementsAre(a1.id, b1.id, a2.id));
+  } else {
+    EXPECT_THAT(order, ElementsAre(b1.id, a1.id, a2.id));
+  }
+  // A disabled tenant's jobs wait.
+  Tenant off = a_;
+  off.disabled = true;
+  ASSERT_TRUE(store_->UpdateTenant(off).ok());
+  ASSERT_TRUE(
+      store_->FinishJob(a_.id, a1.id, leases[a1.id], JobState::kFailed, "x", absl::Now()).ok());
+  EXPECT_FALSE(*store_->ClaimJob("r9", absl::Seconds(30)));
+  ASSERT_TRUE(
+      store_->FinishJob(b_.id, b1.id, leases[b1.id], JobState::kFailed, "x", absl::Now()).ok());
+  EXPECT_EQ((**store_->ClaimJob("r9", absl::Seconds(30))).id, b2.id);
+  (void)a3;
 }
 
-TEST_F(StoreTest, QuotaCounters) {
+TEST_P(StoreTest, ConcurrentClaimersNeverShareAJob) {
+  Tenant wide = a_;
+  wide.quotas.max_concurrent_jobs = 100;
+  ASSERT_TRUE(store_->UpdateTenant(wide).ok());
+  for (int i = 0; i < 24; ++i) NewJob(a_);
+  std::mutex mu;
+  std::vector<std::string> claimed;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      auto store = OpenStore(url_);  // its own connection, like a replica
+      ASSERT_TRUE(store.ok()) << store.status();
+      while (true) {
+        auto job = (*store)->ClaimJob(absl::StrCat("replica-", t), absl::Seconds(30));
+        ASSERT_TRUE(job.ok()) << job.status();
+        if (!job->has_value()) return;
+        std::lock_guard<std::mutex> lock(mu);
+        claimed.push_back((*job)->id);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_THAT(claimed, SizeIs(24));
+  EXPECT_THAT(std::set<std::string>(claimed.begin(), claimed.end()), SizeIs(24));
+}
+
+TEST_P(StoreTest, ReclaimTakesExpiredLeasesAndFencesTheOldOwner) {
+  const Job job = Submit(a_, "p");
+  auto first = store_->ClaimJob("dead-replica", absl::Milliseconds(300));
+  ASSERT_TRUE(first.ok() && first->has_value());
+  ASSERT_TRUE(store_->SaveJobProgress(a_.id, job.id, JobLease::Of(**first), "{}", "epoch-1").ok());
+  EXPECT_EQ(*store_->ReclaimExpiredJobs(3), 0);  // still leased
+  absl::SleepFor(absl::Milliseconds(600));
+  EXPECT_EQ(*store_->ReclaimExpiredJobs(3), 1);
+  auto requeued = store_->GetJob(a_.id, job.id);
+  EXPECT_EQ(requeued->state, JobState::kQueued);
+  EXPECT_EQ(requeued->attempts, 1);
+  EXPECT_EQ(requeued->checkpoint, "epoch-1");
+  auto second = store_->ClaimJob("live-replica", absl::Seconds(30));
+  ASSERT_TRUE(second.ok() && second->has_value());
+  EXPECT_EQ((*second)->lease_epoch, 2);
+  EXPECT_EQ((*second)->checkpoint, "epoch-1");  // resumes from the last checkpoint
+  // The dead owner wakes up: every write it tries is refused.
+  const JobLease stale = JobLease::Of(**first);
+  EXPECT_EQ(store_->SaveJobProgress(a_.id, job.id, stale, "{}", "late").code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->RenewJobLease(a_.id, job.id, stale, absl::Seconds(30)).status().code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->FinishJob(a_.id, job.id, stale, JobState::kFailed, "late", absl::Now())
+                .status()
+                .code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->ReleaseJob(a_.id, job.id, stale).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->GetJob(a_.id, job.id)->checkpoint, "epoch-1");
+  // Released by its owner (a drain): queued at once, attempts unchanged.
+  auto released = store_->ReleaseJob(a_.id, job.id, JobLease::Of(**second));
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_EQ(released->state, JobState::kQueued);
+  EXPECT_EQ(released->attempts, 1);
+  EXPECT_TRUE(released->lease_owner.empty());
+}
+
+TEST_P(StoreTest, ReclaimFailsAJobAfterMaxAttemptsAndHonoursCancel) {
+  const Job job = Submit(a_, "p");
+  for (int run = 0; run < 3; ++run) {
+    auto claimed = store_->ClaimJob("crashy", absl::Milliseconds(1));
+    ASSERT_TRUE(claimed.ok() && claimed->has_value()) << run;
+    absl::SleepFor(absl::Milliseconds(20));
+    ASSERT_EQ(*store_->ReclaimExpiredJobs(3), 1);
+  }
+  auto failed = store_->GetJob(a_.id, job.id);
+  EXPECT_EQ(failed->state, JobState::kFailed);
+  EXPECT_EQ(failed->attempts, 3);
+  EXPECT_THAT(failed->reason, HasSubstr("--max_job_attempts=3"));
+  EXPECT_EQ(store_->GetPromptMetadata(a_.id, "p", 1)->state, PromptState::kFailed);
+
+  const Job doomed = Submit(a_, "q");
+  ASSERT_TRUE(store_->ClaimJob("crashy", absl::Milliseconds(1))->has_value());
+  ASSERT_TRUE(store_->CancelJob(a_.id, doomed.id, "stop", absl::Now()).ok());
+  absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_EQ(*store_->ReclaimExpiredJobs(3), 1);
+  EXPECT_EQ(store_->GetJob(a_.id, doomed.id)->state, JobState::kCancelled);
+}
+
+TEST_P(StoreTest, SubmitTrainingIsAllOrNothing) {
+  Tenant small = a_;
+  small.quotas.max_stored_bytes = 1000;
+  small.quotas.max_prompts = 2;
+  ASSERT_TRUE(store_->UpdateTenant(small).ok());
+  const Job ok = Submit(a_, "first", std::string(500, 'x'));
+  EXPECT_EQ(*store_->StoredBytes(a_.id), 500);
+  // Over the byte quota: no dataset, version or job is left behind.
+  TrainingSubmission big;
+  Dataset d;
+  d.tenant_id = a_.id;
+  d.name = "big";
+  d.task = "classify";
+  d.format = "jsonl";
+  d.content = std::string(600, 'y');
+  big.datasets.push_back(d);
+  big.version.tenant_id = a_.id;
+  big.version.name = "second";
+  big.version.task = "classify";
+  big.job.tenant_id = a_.id;
+  auto refused = store_->SubmitTraining(big);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(*store_->ListDatasets(a_.id), SizeIs(1));
+  EXPECT_EQ(store_->GetPromptSummary(a_.id, "second").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_THAT(store_->ListJobs(a_.id, std::nullopt, 10, "")->jobs, SizeIs(1));
+  // A name with another task, and a third name over max_prompts.
+  big.datasets.clear();
+  big.version.name = "first";
+  big.version.task = "tag";
+  EXPECT_EQ(store_->SubmitTraining(big).status().code(), absl::StatusCode::kInvalidArgument);
+  Submit(a_, "second");
+  big.version.name = "third";
+  big.version.task = "classify";
+  EXPECT_EQ(store_->SubmitTraining(big).status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(store_->ListJobs(a_.id, std::nullopt, 10, "")->jobs, SizeIs(2));
+  (void)ok;
+}
+
+TEST_P(StoreTest, QuotasHoldUnderConcurrentWriters) {
+  Tenant small = a_;
+  small.quotas.max_stored_bytes = 10'000;
+  small.quotas.max_prompts = 5;
+  ASSERT_TRUE(store_->UpdateTenant(small).ok());
+  std::atomic<int> stored{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      auto store = OpenStore(url_);
+      ASSERT_TRUE(store.ok()) << store.status();
+      for (int i = 0; i < 5; ++i) {
+        Dataset d;
+        d.tenant_id = a_.id;
+        d.name = absl::StrCat("d", t, "_", i);
+        d.task = "classify";
+        d.format = "jsonl";
+        d.content = std::string(999, 'z');
+        auto created = (*store)->CreateDataset(d);
+        if (created.ok()) {
+          ++stored;
+        } else {
+          EXPECT_EQ(created.status().code(), absl::StatusCode::kResourceExhausted);
+          ++refused;
+        }
+        PromptVersion p;
+        p.tenant_id = a_.id;
+        p.name = absl::StrCat("p", t, "_", i);
+        p.task = "classify";
+        p.labels = {"a"};
+        (void)(*store)->CreatePromptVersion(p);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(stored.load(), 10);  // 10 x 999 bytes fit in 10,000; the 11th does not
+  EXPECT_EQ(refused.load(), 10);
+  EXPECT_LE(*store_->StoredBytes(a_.id), 10'000);
+  EXPECT_EQ(*store_->CountPrompts(a_.id), 5);
+}
+
+TEST_P(StoreTest, FinishRefusesAResultOverTheStorageQuota) {
+  Tenant small = a_;
+  small.quotas.max_stored_bytes = 100;
+  ASSERT_TRUE(store_->UpdateTenant(small).ok());
+  const Job job = Submit(a_, "p");
+  auto claimed = store_->ClaimJob("r", absl::Seconds(30));
+  ASSERT_TRUE(claimed.ok() && claimed->has_value());
+  PromptVersion result;
+  result.state = PromptState::kReady;
+  result.artifact_safetensors = std::string(200, 'w');
+  EXPECT_EQ(store_->FinishJob(a_.id, job.id, JobLease::Of(**claimed), JobState::kSucceeded, "",
+                              absl::Now(), &result)
+                .status()
+                .code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(store_->GetJob(a_.id, job.id)->state, JobState::kRunning);  // nothing written
+  EXPECT_EQ(*store_->StoredBytes(a_.id), 0);
+}
+
+TEST_P(StoreTest, QuotaCounters) {
   EXPECT_EQ(*store_->CountPrompts(a_.id), 0);
   EXPECT_EQ(*store_->StoredBytes(a_.id), 0);
   NewPrompt(a_, "one", PromptState::kReady);  // 10 bytes of artifacts
@@ -563,27 +754,24 @@ TEST_F(StoreTest, QuotaCounters) {
   d.name = "d";
   d.task = "tag";
   d.content = std::string(100, 'x');
-  ASSERT_TRUE(store_->CreateDataset(d).ok());
+  auto created = store_->CreateDataset(d);
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(created->digest, Sha256Hex(d.content));
   EXPECT_EQ(*store_->CountPrompts(a_.id), 2);
   EXPECT_EQ(*store_->CountPrompts(b_.id), 1);
   EXPECT_EQ(*store_->StoredBytes(a_.id), 3 * 10 + 100);
   EXPECT_EQ(*store_->StoredBytes(b_.id), 10);
-
-  Job j1 = NewJob(a_);
   NewJob(a_);
-  Job j3 = NewJob(a_);
-  ASSERT_TRUE(store_->StartJob(a_.id, j1.id, absl::Now()).ok());
-  ASSERT_TRUE(store_->CancelJob(a_.id, j3.id, "", absl::Now()).ok());
-  EXPECT_EQ(*store_->CountActiveJobs(a_.id), 2);
-  EXPECT_EQ(*store_->CountActiveJobs(b_.id), 0);
+  EXPECT_EQ(*store_->CountJobsInState(JobState::kQueued), 1);
 }
 
-TEST_F(StoreTest, EverythingSurvivesReopen) {
+TEST_P(StoreTest, EverythingSurvivesReopen) {
   NewPrompt(a_, "kept", PromptState::kReady);
   Job job = NewJob(a_);
-  ASSERT_TRUE(store_->StartJob(a_.id, job.id, absl::Now()).ok());
-  ASSERT_TRUE(store_->SaveJobProgress(a_.id, job.id, "{\"epoch\":2}",
-                                      std::string(1 << 20, '\x7f'))
+  auto claimed = store_->ClaimJob("r", absl::Seconds(30));
+  ASSERT_TRUE(claimed.ok() && claimed->has_value());
+  ASSERT_TRUE(store_->SaveJobProgress(a_.id, job.id, JobLease::Of(**claimed),
+                                      "{\"epoch\":2}", std::string(1 << 20, '\x7f'))
                   .ok());
   Reopen();
   EXPECT_EQ(store_->GetTenantByName("acme")->id, a_.id);
@@ -592,18 +780,27 @@ TEST_F(StoreTest, EverythingSurvivesReopen) {
   auto got = store_->GetJob(a_.id, job.id);
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->state, JobState::kRunning);
+  EXPECT_EQ(got->lease_owner, "r");
   EXPECT_EQ(got->checkpoint.size(), 1u << 20);
   EXPECT_EQ(got->progress_json, "{\"epoch\":2}");
 }
 
-TEST_F(StoreTest, DeletingATenantDeletesWhatItOwns) {
+TEST_P(StoreTest, DeletingATenantDeletesWhatItOwns) {
   NewPrompt(a_, "p", PromptState::kReady);
   Job job = NewJob(a_);
   ASSERT_TRUE(store_->DeleteTenant(a_.id).ok());
-  EXPECT_EQ(store_->GetJob(a_.id, job.id).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetJob(a_.id, job.id).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(*store_->CountPrompts(a_.id), 0);
 }
+
+TEST_P(StoreTest, RoundTripsAreCounted) {
+  const int64_t before = store_->DatabaseRoundTrips();
+  ASSERT_TRUE(store_->GetTenant(a_.id).ok());
+  EXPECT_GT(store_->DatabaseRoundTrips(), before);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, StoreTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace ptune::store
