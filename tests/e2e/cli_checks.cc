@@ -20,7 +20,10 @@ HarnessOptions DefaultHarnessOptions(std::vector<std::string> server_flags) {
   options.server_binary = PTUNE_SERVER_BIN;
   options.cli_binary = PTUNE_CLI_BIN;
   options.backbone_dir = ptune::testing::BackboneDir();
-  options.server_flags = std::move(server_flags);
+  // A short job lease: a killed server's job is taken back within seconds.
+  options.server_flags = {"--job_lease_s=5"};
+  options.server_flags.insert(options.server_flags.end(), server_flags.begin(),
+                              server_flags.end());
   return options;
 }
 

@@ -39,7 +39,8 @@ absl::Status Harness::StartServer() {
   }
   ServerProcess::Options options;
   options.binary = options_.server_binary;
-  options.store_path = dir_ + "/ptune.db";
+  options.store_url =
+      options_.store_url.empty() ? "sqlite://" + dir_ + "/ptune.db" : options_.store_url;
   options.admin_key_file = dir_ + "/admin.key";
   options.backbone_dir = options_.backbone_dir;
   options.log_dir = dir_;

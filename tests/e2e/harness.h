@@ -22,6 +22,9 @@ struct HarnessOptions {
   std::string cli_binary;
   std::string backbone_dir;
   std::vector<std::string> server_flags;  // beyond ports, store, key, device
+  // The store the server uses; empty: a SQLite file in the harness's folder.
+  // Several harnesses on one PostgreSQL URL are several replicas.
+  std::string store_url;
 };
 
 // A tenant made through `ptune admin`, with its API key.

@@ -19,7 +19,7 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
       options.binary,
       "--listen=127.0.0.1:0",
       "--metrics_listen=127.0.0.1:0",
-      "--store=sqlite://" + options.store_path,
+      "--store=" + options.store_url,
       "--admin_key_file=" + options.admin_key_file,
       "--backbone_dir=" + options.backbone_dir,
       "--device=cpu"};

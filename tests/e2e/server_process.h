@@ -20,7 +20,7 @@ class ServerProcess {
  public:
   struct Options {
     std::string binary;          // the ptune-server executable
-    std::string store_path;      // SQLite file (sqlite:///<store_path>)
+    std::string store_url;       // --store
     std::string admin_key_file;  // file holding the admin key
     std::string backbone_dir;
     std::string log_dir;  // where the server's stdout/stderr files go
