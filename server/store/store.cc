@@ -13,6 +13,25 @@
 
 namespace ptune::store {
 
+namespace {
+
+// A SqlStore on a pool of `size` connections that `open` makes.
+template <typename Open>
+absl::StatusOr<std::unique_ptr<Store>> StoreOnPool(int size, Open open) {
+  auto pool = sql::ConnectionPool::Create(
+      size, [open]() -> absl::StatusOr<std::unique_ptr<sql::Connection>> {
+        auto db = open();
+        if (!db.ok()) return db.status();
+        return std::unique_ptr<sql::Connection>(std::move(*db));
+      });
+  if (!pool.ok()) return pool.status();
+  auto store = SqlStore::Create(*std::move(pool));
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<Store>(std::move(*store));
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url,
                                                  const StoreOptions& store_options) {
   if (url.empty()) {
@@ -23,20 +42,10 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url,
     if (store_options.pool_size < 1) {
       return absl::InvalidArgumentError("the PostgreSQL pool needs at least one connection");
     }
-    auto pool = sql::ConnectionPool::Create(
-        store_options.pool_size,
-        [url]() -> absl::StatusOr<std::unique_ptr<sql::Connection>> {
-          auto db = postgres::Db::Open(url);
-          if (!db.ok()) return db.status();
-          return std::unique_ptr<sql::Connection>(std::move(*db));
-        });
-    if (!pool.ok()) return pool.status();
-    auto store = SqlStore::Create(*std::move(pool));
-    if (!store.ok()) return store.status();
-    return std::unique_ptr<Store>(std::move(*store));
+    return StoreOnPool(store_options.pool_size, [url] { return postgres::Db::Open(url); });
   }
   struct {
-    std::string path;
+    std::string path;  // the SQLite file
   } options;
   if (url == "sqlite::memory:") {
     options.path = ":memory:";
@@ -67,16 +76,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url,
   }
   // One connection: SQLite runs one write transaction at a time anyway, and
   // a single connection keeps an in-memory database one database.
-  auto pool = sql::ConnectionPool::Create(
-      1, [path = options.path]() -> absl::StatusOr<std::unique_ptr<sql::Connection>> {
-        auto db = sqlite::Db::Open(path, absl::Seconds(10));
-        if (!db.ok()) return db.status();
-        return std::unique_ptr<sql::Connection>(std::move(*db));
-      });
-  if (!pool.ok()) return pool.status();
-  auto store = SqlStore::Create(*std::move(pool));
-  if (!store.ok()) return store.status();
-  return std::unique_ptr<Store>(std::move(*store));
+  return StoreOnPool(1, [path = options.path] { return sqlite::Db::Open(path, absl::Seconds(10)); });
 }
 
 std::string NewId(absl::string_view prefix) {
