@@ -63,13 +63,14 @@ int main(int argc, char** argv) {
   // turn that never ends must not keep the process alive past Kubernetes'
   // grace period (it would be SIGKILLed, mid-write): exit on our own first.
   // The store is crash-safe and jobs resume from their last checkpoint.
-  const absl::Duration hard_limit = options->shutdown_grace + kShutdownMargin;
+  const absl::Duration hard_limit = options->drain + options->shutdown_grace + kShutdownMargin;
   std::thread([hard_limit] {
     absl::SleepFor(hard_limit);
     std::cerr << "ptune-server: shutdown did not finish within "
               << absl::FormatDuration(hard_limit) << "; exiting now\n";
     std::_Exit(1);
   }).detach();
+  (*server)->Drain(options->drain);
   (*server)->Shutdown();
   std::cerr << "ptune-server: stopped\n";
   return 0;

@@ -29,6 +29,11 @@ ABSL_FLAG(int, store_cache_ttl_ms, 2000,
           "How long serving trusts a cached API key, tenant or prompt-version lookup, so "
           "a warm Classify touches no database. A key revoked or a prompt deleted on "
           "another replica stops working here within this bound (at once on this one).");
+ABSL_FLAG(int, drain_s, 0,
+          "After SIGTERM, keep serving this long with health NOT_SERVING before "
+          "refusing new calls, so that load balancers and clients move away first and "
+          "no call fails (Kubernetes: 10; terminationGracePeriodSeconds must exceed "
+          "drain_s + shutdown_grace_s + 5).");
 ABSL_FLAG(int, job_lease_s, 30,
           "Training job lease: the running replica renews it every third of this; a "
           "replica that dies loses its jobs to another one after at most this long.");
@@ -194,6 +199,10 @@ absl::StatusOr<Server::Options> ServerOptionsFromFlags() {
   }
   o.job_lease = absl::Seconds(absl::GetFlag(FLAGS_job_lease_s));
   o.replica_id = absl::GetFlag(FLAGS_replica_id);
+  if (absl::GetFlag(FLAGS_drain_s) < 0 || absl::GetFlag(FLAGS_drain_s) > 600) {
+    return absl::InvalidArgumentError("--drain_s must be in 0..600");
+  }
+  o.drain = absl::Seconds(absl::GetFlag(FLAGS_drain_s));
   o.max_job_attempts = absl::GetFlag(FLAGS_max_job_attempts);
   if (o.max_job_attempts < 1) {
     return absl::InvalidArgumentError("--max_job_attempts must be >= 1");

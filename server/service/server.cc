@@ -124,6 +124,7 @@ struct Server::Components {
   std::thread gauges;
   absl::Notification stop_gauges;
   std::atomic<bool> shut_down{false};
+  std::atomic<bool> draining{false};
 
   void RefreshGauges() {
     const engine::CacheStats cache = engine->cache_stats();
@@ -270,7 +271,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
       options.executor_stall_timeout,
       [raw] { return raw->engine->CurrentExecutorTurn(); },
       [raw](bool serving) {
-        if (!raw->shut_down.load()) raw->grpc->GetHealthCheckService()->SetServingStatus(serving);
+        if (!raw->shut_down.load() && !raw->draining.load()) {
+          raw->grpc->GetHealthCheckService()->SetServingStatus(serving);
+        }
       });
   c->gauges = std::thread([raw] {
     do {
@@ -282,8 +285,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
               {{"grpc_port", std::to_string(c->grpc_port)},
                {"backbone", c->backbone->name()},
                {"device", c->backbone->device().str()},
-               {"store", store_url}});
+               {"store", store::RedactedUrl(store_url)}});
   return std::unique_ptr<Server>(new Server(std::move(c)));
+}
+
+void Server::Drain(absl::Duration period) {
+  if (c_ == nullptr || c_->shut_down.load() || c_->draining.exchange(true)) return;
+  c_->grpc->GetHealthCheckService()->SetServingStatus(false);
+  common::Log(common::LogLevel::kInfo, "server", "draining",
+              {{"drain_s", absl::StrCat(absl::ToDoubleSeconds(period))}});
+  absl::SleepFor(period);
 }
 
 void Server::Shutdown() {

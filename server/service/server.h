@@ -5,6 +5,7 @@
 //
 //   ASSIGN_OR_RETURN(auto server, Server::BuildAndStart(options));
 //   ...  // until SIGTERM
+//   server->Drain(options.drain);  // NOT_SERVING, still serving
 //   server->Shutdown();
 //
 // Thread-safety: Shutdown and the accessors may be called from any thread.
@@ -86,6 +87,10 @@ class Server {
     // Connections are closed (GOAWAY, then a 30 s grace for calls in flight)
     // after this long, so clients re-resolve and rebalance; zero: never.
     absl::Duration max_connection_age = absl::ZeroDuration();
+    // After SIGTERM: how long the server keeps serving with its health
+    // NOT_SERVING, so that load balancers stop sending it calls before it
+    // stops accepting them (Drain).
+    absl::Duration drain = absl::ZeroDuration();
     // How long Shutdown lets in-flight calls finish before cancelling them.
     absl::Duration shutdown_grace = absl::Seconds(20);
     // Health turns NOT_SERVING while one executor turn (a batch or a
@@ -96,9 +101,15 @@ class Server {
   static absl::StatusOr<std::unique_ptr<Server>> BuildAndStart(const Options& options);
   ~Server();
 
+  // Turns health NOT_SERVING (for good: the stall watchdog no longer
+  // changes it) and keeps serving for `period`, so that clients and load
+  // balancers move to other replicas while every call still succeeds.
+  void Drain(absl::Duration period);
+
   // Stops accepting calls, lets in-flight calls finish within the grace
-  // period, stops training jobs at their next step (they resume from their
-  // last checkpoint at the next start), drains the engine. Idempotent.
+  // period, stops training jobs at their next step and hands them back to
+  // the queue (another replica, or this one at its next start, resumes them
+  // from their last checkpoint), drains the engine. Idempotent.
   void Shutdown();
 
   int grpc_port() const;

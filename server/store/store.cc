@@ -79,6 +79,18 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url,
   return StoreOnPool(1, [path = options.path] { return sqlite::Db::Open(path, absl::Seconds(10)); });
 }
 
+std::string RedactedUrl(const std::string& url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  const size_t authority = scheme + 3;
+  const size_t end = url.find_first_of("/?#", authority);
+  const size_t at = url.rfind('@', end == std::string::npos ? url.size() : end);
+  if (at == std::string::npos || at < authority) return url;
+  const size_t colon = url.find(':', authority);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
 std::string NewId(absl::string_view prefix) {
   // std::random_device reads the OS CSPRNG (getrandom / /dev/urandom) on
   // Linux with libstdc++.

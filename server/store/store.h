@@ -216,6 +216,10 @@ struct StoreOptions {
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url,
                                                  const StoreOptions& options = {});
 
+// `url` with any password replaced by "***" (postgresql://u:***@h/db), for
+// logs and errors.
+std::string RedactedUrl(const std::string& url);
+
 // A random id: `prefix` + 16 lowercase hex characters from the OS CSPRNG.
 std::string NewId(absl::string_view prefix);
 

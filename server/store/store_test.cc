@@ -186,6 +186,14 @@ TEST(OpenStoreTest, RelativeUrlIsRelativeToWorkingDirectory) {
   EXPECT_TRUE(std::filesystem::exists(dir + "/rel.db"));
 }
 
+TEST(RedactedUrlTest, HidesPasswordsOnly) {
+  EXPECT_EQ(RedactedUrl("postgresql://ptune:s3cret@db:5432/ptune?sslmode=require"),
+            "postgresql://ptune:***@db:5432/ptune?sslmode=require");
+  EXPECT_EQ(RedactedUrl("postgresql://ptune@db/ptune"), "postgresql://ptune@db/ptune");
+  EXPECT_EQ(RedactedUrl("sqlite:///data/ptune.db"), "sqlite:///data/ptune.db");
+  EXPECT_EQ(RedactedUrl("postgresql://db/ptune?options=a@b"), "postgresql://db/ptune?options=a@b");
+}
+
 TEST(NewIdTest, PrefixAndRandomHex) {
   std::set<std::string> ids;
   for (int i = 0; i < 1000; ++i) {

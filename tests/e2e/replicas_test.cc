@@ -4,8 +4,11 @@
 // another, and deletions and key revocations made on one replica reach the
 // others within the cache TTL. Needs the PostgreSQL server of
 // server/store/test_store.h.
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -16,6 +19,7 @@
 #include "server/store/test_store.h"
 #include "tests/e2e/cli_checks.h"
 #include "tests/e2e/harness.h"
+#include "tests/e2e/subprocess.h"
 #include "tests/testing/test_paths.h"
 
 namespace ptune::e2e {
@@ -39,7 +43,7 @@ class ReplicasTest : public ::testing::Test {
       HarnessOptions options = DefaultHarnessOptions(
           {absl::StrCat("--replica_id=replica-", i),
            absl::StrCat("--store_cache_ttl_ms=", absl::ToInt64Milliseconds(kCacheTtl)),
-           "--store_pool_size=4", "--training_concurrency=1"});
+           "--store_pool_size=4", "--training_concurrency=1", "--drain_s=2"});
       options.store_url = *url;
       absl::StatusOr<std::unique_ptr<Harness>> h = Harness::Create(options);
       ASSERT_TRUE(h.ok()) << h.status();
@@ -178,6 +182,84 @@ TEST_F(ReplicasTest, AKilledReplicasJobFinishesElsewhere) {
   const CommandResult served =
       replica(2).Cli(alice->key, {"classify", "--prompt", "long", "--json", "fine"});
   EXPECT_EQ(served.exit_code(), 0) << served.DebugString();
+}
+
+// Every replica restarted in turn (SIGTERM: drain, hand jobs back, exit;
+// then start again) while a client sends Classify calls over all of them,
+// moving to the next replica on UNAVAILABLE as a gRPC client with several
+// addresses does: no call fails, and the jobs queued meanwhile all finish.
+TEST_F(ReplicasTest, RollingRestartLosesNoCallAndNoJob) {
+  absl::StatusOr<Tenant> alice = replica(0).CreateTenant("alice");
+  ASSERT_TRUE(alice.ok()) << alice.status();
+  const CommandResult trained = replica(0).Cli(
+      alice->key, {"train", "--name", "s", "--task", "classify", "--train",
+                   Example("sentiment.tsv"), "--epochs", "1", "--length", "4", "--wait"});
+  ASSERT_EQ(trained.exit_code(), 0) << trained.DebugString();
+  std::vector<std::string> jobs;
+  for (int i = 0; i < 2; ++i) {
+    const json submitted = Parsed(replica(i).Cli(
+        alice->key, {"train", "--name", absl::StrCat("bg", i), "--task", "classify", "--train",
+                     Example("sentiment.tsv"), "--epochs", "3", "--length", "4", "--json"}));
+    jobs.push_back(submitted.value("job", json::object()).value("id", ""));
+    ASSERT_FALSE(jobs.back().empty()) << submitted.dump();
+  }
+
+  std::mutex mu;
+  std::vector<std::string> addresses;
+  for (int i = 0; i < kReplicas; ++i) addresses.push_back(replica(i).server().address());
+  std::atomic<bool> stop{false};
+  std::atomic<int> calls{0}, retried{0};
+  std::vector<std::string> failures;  // under mu
+  std::thread client([&] {
+    const std::string cli = DefaultHarnessOptions({}).cli_binary;
+    for (int n = 0; !stop.load(); ++n) {
+      std::string last_error;
+      bool ok = false;
+      for (int attempt = 0; attempt < kReplicas && !ok; ++attempt) {
+        std::string address;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          address = addresses[(n + attempt) % kReplicas];
+        }
+        const CommandResult r =
+            RunCommand({cli, "classify", "--prompt", "s", "--addr=" + address,
+                        "--api_key=" + alice->key, "fine"},
+                       replica(0).dir(), absl::Seconds(60));
+        ok = r.exit_code() == 0;
+        if (!ok) {
+          last_error = r.err;
+          if (r.err.find("UNAVAILABLE") == std::string::npos) break;  // not retryable
+          ++retried;
+        }
+      }
+      ++calls;
+      if (!ok) {
+        std::lock_guard<std::mutex> lock(mu);
+        failures.push_back(last_error);
+      }
+    }
+  });
+  for (int i = 0; i < kReplicas; ++i) {
+    absl::StatusOr<ExitStatus> stopped = replica(i).StopServer();
+    ASSERT_TRUE(stopped.ok()) << stopped.status();
+    EXPECT_TRUE(stopped->exited && stopped->code == 0) << stopped->DebugString();
+    ASSERT_TRUE(replica(i).StartServer().ok());
+    std::lock_guard<std::mutex> lock(mu);
+    addresses[i] = replica(i).server().address();
+  }
+  stop.store(true);
+  client.join();
+  EXPECT_GT(calls.load(), 10);
+  EXPECT_TRUE(failures.empty()) << failures.size() << " of " << calls.load()
+                                << " calls failed; first: " << failures.front();
+  std::cerr << calls.load() << " calls, " << retried.load()
+            << " retried on another replica (UNAVAILABLE)\n";
+  for (const std::string& job : jobs) {
+    EXPECT_TRUE(Within(absl::Seconds(120), [&] {
+      const CommandResult r = replica(0).Cli(alice->key, {"jobs", "get", job, "--json"});
+      return r.exit_code() == 0 && Parsed(r).value("state", "") == "JOB_STATE_SUCCEEDED";
+    })) << "job " << job << " did not finish";
+  }
 }
 
 }  // namespace
