@@ -76,7 +76,11 @@ JobRunner::JobRunner(JobQueue* queue, JobExecutor* executor,
       options_(options),
       watchers_(JobWatchers::Create()) {
   const absl::Duration lease = queue->options().lease;
-  if (options_.heartbeat_interval == absl::ZeroDuration()) options_.heartbeat_interval = lease / 3;
+  // Every 2 s (at most a third of the lease): the heartbeat also brings a
+  // cancel requested on another replica, which should act within seconds.
+  if (options_.heartbeat_interval == absl::ZeroDuration()) {
+    options_.heartbeat_interval = std::min(lease / 3, absl::Seconds(2));
+  }
   if (options_.reclaim_interval == absl::ZeroDuration()) options_.reclaim_interval = lease / 2;
 }
 
@@ -110,6 +114,7 @@ absl::Status JobRunner::Start() {
     threads_.emplace_back([this] { WorkerLoop(); });
   }
   threads_.emplace_back([this] { MaintenanceLoop(); });
+  threads_.emplace_back([this] { ListenLoop(); });
   return absl::OkStatus();
 }
 
@@ -266,6 +271,27 @@ void JobRunner::PollRemoteJobs() {
   }
 }
 
+void JobRunner::ListenLoop() {
+  bool logged = false;
+  while (!stopping_.load()) {
+    absl::StatusOr<std::vector<std::string>> changed =
+        store_->WaitForJobChanges(absl::Milliseconds(500));
+    if (absl::IsUnimplemented(changed.status())) return;  // polling only
+    if (!changed.ok()) {
+      if (!logged) LogError("waiting for job notifications", changed.status());
+      logged = true;
+      absl::SleepFor(absl::Seconds(1));
+      continue;
+    }
+    logged = false;
+    if (changed->empty()) continue;
+    absl::MutexLock lock(&mu_);
+    notified_ = true;
+    ++flush_generation_;  // the maintenance thread
+    ++wake_generation_;   // idle workers: a job may be claimable
+  }
+}
+
 void JobRunner::MaintenanceLoop() {
   absl::Time next_heartbeat = absl::Now();
   absl::Time next_reclaim = absl::Now();  // at start: jobs a crash left behind
@@ -278,6 +304,13 @@ void JobRunner::MaintenanceLoop() {
     }
     for (const std::shared_ptr<Running>& r : running) FlushProgress(*r);
     const absl::Time now = absl::Now();
+    {
+      absl::MutexLock lock(&mu_);
+      if (notified_) {
+        notified_ = false;
+        next_heartbeat = next_watch = now;
+      }
+    }
     if (now >= next_heartbeat) {
       RenewLeases();
       next_heartbeat = now + options_.heartbeat_interval;

@@ -56,8 +56,9 @@ class JobRunner {
     // matters for jobs that become runnable without this runner noticing
     // (another process, a raised quota).
     absl::Duration poll_interval = absl::Seconds(1);
-    // Lease renewals and progress writes of running jobs; zero: a third of
-    // the queue's lease.
+    // Lease renewals (which bring cancels requested on other replicas) and
+    // progress writes of running jobs; zero: 2 s, or a third of the queue's
+    // lease when that is shorter.
     absl::Duration heartbeat_interval = absl::ZeroDuration();
     // How often this replica looks for expired leases; zero: half the lease.
     absl::Duration reclaim_interval = absl::ZeroDuration();
@@ -122,6 +123,10 @@ class JobRunner {
   JobRunner(JobQueue* queue, JobExecutor* executor, const Options& options);
   void WorkerLoop();
   void MaintenanceLoop();
+  // Waits for the store's job-change notifications (PostgreSQL) and wakes
+  // the workers and the maintenance thread; returns at once on engines
+  // without them.
+  void ListenLoop();
   void RunOne(store::Job job);
   // Writes the job's pending progress/checkpoint, if any, and publishes it.
   void FlushProgress(Running& running);
@@ -152,6 +157,8 @@ class JobRunner {
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
   // Bumped when the maintenance thread has writes to do.
   uint64_t flush_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  // A job changed elsewhere: heartbeat and poll watched jobs now.
+  bool notified_ ABSL_GUARDED_BY(mu_) = false;
   // Watched jobs and what their watchers last saw, by job id: the
   // maintenance thread polls those that run on other replicas.
   struct Watched {

@@ -35,8 +35,9 @@ ABSL_FLAG(int, drain_s, 0,
           "no call fails (Kubernetes: 10; terminationGracePeriodSeconds must exceed "
           "drain_s + shutdown_grace_s + 5).");
 ABSL_FLAG(int, job_lease_s, 30,
-          "Training job lease: the running replica renews it every third of this; a "
-          "replica that dies loses its jobs to another one after at most this long.");
+          "Training job lease: the running replica renews it every 2 s (or a third of "
+          "this); a replica that dies loses its jobs to another one after at most this "
+          "long.");
 ABSL_FLAG(std::string, replica_id, "",
           "This replica's name in job leases (default: hostname/pid/random).");
 ABSL_FLAG(bool, init_store, false,

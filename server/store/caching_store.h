@@ -130,6 +130,9 @@ class CachingStore : public Store {
   absl::StatusOr<int64_t> StoredBytes(const std::string& tenant_id) override {
     return inner_->StoredBytes(tenant_id);
   }
+  absl::StatusOr<std::vector<std::string>> WaitForJobChanges(absl::Duration timeout) override {
+    return inner_->WaitForJobChanges(timeout);
+  }
   int64_t DatabaseRoundTrips() const override { return inner_->DatabaseRoundTrips(); }
 
   absl::Duration ttl() const { return ttl_; }

@@ -1,6 +1,9 @@
 #include "server/store/postgres_db.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
+
+#include <cerrno>
 
 #include <cstring>
 #include <functional>
@@ -162,6 +165,7 @@ const sql::Dialect& PostgresDialect() {
       // The claim query names its jobs table j.
       .for_update_skip_locked = " FOR UPDATE OF j SKIP LOCKED",
       .now_micros = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)",
+      .notify_jobs = "SELECT pg_notify('ptune_jobs', ?)",
   };
   return kDialect;
 }
@@ -254,6 +258,35 @@ absl::Status Db::Exec(const char* sql) {
                          : Error(result, "postgres exec");
   PQclear(result);
   return out;
+}
+
+absl::StatusOr<std::vector<std::string>> Db::WaitForJobNotifications(absl::Duration timeout) {
+  if (!listening_) {
+    if (absl::Status s = Exec("LISTEN ptune_jobs"); !s.ok()) return s;
+    listening_ = true;
+  }
+  std::vector<std::string> payloads;
+  auto drain = [&] {
+    while (PGnotify* n = PQnotifies(conn_)) {
+      payloads.emplace_back(n->extra != nullptr ? n->extra : "");
+      PQfreemem(n);
+    }
+  };
+  drain();
+  if (!payloads.empty()) return payloads;
+  const int fd = PQsocket(conn_);
+  if (fd < 0) {
+    broken_ = true;
+    return absl::UnavailableError("the PostgreSQL connection has no socket");
+  }
+  pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
+  const int ready = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  if (ready < 0 && errno != EINTR) return absl::InternalError("poll on the PostgreSQL socket failed");
+  if (ready > 0) {
+    if (PQconsumeInput(conn_) == 0) return Error(nullptr, "postgres listen");
+    drain();
+  }
+  return payloads;
 }
 
 absl::Status Db::LockMigrations() { return Exec(kMigrationLock); }

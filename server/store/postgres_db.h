@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -37,6 +38,9 @@ class Db : public sql::Connection {
   absl::Status LockMigrations() override;
   absl::Status UnlockMigrations() override;
   bool healthy() const override;
+  // LISTEN ptune_jobs on the first call; then poll(2) on the socket.
+  absl::StatusOr<std::vector<std::string>> WaitForJobNotifications(
+      absl::Duration timeout) override;
 
   // Maps a failed result (or a connection failure when `result` is null) to
   // a status as sql::Connection documents; marks the connection broken when
@@ -48,6 +52,7 @@ class Db : public sql::Connection {
   pg_conn* conn_;
   std::map<std::string, std::string> prepared_;  // SQL -> statement name
   bool broken_ = false;
+  bool listening_ = false;
 };
 
 // "?" placeholders -> "$1", "$2", ... (outside quoted literals).

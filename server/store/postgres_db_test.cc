@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/store/schema.h"
@@ -81,6 +82,45 @@ TEST_F(PostgresTest, ALostConnectionIsReplaced) {
   auto again = (*store)->GetTenant(tenant->id);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->name, "survivor");
+}
+
+// One replica waits; another cancels a running job: the waiter hears of it
+// at once (the owning replica then stops the job without waiting for its
+// next heartbeat).
+TEST_F(PostgresTest, JobChangesWakeListenersOnOtherConnections) {
+  auto waiter = OpenStore(url_);
+  auto writer = OpenStore(url_);
+  ASSERT_TRUE(waiter.ok() && writer.ok());
+  // The first call subscribes; nothing has happened yet.
+  auto none = (*waiter)->WaitForJobChanges(absl::Milliseconds(10));
+  ASSERT_TRUE(none.ok()) << none.status();
+  Tenant t;
+  t.name = "listened";
+  auto tenant = (*writer)->CreateTenant(t);
+  ASSERT_TRUE(tenant.ok());
+  Job job;
+  job.tenant_id = tenant->id;
+  job.prompt_name = "p";
+  auto created = (*writer)->CreateJob(job);
+  ASSERT_TRUE(created.ok());
+  std::vector<std::string> heard;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (heard.empty() && absl::Now() < deadline) {
+    auto changed = (*waiter)->WaitForJobChanges(absl::Milliseconds(200));
+    ASSERT_TRUE(changed.ok()) << changed.status();
+    heard.insert(heard.end(), changed->begin(), changed->end());
+  }
+  EXPECT_THAT(heard, ::testing::Contains(created->id));
+  heard.clear();
+  ASSERT_TRUE((*writer)->CancelJob(tenant->id, created->id, "stop", absl::Now()).ok());
+  const absl::Time cancelled = absl::Now();
+  while (heard.empty() && absl::Now() < cancelled + absl::Seconds(5)) {
+    auto changed = (*waiter)->WaitForJobChanges(absl::Milliseconds(200));
+    ASSERT_TRUE(changed.ok()) << changed.status();
+    heard.insert(heard.end(), changed->begin(), changed->end());
+  }
+  EXPECT_THAT(heard, ::testing::Contains(created->id));
+  EXPECT_LT(absl::Now() - cancelled, absl::Seconds(1));
 }
 
 }  // namespace

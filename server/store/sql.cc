@@ -66,6 +66,13 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire() {
   return Lease(this, *std::move(c));
 }
 
+absl::StatusOr<std::unique_ptr<Connection>> ConnectionPool::OpenDedicated() {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<std::unique_ptr<Connection>> c = factory_();
+  if (c.ok()) (*c)->set_round_trip_counter(&round_trips_);
+  return c;
+}
+
 void ConnectionPool::Return(std::unique_ptr<Connection> c) {
   absl::MutexLock lock(&mu_);
   if (c->healthy()) {

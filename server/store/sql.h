@@ -44,6 +44,11 @@ struct Dialect {
   // An SQL expression for the database's clock, in unix microseconds: leases
   // are judged by one clock, not by each replica's.
   const char* now_micros;
+  // A statement with one `?` (the payload) that tells every listening
+  // connection something changed, delivered at commit; null where the
+  // engine has no notifications (SQLite: one process, which publishes its
+  // own changes in memory).
+  const char* notify_jobs;
 };
 
 // One engine's statement. Parameters are 1-based, columns 0-based.
@@ -151,6 +156,14 @@ class Connection {
   // False once the connection is unusable (the server went away); the pool
   // replaces it.
   virtual bool healthy() const = 0;
+  // Waits up to `timeout` for notifications on the job channel (after a
+  // first call has subscribed this connection) and returns their payloads,
+  // possibly none. UNIMPLEMENTED where Dialect::notify_jobs is null.
+  virtual absl::StatusOr<std::vector<std::string>> WaitForJobNotifications(
+      absl::Duration timeout) {
+    (void)timeout;
+    return absl::UnimplementedError("this engine has no notifications");
+  }
   // Where CountRoundTrip adds (the pool's counter); null: nowhere.
   void set_round_trip_counter(std::atomic<int64_t>* counter) { counter_ = counter; }
 
@@ -208,6 +221,10 @@ class ConnectionPool {
 
   // Waits for a free connection (opening one when the pool is not full).
   absl::StatusOr<Lease> Acquire();
+
+  // A connection of its own, outside the pool's count (a listener that
+  // waits for notifications for as long as it lives).
+  absl::StatusOr<std::unique_ptr<Connection>> OpenDedicated();
 
   // Statements and transaction commands sent over every connection.
   int64_t round_trips() const { return round_trips_.load(std::memory_order_relaxed); }

@@ -167,12 +167,14 @@ absl::StatusOr<Dataset> InsertDataset(sql::Connection& c, const Dataset& dataset
 absl::StatusOr<std::unique_ptr<SqlStore>> SqlStore::Create(
     std::unique_ptr<sql::ConnectionPool> pool, int schema_version) {
   if (pool == nullptr) return absl::InvalidArgumentError("SqlStore needs a pool");
+  bool notifications = false;
   {
     ASSIGN_OR_RETURN(sql::ConnectionPool::Lease c, pool->Acquire());
     RETURN_IF_ERROR(schema::Migrate(
         *c, schema_version < 0 ? schema::LatestSchemaVersion() : schema_version));
+    notifications = c->dialect().notify_jobs != nullptr;
   }
-  return std::unique_ptr<SqlStore>(new SqlStore(std::move(pool)));
+  return std::unique_ptr<SqlStore>(new SqlStore(std::move(pool), notifications));
 }
 
 absl::StatusOr<int> SqlStore::SchemaVersion() {

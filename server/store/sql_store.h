@@ -12,6 +12,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "server/store/sql.h"
 #include "server/store/store.h"
 
@@ -86,6 +88,7 @@ class SqlStore : public Store {
   absl::StatusOr<Job> CancelJob(const std::string& tenant_id, const std::string& id,
                                 const std::string& reason, absl::Time now) override;
   absl::StatusOr<int64_t> ReclaimExpiredJobs(int max_attempts) override;
+  absl::StatusOr<std::vector<std::string>> WaitForJobChanges(absl::Duration timeout) override;
 
   absl::StatusOr<int64_t> CountPrompts(const std::string& tenant_id) override;
   absl::StatusOr<int64_t> StoredBytes(const std::string& tenant_id) override;
@@ -95,13 +98,19 @@ class SqlStore : public Store {
   absl::StatusOr<int> SchemaVersion();
 
  private:
-  explicit SqlStore(std::unique_ptr<sql::ConnectionPool> pool) : pool_(std::move(pool)) {}
+  SqlStore(std::unique_ptr<sql::ConnectionPool> pool, bool notifications)
+      : pool_(std::move(pool)), notifications_(notifications) {}
   // GetPrompt (artifacts = true) and GetPromptMetadata (false).
   absl::StatusOr<PromptVersion> GetPromptRow(const std::string& tenant_id,
                                              const std::string& name,
                                              std::optional<int> version, bool artifacts);
 
   std::unique_ptr<sql::ConnectionPool> pool_;
+  const bool notifications_;  // the engine has LISTEN/NOTIFY
+  // The connection that LISTENs (PostgreSQL), opened by the first
+  // WaitForJobChanges; one waiter at a time.
+  absl::Mutex listener_mu_;
+  std::unique_ptr<sql::Connection> listener_ ABSL_GUARDED_BY(listener_mu_);
 };
 
 namespace internal {
@@ -149,6 +158,9 @@ absl::StatusOr<Job> InsertJob(sql::Connection& c, const Job& job);
 // The job's prompt version, if still training, becomes failed.
 absl::Status FailTrainingVersion(sql::Connection& c, const Job& job);
 absl::Status WritePromptResult(sql::Connection& c, const PromptVersion& prompt);
+// Tells listeners (other replicas) that the job changed; delivered when the
+// caller's transaction commits. Nothing on engines without notifications.
+absl::Status NotifyJob(sql::Connection& c, const std::string& job_id);
 absl::StatusOr<int64_t> Count(sql::Connection& c, const char* sql, const std::string& tenant_id);
 
 }  // namespace internal

@@ -132,7 +132,15 @@ absl::StatusOr<Job> InsertJob(sql::Connection& c, const Job& job) {
             row.reason, row.request_json, row.created_at, row.progress_json,
             Blob{row.checkpoint}, Sha256Hex(row.checkpoint), row.attempts, seq);
   RETURN_IF_ERROR(s.Run());
+  RETURN_IF_ERROR(NotifyJob(c, row.id));  // idle replicas claim it now
   return row;
+}
+
+absl::Status NotifyJob(sql::Connection& c, const std::string& job_id) {
+  if (c.dialect().notify_jobs == nullptr) return absl::OkStatus();
+  ASSIGN_OR_RETURN(Statement s, c.Prepare(c.dialect().notify_jobs));
+  s.BindAll(job_id);
+  return s.Run();
 }
 
 }  // namespace internal
@@ -255,6 +263,7 @@ absl::StatusOr<std::optional<Job>> SqlStore::ClaimJob(const std::string& owner,
       RETURN_IF_ERROR(s.Run());
     }
     ASSIGN_OR_RETURN(Job job, GetJobRow(*c, tenant_id, job_id, /*for_update=*/false));
+    RETURN_IF_ERROR(internal::NotifyJob(*c, job_id));
     RETURN_IF_ERROR(txn->Commit());
     return std::optional<Job>(std::move(job));
   });
@@ -302,7 +311,7 @@ absl::Status SqlStore::SaveJobProgress(const std::string& tenant_id, const std::
     RETURN_IF_ERROR(GetJobRow(*c, tenant_id, id, false).status());  // NOT_FOUND
     return LeaseLost(id);
   }
-  return absl::OkStatus();
+  return internal::NotifyJob(*c, id);  // watchers on other replicas
 }
 
 absl::StatusOr<Job> SqlStore::FinishJob(const std::string& tenant_id, const std::string& id,
@@ -359,6 +368,7 @@ absl::StatusOr<Job> SqlStore::FinishJob(const std::string& tenant_id, const std:
       s.BindAll(JobStateName(final_state), reason, now, tenant_id, id);
       RETURN_IF_ERROR(s.Run());
     }
+    RETURN_IF_ERROR(internal::NotifyJob(*c, id));
     RETURN_IF_ERROR(txn->Commit());
     job.state = final_state;
     job.reason = reason;
@@ -386,6 +396,7 @@ absl::StatusOr<Job> SqlStore::ReleaseJob(const std::string& tenant_id, const std
     }
   }
   ASSIGN_OR_RETURN(Job job, GetJobRow(*c, tenant_id, id, false));
+  RETURN_IF_ERROR(internal::NotifyJob(*c, id));  // another replica takes it now
   RETURN_IF_ERROR(txn->Commit());
   return job;
 }
@@ -416,6 +427,7 @@ absl::StatusOr<Job> SqlStore::CancelJob(const std::string& tenant_id, const std:
     }
     job.reason = reason;
     job.checkpoint.clear();
+    RETURN_IF_ERROR(internal::NotifyJob(*c, id));  // the running replica stops it now
     RETURN_IF_ERROR(txn->Commit());
     return job;
   });
@@ -463,10 +475,22 @@ absl::StatusOr<int64_t> SqlStore::ReclaimExpiredJobs(int max_attempts) {
       s.BindAll(state, reason, finished, job.tenant_id, job.id, job.lease_epoch);
       RETURN_IF_ERROR(s.Run());
       if (state != "queued") RETURN_IF_ERROR(internal::FailTrainingVersion(*c, job));
+      RETURN_IF_ERROR(internal::NotifyJob(*c, job.id));
     }
     RETURN_IF_ERROR(txn->Commit());
     return static_cast<int64_t>(expired.size());
   });
+}
+
+absl::StatusOr<std::vector<std::string>> SqlStore::WaitForJobChanges(absl::Duration timeout) {
+  if (!notifications_) return absl::UnimplementedError("this store engine has no notifications");
+  absl::MutexLock lock(&listener_mu_);
+  if (listener_ == nullptr) {
+    ASSIGN_OR_RETURN(listener_, pool_->OpenDedicated());
+  }
+  absl::StatusOr<std::vector<std::string>> changed = listener_->WaitForJobNotifications(timeout);
+  if (!changed.ok() && !listener_->healthy()) listener_.reset();  // reopened next time
+  return changed;
 }
 
 }  // namespace ptune::store

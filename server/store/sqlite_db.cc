@@ -111,6 +111,7 @@ const sql::Dialect& SqliteDialect() {
       .for_update_skip_locked = "",
       // julianday has millisecond resolution; leases are seconds long.
       .now_micros = "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)",
+      .notify_jobs = nullptr,
   };
   return kDialect;
 }

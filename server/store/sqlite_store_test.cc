@@ -148,6 +148,15 @@ TEST(SqliteStoreTest, MigratingToV3BackfillsDigestsCountersAndLeases) {
   EXPECT_EQ(RawQuery(path, "SELECT MAX(seq) FROM jobs"), "8");
 }
 
+// One process per SQLite file publishes its job changes in memory: no
+// notifications, and callers poll.
+TEST(SqliteStoreTest, HasNoJobNotifications) {
+  auto store = OpenStore(FreshPath());
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->WaitForJobChanges(absl::Milliseconds(1)).status().code(),
+            absl::StatusCode::kUnimplemented);
+}
+
 // Threads hammer one store, and a second connection to the same file, with
 // version creation: numbering must stay dense and unique across
 // connections too.

@@ -182,6 +182,14 @@ class Store {
   // from every replica at any time. Returns how many it took.
   virtual absl::StatusOr<int64_t> ReclaimExpiredJobs(int max_attempts) = 0;
 
+  // Waits up to `timeout` until another writer (any replica) changes a job
+  // (queued, claimed, progress, cancel, end) and returns the changed job
+  // ids, possibly none: a wake-up hint, so that cancels, watches and idle
+  // workers react at once instead of at their next poll. UNIMPLEMENTED on
+  // engines without notifications (SQLite); callers then just poll.
+  virtual absl::StatusOr<std::vector<std::string>> WaitForJobChanges(
+      absl::Duration timeout) = 0;
+
   // --- Quota accounting ------------------------------------------------
   // Distinct prompt names of the tenant.
   virtual absl::StatusOr<int64_t> CountPrompts(
