@@ -10,6 +10,8 @@
 
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/common/process_tuning.h"
@@ -28,6 +30,13 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "ptune-server --backbone_dir DIR [--listen 0.0.0.0:8500] "
       "[--admin_key_file FILE] ...\nServes prompt tuning over gRPC.");
+  // --help lists the server's own flags (server/service/flags.cc), each with
+  // what it trades off; --helpfull adds gRPC's and abseil's.
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view path) {
+    return absl::StrContains(path, "service/flags.cc");
+  };
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
 
   // Block the signals before any thread starts, so that every thread

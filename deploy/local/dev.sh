@@ -162,7 +162,7 @@ main() {
         log "created the admin key $data_dir/admin.key"
       fi
       log "starting ptune-server (Ctrl-C stops it; state in $data_dir/ptune.db)"
-      log "admin key: export PTUNE_ADMIN_KEY=\$(cat $data_dir/admin.key)"
+      log "admin key (for ptune admin ...): export PTUNE_API_KEY=\$(cat $data_dir/admin.key)"
       exec "$BUILD_DIR/server/service/ptune-server" \
         --backbone_dir="$backbone" --data_dir="$data_dir" \
         --admin_key_file="$data_dir/admin.key" \
