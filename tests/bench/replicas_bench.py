@@ -30,9 +30,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def stubs(out):
+    import grpc_tools
     from grpc_tools import protoc
     proto_dir = os.path.join(ROOT, "proto")
-    rc = protoc.main(["protoc", f"-I{proto_dir}", f"--python_out={out}",
+    well_known = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
+    rc = protoc.main(["protoc", f"-I{proto_dir}", f"-I{well_known}", f"--python_out={out}",
                       f"--grpc_python_out={out}",
                       os.path.join(proto_dir, "ptune/v1/ptune.proto")])
     if rc != 0:
