@@ -21,7 +21,11 @@ absl::StatusOr<std::unique_ptr<JobQueue>> JobQueue::Create(store::Store* store,
     return absl::InvalidArgumentError("the job lease must be at least 1 second");
   }
   Options resolved = options;
-  if (resolved.owner.empty()) resolved.owner = DefaultOwner();
+  if (resolved.owner.empty()) {
+    resolved.owner = resolved.replica.empty()
+                         ? DefaultOwner()
+                         : absl::StrCat(resolved.replica, "/", store::NewId("").substr(0, 8));
+  }
   return std::unique_ptr<JobQueue>(new JobQueue(store, resolved));
 }
 
@@ -53,6 +57,11 @@ absl::StatusOr<store::Job> JobQueue::Cancel(const std::string& tenant_id,
 
 absl::StatusOr<int64_t> JobQueue::Reclaim() {
   return store_->ReclaimExpiredJobs(options_.max_attempts);
+}
+
+absl::StatusOr<int64_t> JobQueue::ReclaimPredecessors() {
+  if (options_.replica.empty()) return 0;
+  return store_->ReclaimPredecessorJobs(options_.replica, options_.owner, options_.max_attempts);
 }
 
 }  // namespace ptune::jobs

@@ -23,9 +23,15 @@ namespace ptune::jobs {
 class JobQueue {
  public:
   struct Options {
-    // Who claims: unique per process ("host/pid/random" by default, see
-    // DefaultOwner). It names the replica in job leases.
+    // Who claims: unique per process. Empty: "<replica>/<8 hex>" when
+    // `replica` is set, else DefaultOwner() ("host/pid/random").
     std::string owner;
+    // A stable name of this replica across its restarts (the pod name; the
+    // host for a single server on a SQLite file). With it, the replica takes
+    // back at once the jobs its previous process left running
+    // (ReclaimPredecessors) instead of waiting for their leases to expire.
+    // Two live processes must never share one.
+    std::string replica;
     // How long a claim holds without a heartbeat. A replica that dies
     // loses its jobs to another one after at most this long.
     absl::Duration lease = absl::Seconds(30);
@@ -55,6 +61,9 @@ class JobQueue {
   absl::StatusOr<store::Job> Cancel(const std::string& tenant_id, const std::string& job_id);
   // Store::ReclaimExpiredJobs with Options::max_attempts.
   absl::StatusOr<int64_t> Reclaim();
+  // At start-up: Store::ReclaimPredecessorJobs for Options::replica (0
+  // without one).
+  absl::StatusOr<int64_t> ReclaimPredecessors();
 
   store::Store* store() const { return store_; }
   const Options& options() const { return options_; }

@@ -39,7 +39,12 @@ ABSL_FLAG(int, job_lease_s, 30,
           "this); a replica that dies loses its jobs to another one after at most this "
           "long.");
 ABSL_FLAG(std::string, replica_id, "",
-          "This replica's name in job leases (default: hostname/pid/random).");
+          "A stable name of this replica across restarts (Kubernetes: the pod name). "
+          "Job leases are <replica_id>/<random>, and at start the replica takes back at "
+          "once the jobs its previous process left running. Never give two live "
+          "processes the same one. Default: the host name with a SQLite store (one "
+          "process per file); none with PostgreSQL (leases host/pid/random, taken over "
+          "after --job_lease_s).");
 ABSL_FLAG(bool, init_store, false,
           "Create a fresh store over an existing but empty (0-byte) SQLite file. Without "
           "it such a file (a botched restore) stops the start-up instead of silently "

@@ -10,6 +10,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
 #include "absl/synchronization/notification.h"
@@ -198,12 +199,24 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
                                                      c->loader.get(), c->observer.get()));
 
   // Jobs a crashed replica left running come back when their lease expires
-  // (the runner's reclaim), not at start-up: another replica may still hold
-  // them.
+  // (the runner's reclaim); those of this replica's own previous process
+  // (same --replica_id) at once. A single server on a SQLite file is its
+  // file's only process: its host name is a stable replica id.
+  std::string replica = options.replica_id;
+  if (replica.empty() && !absl::StartsWith(store_url, "postgres")) {
+    char host[256] = {0};
+    replica = gethostname(host, sizeof(host) - 1) == 0 && host[0] != '\0' ? host : "local";
+  }
   ASSIGN_OR_RETURN(c->queue, jobs::JobQueue::Create(c->store.get(),
-                                                    {.owner = options.replica_id,
+                                                    {.replica = replica,
                                                      .lease = options.job_lease,
                                                      .max_attempts = options.max_job_attempts}));
+  ASSIGN_OR_RETURN(const int64_t taken_back, c->queue->ReclaimPredecessors());
+  if (taken_back > 0) {
+    common::Log(common::LogLevel::kInfo, "server",
+                "took back the training jobs this replica's previous process left running",
+                {{"count", std::to_string(taken_back)}, {"replica", replica}});
+  }
   c->executor =
       std::make_unique<TrainingJobExecutor>(c->store.get(), c->engine.get(), c->backbone,
                                             c->metrics.get(), options.limits.max_labels);

@@ -51,7 +51,8 @@ class Server {
     // Training job leases: a replica that dies loses its jobs to another one
     // within this long (jobs::JobQueue::Options::lease).
     absl::Duration job_lease = absl::Seconds(30);
-    // This replica's name in job leases; empty: host/pid/random.
+    // A stable name of this replica across restarts (jobs::JobQueue::Options
+    // ::replica); empty: the host name for SQLite, none for PostgreSQL.
     std::string replica_id;
     // Create a fresh store over an existing but empty (0-byte) SQLite file
     // instead of refusing to start (store::OpenStore).

@@ -130,6 +130,11 @@ class CachingStore : public Store {
   absl::StatusOr<int64_t> StoredBytes(const std::string& tenant_id) override {
     return inner_->StoredBytes(tenant_id);
   }
+  absl::StatusOr<int64_t> ReclaimPredecessorJobs(const std::string& replica,
+                                                 const std::string& owner,
+                                                 int max_attempts) override {
+    return inner_->ReclaimPredecessorJobs(replica, owner, max_attempts);
+  }
   absl::StatusOr<std::vector<std::string>> WaitForJobChanges(absl::Duration timeout) override {
     return inner_->WaitForJobChanges(timeout);
   }

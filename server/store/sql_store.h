@@ -88,6 +88,9 @@ class SqlStore : public Store {
   absl::StatusOr<Job> CancelJob(const std::string& tenant_id, const std::string& id,
                                 const std::string& reason, absl::Time now) override;
   absl::StatusOr<int64_t> ReclaimExpiredJobs(int max_attempts) override;
+  absl::StatusOr<int64_t> ReclaimPredecessorJobs(const std::string& replica,
+                                                 const std::string& owner,
+                                                 int max_attempts) override;
   absl::StatusOr<std::vector<std::string>> WaitForJobChanges(absl::Duration timeout) override;
 
   absl::StatusOr<int64_t> CountPrompts(const std::string& tenant_id) override;
@@ -100,6 +103,9 @@ class SqlStore : public Store {
  private:
   SqlStore(std::unique_ptr<sql::ConnectionPool> pool, bool notifications)
       : pool_(std::move(pool)), notifications_(notifications) {}
+  // ReclaimExpiredJobs (replica empty) and ReclaimPredecessorJobs.
+  absl::StatusOr<int64_t> Reclaim(int max_attempts, const std::string& replica,
+                                  const std::string& owner);
   // GetPrompt (artifacts = true) and GetPromptMetadata (false).
   absl::StatusOr<PromptVersion> GetPromptRow(const std::string& tenant_id,
                                              const std::string& name,

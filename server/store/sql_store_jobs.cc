@@ -434,19 +434,42 @@ absl::StatusOr<Job> SqlStore::CancelJob(const std::string& tenant_id, const std:
 }
 
 absl::StatusOr<int64_t> SqlStore::ReclaimExpiredJobs(int max_attempts) {
+  return Reclaim(max_attempts, "", "");
+}
+
+absl::StatusOr<int64_t> SqlStore::ReclaimPredecessorJobs(const std::string& replica,
+                                                         const std::string& owner,
+                                                         int max_attempts) {
+  RETURN_IF_ERROR(internal::ValidateName("replica", replica));
+  return Reclaim(max_attempts, replica, owner);
+}
+
+absl::StatusOr<int64_t> SqlStore::Reclaim(int max_attempts, const std::string& replica,
+                                          const std::string& owner) {
   if (max_attempts < 1) return absl::InvalidArgumentError("max_attempts must be at least 1");
   return internal::RetryAborted([&]() -> absl::StatusOr<int64_t> {
     ASSIGN_OR_RETURN(sql::ConnectionPool::Lease c, pool_->Acquire());
     const sql::Dialect& d = c->dialect();
     ASSIGN_OR_RETURN(auto txn, Transaction::Start(c.get()));
     std::vector<Job> expired;
-    {
+    if (replica.empty()) {
       // Jobs from before leases existed have none: expired too.
       const std::string sql = absl::StrCat(
           "SELECT ", kJobMetaColumns,
           " FROM jobs WHERE state = 'running' AND (lease_expires_at IS NULL OR "
           "lease_expires_at < ", d.now_micros, ")", d.for_update);
       ASSIGN_OR_RETURN(Statement s, c->Prepare(sql.c_str()));
+      ASSIGN_OR_RETURN(expired, ReadJobs(s));
+    } else {
+      // Leases of an earlier incarnation of this replica ("<replica>/..."),
+      // whatever their expiry: that process is gone.
+      const std::string sql = absl::StrCat(
+          "SELECT ", kJobMetaColumns,
+          " FROM jobs WHERE state = 'running' AND substr(lease_owner, 1, ?) = ? "
+          "AND lease_owner <> ?", d.for_update);
+      ASSIGN_OR_RETURN(Statement s, c->Prepare(sql.c_str()));
+      const std::string prefix = replica + "/";
+      s.BindAll(static_cast<int64_t>(prefix.size()), prefix, owner);
       ASSIGN_OR_RETURN(expired, ReadJobs(s));
     }
     const absl::Time now = absl::Now();

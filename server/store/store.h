@@ -181,6 +181,13 @@ class Store {
   // when they have now been cut short `max_attempts` times. Safe to call
   // from every replica at any time. Returns how many it took.
   virtual absl::StatusOr<int64_t> ReclaimExpiredJobs(int max_attempts) = 0;
+  // The same, at once and whatever their expiry, for the running jobs whose
+  // lease owner is "<replica>/..." but not `owner`: leases of an earlier
+  // process of this same replica (a restarted container of one pod, a
+  // restarted single server), which cannot still be running them.
+  virtual absl::StatusOr<int64_t> ReclaimPredecessorJobs(const std::string& replica,
+                                                         const std::string& owner,
+                                                         int max_attempts) = 0;
 
   // Waits up to `timeout` until another writer (any replica) changes a job
   // (queued, claimed, progress, cancel, end) and returns the changed job

@@ -651,6 +651,28 @@ TEST_P(StoreTest, ReclaimFailsAJobAfterMaxAttemptsAndHonoursCancel) {
   EXPECT_EQ(store_->GetJob(a_.id, doomed.id)->state, JobState::kCancelled);
 }
 
+TEST_P(StoreTest, AReplicaTakesBackItsPredecessorsJobsAtOnce) {
+  Tenant wide = a_;
+  wide.quotas.max_concurrent_jobs = 10;
+  ASSERT_TRUE(store_->UpdateTenant(wide).ok());
+  const Job mine = Submit(a_, "p");
+  const Job sibling = Submit(a_, "q");
+  ASSERT_TRUE(store_->ClaimJob("pod-a/1111", absl::Seconds(30))->has_value());
+  ASSERT_TRUE(store_->ClaimJob("pod-ab/2222", absl::Seconds(30))->has_value());
+  // pod-a restarted as pod-a/3333: its old lease goes back now, long before
+  // it expires; pod-ab (another replica whose name shares the prefix) keeps
+  // its job.
+  EXPECT_EQ(*store_->ReclaimPredecessorJobs("pod-a", "pod-a/3333", 3), 1);
+  auto requeued = store_->GetJob(a_.id, mine.id);
+  EXPECT_EQ(requeued->state, JobState::kQueued);
+  EXPECT_EQ(requeued->attempts, 1);
+  EXPECT_EQ(store_->GetJob(a_.id, sibling.id)->state, JobState::kRunning);
+  EXPECT_EQ(*store_->ReclaimPredecessorJobs("pod-a", "pod-a/3333", 3), 0);
+  auto again = store_->ClaimJob("pod-a/3333", absl::Seconds(30));
+  ASSERT_TRUE(again.ok() && again->has_value());
+  EXPECT_EQ(*store_->ReclaimPredecessorJobs("pod-a", "pod-a/3333", 3), 0);  // its own
+}
+
 TEST_P(StoreTest, SubmitTrainingIsAllOrNothing) {
   Tenant small = a_;
   small.quotas.max_stored_bytes = 1000;
