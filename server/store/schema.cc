@@ -123,6 +123,19 @@ CREATE INDEX jobs_by_lease ON jobs (state, lease_expires_at);
 CREATE INDEX prompt_versions_by_job ON prompt_versions (job_id);
 )sql";
 
+// Dataset contents in parts of at most kDatasetPartBytes (sql_store.cc),
+// so that a dataset of hundreds of MiB goes in and out of the database one
+// part at a time instead of as one value that the engine and the store
+// both hold whole. Rows written before v4 keep their content column.
+constexpr char kV4DatasetParts[] = R"sql(
+CREATE TABLE dataset_parts (
+  dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+  part BIGINT NOT NULL,
+  bytes {blob} NOT NULL,
+  PRIMARY KEY (dataset_id, part)
+);
+)sql";
+
 // Digests of the rows written before v3.
 absl::Status BackfillDigests(sql::Connection& c) {
   struct Row {
@@ -213,6 +226,7 @@ const std::vector<Migration>& Migrations() {
       {1, kV1Tables, nullptr},
       {2, kV2Indexes, nullptr},
       {3, kV3ManyWriters, BackfillDigests},
+      {4, kV4DatasetParts, nullptr},
   };
   return *kMigrations;
 }

@@ -142,6 +142,10 @@ absl::Status CheckStoredBytes(sql::Connection& c, const Tenant& tenant, int64_t 
   return auth::CheckStorageQuota(stored, additional, tenant.quotas.max_stored_bytes);
 }
 
+// Parts of dataset content (schema v4): one statement moves at most this
+// much, so neither side holds a second whole copy of a large dataset.
+constexpr size_t kDatasetPartBytes = size_t{4} << 20;
+
 absl::StatusOr<Dataset> InsertDataset(sql::Connection& c, const Dataset& dataset) {
   RETURN_IF_ERROR(ValidateTenantAndName(dataset.tenant_id, "dataset name", dataset.name));
   RETURN_IF_ERROR(ValidateTask(dataset.task));
@@ -155,10 +159,20 @@ absl::StatusOr<Dataset> InsertDataset(sql::Connection& c, const Dataset& dataset
   row.created_at = absl::Now();
   const std::string sql = absl::StrCat("INSERT INTO datasets (", kDatasetColumns,
                                        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  ASSIGN_OR_RETURN(Statement s, c.Prepare(sql.c_str()));
-  s.BindAll(row.id, row.tenant_id, row.name, row.task, row.format, Blob{row.content},
-            row.size_bytes, row.example_count, row.created_at, row.digest);
-  RETURN_IF_ERROR(s.Run());
+  {
+    ASSIGN_OR_RETURN(Statement s, c.Prepare(sql.c_str()));
+    s.BindAll(row.id, row.tenant_id, row.name, row.task, row.format, Blob{""},
+              row.size_bytes, row.example_count, row.created_at, row.digest);
+    RETURN_IF_ERROR(s.Run());
+  }
+  const absl::string_view content = row.content;
+  for (size_t offset = 0, part = 0; offset < content.size(); offset += kDatasetPartBytes, ++part) {
+    ASSIGN_OR_RETURN(Statement s, c.Prepare("INSERT INTO dataset_parts (dataset_id, part, bytes) "
+                                            "VALUES (?, ?, ?)"));
+    s.BindAll(row.id, static_cast<int64_t>(part),
+              Blob{content.substr(offset, kDatasetPartBytes)});
+    RETURN_IF_ERROR(s.Run());
+  }
   return row;
 }
 
@@ -346,7 +360,26 @@ absl::StatusOr<Dataset> SqlStore::GetDataset(const std::string& tenant_id,
   s.BindAll(tenant_id, id);
   ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return absl::NotFoundError(absl::StrCat("dataset ", id, " not found"));
-  return ReadDataset(s);
+  Dataset dataset = ReadDataset(s);
+  if (!dataset.content.empty()) return dataset;  // written before schema v4
+  dataset.content.reserve(static_cast<size_t>(dataset.size_bytes));
+  // One part per statement: the engine holds at most one part besides the
+  // content being assembled.
+  for (int64_t part = 0; static_cast<int64_t>(dataset.content.size()) < dataset.size_bytes;
+       ++part) {
+    ASSIGN_OR_RETURN(Statement p, c->Prepare("SELECT bytes FROM dataset_parts "
+                                             "WHERE dataset_id = ? AND part = ?"));
+    p.BindAll(id, part);
+    ASSIGN_OR_RETURN(bool found, p.Step());
+    if (!found) {
+      return absl::DataLossError(absl::StrCat("dataset ", id, " is missing part ", part));
+    }
+    dataset.content += p.Text(0);
+  }
+  if (static_cast<int64_t>(dataset.content.size()) != dataset.size_bytes) {
+    return absl::DataLossError(absl::StrCat("dataset ", id, " has the wrong size"));
+  }
+  return dataset;
 }
 
 absl::StatusOr<std::vector<Dataset>> SqlStore::ListDatasets(const std::string& tenant_id) {

@@ -126,6 +126,8 @@ TEST(SqliteStoreTest, MigratingToV3BackfillsDigestsCountersAndLeases) {
   RawQuery(path, absl::StrCat("INSERT INTO prompt_versions VALUES ('", tenant_id,
                               "', 'p', 4, 'ready', 'classify', '{}', '[]', '{}', "
                               "X'0102', '{}', 'job_x', 4, 0)"));
+  RawQuery(path, absl::StrCat("INSERT INTO datasets VALUES ('ds_x', '", tenant_id,
+                              "', 'old', 'classify', 'jsonl', X'6869', 2, 1, 0)"));
   RawQuery(path, absl::StrCat("INSERT INTO jobs VALUES ('job_x', 7, '", tenant_id,
                               "', 'p', 4, 'running', '', '{}', 0, 0, NULL, '{}', "
                               "X'', 0, 0)"));
@@ -133,6 +135,10 @@ TEST(SqliteStoreTest, MigratingToV3BackfillsDigestsCountersAndLeases) {
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ((*store)->GetPromptMetadata(tenant_id, "p", 4)->digest,
             ArtifactDigest(std::string("\x01\x02"), "{}"));
+  auto old_dataset = (*store)->GetDataset(tenant_id, "ds_x");  // content in its own column
+  ASSERT_TRUE(old_dataset.ok()) << old_dataset.status();
+  EXPECT_EQ(old_dataset->content, "hi");
+  EXPECT_EQ(old_dataset->digest, Sha256Hex("hi"));
   ASSERT_TRUE((*store)->DeletePrompt(tenant_id, "p").ok());
   PromptVersion next;
   next.tenant_id = tenant_id;

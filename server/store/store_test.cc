@@ -319,6 +319,31 @@ TEST_P(StoreTest, DatasetCrudAndIsolation) {
             absl::StatusCode::kNotFound);
 }
 
+// Large datasets move in parts (4 MiB each): one more than two whole parts
+// comes back byte for byte.
+TEST_P(StoreTest, ALargeDatasetRoundTripsInParts) {
+  Tenant big = a_;
+  big.quotas.max_stored_bytes = int64_t{1} << 30;
+  ASSERT_TRUE(store_->UpdateTenant(big).ok());
+  Dataset d;
+  d.tenant_id = a_.id;
+  d.name = "large";
+  d.task = "classify";
+  d.format = "jsonl";
+  d.content.resize((size_t{8} << 20) + 1);
+  for (size_t i = 0; i < d.content.size(); ++i) d.content[i] = static_cast<char>(i * 131 % 251);
+  auto created = store_->CreateDataset(d);
+  ASSERT_TRUE(created.ok()) << created.status();
+  auto got = store_->GetDataset(a_.id, created->id);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->size_bytes, static_cast<int64_t>(d.content.size()));
+  EXPECT_TRUE(got->content == d.content);
+  EXPECT_EQ(got->digest, Sha256Hex(d.content));
+  EXPECT_EQ(*store_->StoredBytes(a_.id), static_cast<int64_t>(d.content.size()));
+  ASSERT_TRUE(store_->DeleteDataset(a_.id, created->id).ok());
+  EXPECT_EQ(*store_->StoredBytes(a_.id), 0);
+}
+
 TEST_P(StoreTest, PromptVersionsNumberAndLatestReady) {
   PromptVersion v1 = NewPrompt(a_, "sentiment", PromptState::kReady);
   PromptVersion v2 = NewPrompt(a_, "sentiment", PromptState::kReady);
