@@ -192,6 +192,53 @@ TEST_F(ReplicasTest, AKilledReplicasJobFinishesElsewhere) {
   EXPECT_EQ(served.exit_code(), 0) << served.DebugString();
 }
 
+// One tenant at its prompt quota, TrainPrompt for new names sent at once
+// to all three replicas: the quota check is in the submitting transaction,
+// so exactly as many names as the quota allows get a job.
+TEST_F(ReplicasTest, QuotasHoldUnderConcurrentTrainPromptOnDifferentReplicas) {
+  absl::StatusOr<Tenant> alice = replica(0).CreateTenant("alice");
+  ASSERT_TRUE(alice.ok()) << alice.status();
+  ASSERT_EQ(replica(0)
+                .Cli(replica(0).admin_key(), {"admin", "set-quota", alice->id, "--max_prompts", "2"})
+                .exit_code(),
+            0);
+  std::vector<std::unique_ptr<Subprocess>> calls;
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < kReplicas; ++i) {
+      auto call = replica(i).StartCli(
+          alice->key,
+          {"train", "--name", absl::StrCat("p", round, "_", i), "--task", "classify", "--train",
+           Example("sentiment.tsv"), "--epochs", "1", "--length", "4", "--json"},
+          absl::StrCat("quota-", round, "-", i));
+      ASSERT_TRUE(call.ok()) << call.status();
+      calls.push_back(*std::move(call));
+    }
+  }
+  int accepted = 0, refused = 0;
+  for (auto& call : calls) {
+    const std::optional<ExitStatus> ended = call->Wait(absl::Seconds(120));
+    ASSERT_TRUE(ended.has_value());
+    const std::string err = ReadFileOrEmpty(call->stderr_path());
+    if (ended->exited && ended->code == 0) {
+      ++accepted;
+    } else {
+      EXPECT_NE(err.find("RESOURCE_EXHAUSTED"), std::string::npos) << err;
+      ++refused;
+    }
+  }
+  EXPECT_EQ(accepted, 2);
+  EXPECT_EQ(refused, 4);
+  const CommandResult listed = replica(2).Cli(alice->key, {"prompts", "list", "--json"});
+  ASSERT_EQ(listed.exit_code(), 0) << listed.DebugString();
+  absl::StatusOr<std::vector<json>> lines = JsonLines(listed.out);
+  ASSERT_TRUE(lines.ok());
+  size_t prompts = 0;
+  for (const json& line : *lines) {
+    prompts += line.contains("prompts") ? line["prompts"].size() : 1;
+  }
+  EXPECT_EQ(prompts, 2u) << listed.out;
+}
+
 // Every replica restarted in turn (SIGTERM: drain, hand jobs back, exit;
 // then start again) while a client sends Classify calls over all of them,
 // moving to the next replica on UNAVAILABLE as a gRPC client with several
