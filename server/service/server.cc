@@ -126,6 +126,9 @@ struct Server::Components {
   absl::Notification stop_gauges;
   std::atomic<bool> shut_down{false};
   std::atomic<bool> draining{false};
+  // Stops the job runner (its jobs go back to the queue); started by Drain
+  // or Shutdown, joined by Shutdown.
+  std::thread stop_jobs;
 
   void RefreshGauges() {
     const engine::CacheStats cache = engine->cache_stats();
@@ -305,6 +308,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
 void Server::Drain(absl::Duration period) {
   if (c_ == nullptr || c_->shut_down.load() || c_->draining.exchange(true)) return;
   c_->grpc->GetHealthCheckService()->SetServingStatus(false);
+  // Training stops now, not after the drain: the jobs go back to the queue
+  // with their last checkpoint, and another replica takes them at once.
+  Components* raw = c_.get();
+  c_->stop_jobs = std::thread([raw] { raw->runner->Stop(); });
   common::Log(common::LogLevel::kInfo, "server", "draining",
               {{"drain_s", absl::StrCat(absl::ToDoubleSeconds(period))}});
   absl::SleepFor(period);
@@ -317,11 +324,14 @@ void Server::Shutdown() {
   c_->prompt_service->EndWatches();
   // Running jobs stop at their next step and go back to the queue with
   // their last epoch checkpoint, while in-flight calls finish.
-  std::thread stop_jobs([this] { c_->runner->Stop(); });
+  if (!c_->stop_jobs.joinable()) {
+    Components* raw = c_.get();
+    c_->stop_jobs = std::thread([raw] { raw->runner->Stop(); });
+  }
   // New calls are refused at once; in-flight calls get the grace period.
   c_->grpc->Shutdown(std::chrono::system_clock::now() +
                      absl::ToChronoMilliseconds(c_->options.shutdown_grace));
-  stop_jobs.join();
+  c_->stop_jobs.join();
   c_->engine->Shutdown();
   c_->stop_gauges.Notify();
   if (c_->gauges.joinable()) c_->gauges.join();

@@ -103,8 +103,10 @@ class Server {
   ~Server();
 
   // Turns health NOT_SERVING (for good: the stall watchdog no longer
-  // changes it) and keeps serving for `period`, so that clients and load
-  // balancers move to other replicas while every call still succeeds.
+  // changes it), stops training (running jobs go back to the queue with
+  // their last checkpoint, for another replica to take at once) and keeps
+  // serving for `period`, so that clients and load balancers move to other
+  // replicas while every call still succeeds.
   void Drain(absl::Duration period);
 
   // Stops accepting calls, lets in-flight calls finish within the grace
