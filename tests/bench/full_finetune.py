@@ -18,18 +18,7 @@ import json
 import random
 import time
 
-
-def read_tsv(path, limit=None):
-    texts, labels = [], []
-    with open(path, encoding="utf-8") as f:
-        header = f.readline().rstrip("\n").split("\t")
-        ti, li = header.index("sentence"), header.index("label")
-        for line in f:
-            cols = line.rstrip("\n").split("\t")
-            if len(cols) > max(ti, li):
-                texts.append(cols[ti])
-                labels.append(cols[li])
-    return texts, labels
+from bench_data import read_sentence_tsv
 
 
 def main():
@@ -55,7 +44,7 @@ def main():
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
     torch.manual_seed(args.seed)
-    train_x, train_y = read_tsv(args.train)
+    train_x, train_y = read_sentence_tsv(args.train)
     if args.train_examples:
         order = list(range(len(train_x)))
         random.shuffle(order)
@@ -63,8 +52,8 @@ def main():
         train_x, train_y = [train_x[i] for i in order], [train_y[i] for i in order]
     labels = sorted(set(train_y))
     index = {l: i for i, l in enumerate(labels)}
-    valid_x, valid_y = read_tsv(args.valid)
-    test_x, test_y = read_tsv(args.test)
+    valid_x, valid_y = read_sentence_tsv(args.valid)
+    test_x, test_y = read_sentence_tsv(args.test)
 
     tok = AutoTokenizer.from_pretrained(args.backbone)
     model = AutoModelForSequenceClassification.from_pretrained(args.backbone,

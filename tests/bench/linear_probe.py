@@ -20,20 +20,9 @@ import os
 import subprocess
 import time
 
+from bench_data import read_sentence_tsv
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def read_tsv(path):
-    texts, labels = [], []
-    with open(path, encoding="utf-8") as f:
-        header = f.readline().rstrip("\n").split("\t")
-        ti, li = header.index("sentence"), header.index("label")
-        for line in f:
-            cols = line.rstrip("\n").split("\t")
-            if len(cols) > max(ti, li):
-                texts.append(cols[ti])
-                labels.append(cols[li])
-    return texts, labels
 
 
 def embed(args, texts):
@@ -58,7 +47,7 @@ def main():
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, f1_score
 
-    data = {name: read_tsv(getattr(args, name)) for name in ("train", "valid", "test")}
+    data = {name: read_sentence_tsv(getattr(args, name)) for name in ("train", "valid", "test")}
     train_set = set(data["train"][0])
     for name in ("valid", "test"):
         overlap = sum(t in train_set for t in data[name][0])

@@ -1,0 +1,15 @@
+"""Readers of the benchmark data in ../shared/data, shared by the scripts here."""
+
+
+def read_sentence_tsv(path):
+    """(texts, labels) of a TSV with a header naming `sentence` and `label` (SST-2)."""
+    texts, labels = [], []
+    with open(path, encoding="utf-8") as f:
+        header = f.readline().rstrip("\n").split("\t")
+        ti, li = header.index("sentence"), header.index("label")
+        for line in f:
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) > max(ti, li):
+                texts.append(cols[ti])
+                labels.append(cols[li])
+    return texts, labels
