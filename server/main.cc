@@ -14,6 +14,8 @@
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+#include "server/common/log.h"
 #include "server/common/process_tuning.h"
 #include "server/platform/blas_kernel.h"
 #include "server/service/flags.h"
@@ -46,27 +48,34 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::cerr << "ptune-server: " << ptune::common::ApplyCpuTuning({}) << "\n";
-
+  using ptune::common::Log;
+  using ptune::common::LogLevel;
   absl::StatusOr<ptune::service::Server::Options> options =
       ptune::service::ServerOptionsFromFlags();
   if (!options.ok()) {
-    std::cerr << "ptune-server: " << options.status().message() << "\n";
+    Log(LogLevel::kError, "server", "bad flags", {{"error", std::string(options.status().message())}});
     return 2;
   }
+  Log(LogLevel::kInfo, "server", "cpu tuning", {{"applied", ptune::common::ApplyCpuTuning({})}});
   absl::StatusOr<std::unique_ptr<ptune::service::Server>> server =
       ptune::service::Server::BuildAndStart(*options);
   if (!server.ok()) {
-    std::cerr << "ptune-server: " << server.status() << "\n";
+    Log(LogLevel::kError, "server", "start-up failed", {{"error", server.status().ToString()}});
     return 1;
   }
-  // Machine-readable start line for scripts and tests.
-  std::cout << "ptune-server listening grpc_port=" << (*server)->grpc_port()
-            << " metrics_port=" << (*server)->metrics_port() << std::endl;
+  // The machine-readable start line for scripts and tests, on stdout: JSON
+  // like every other line, with the ports the kernel picked for port 0.
+  std::cout << nlohmann::ordered_json{{"level", "info"},
+                                      {"component", "server"},
+                                      {"msg", "listening"},
+                                      {"grpc_port", (*server)->grpc_port()},
+                                      {"metrics_port", (*server)->metrics_port()}}
+                   .dump()
+            << std::endl;
 
   int signal = 0;
   sigwait(&signals, &signal);
-  std::cerr << "ptune-server: signal " << signal << ", shutting down\n";
+  Log(LogLevel::kInfo, "server", "shutting down", {{"signal", std::to_string(signal)}});
   // Shutdown waits for in-flight calls (at most the grace period), running
   // jobs (they stop at their next step) and the executor's current turn. A
   // turn that never ends must not keep the process alive past Kubernetes'
@@ -75,12 +84,13 @@ int main(int argc, char** argv) {
   const absl::Duration hard_limit = options->drain + options->shutdown_grace + kShutdownMargin;
   std::thread([hard_limit] {
     absl::SleepFor(hard_limit);
-    std::cerr << "ptune-server: shutdown did not finish within "
-              << absl::FormatDuration(hard_limit) << "; exiting now\n";
+    ptune::common::Log(ptune::common::LogLevel::kError, "server",
+                       "shutdown did not finish in time; exiting now",
+                       {{"limit", absl::FormatDuration(hard_limit)}});
     std::_Exit(1);
   }).detach();
   (*server)->Drain(options->drain);
   (*server)->Shutdown();
-  std::cerr << "ptune-server: stopped\n";
+  Log(LogLevel::kInfo, "server", "stopped");
   return 0;
 }

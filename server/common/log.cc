@@ -1,5 +1,7 @@
 #include "server/common/log.h"
 
+#include <atomic>
+
 #include <cstdio>
 #include <mutex>
 
@@ -10,8 +12,23 @@
 
 namespace ptune::common {
 
+namespace {
+std::atomic<int> min_level{static_cast<int>(LogLevel::kInfo)};
+}  // namespace
+
+void SetMinLogLevel(LogLevel level) { min_level.store(static_cast<int>(level)); }
+
+bool ParseLogLevel(absl::string_view name, LogLevel* level) {
+  if (name == "info") *level = LogLevel::kInfo;
+  else if (name == "warning") *level = LogLevel::kWarning;
+  else if (name == "error") *level = LogLevel::kError;
+  else return false;
+  return true;
+}
+
 void Log(LogLevel level, absl::string_view component, absl::string_view message,
          const std::vector<std::pair<std::string, std::string>>& fields) {
+  if (static_cast<int>(level) < min_level.load()) return;
   nlohmann::ordered_json line;
   line["ts"] = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   line["level"] = level == LogLevel::kInfo      ? "info"

@@ -17,8 +17,14 @@ namespace ptune::common {
 enum class LogLevel { kInfo, kWarning, kError };
 
 // `fields` are extra string members of the object ("job_id", "...").
+// Lines below the minimum level (SetMinLogLevel) are dropped.
 void Log(LogLevel level, absl::string_view component, absl::string_view message,
          const std::vector<std::pair<std::string, std::string>>& fields = {});
+
+// The least severe level written (default: info). Thread-safe.
+void SetMinLogLevel(LogLevel level);
+// "info" | "warning" | "error".
+bool ParseLogLevel(absl::string_view name, LogLevel* level);
 
 }  // namespace ptune::common
 

@@ -4,6 +4,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "server/common/log.h"
 #include "server/common/status_macros.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:8500",
@@ -29,6 +30,9 @@ ABSL_FLAG(int, store_cache_ttl_ms, 2000,
           "How long serving trusts a cached API key, tenant or prompt-version lookup, so "
           "a warm Classify touches no database. A key revoked or a prompt deleted on "
           "another replica stops working here within this bound (at once on this one).");
+ABSL_FLAG(std::string, log_level, "info",
+          "Least severe log line written: info, warning or error. Every line is one JSON "
+          "object on stderr.");
 ABSL_FLAG(int, drain_s, 0,
           "After SIGTERM, keep serving this long with health NOT_SERVING before "
           "refusing new calls, so that load balancers and clients move away first and "
@@ -205,6 +209,11 @@ absl::StatusOr<Server::Options> ServerOptionsFromFlags() {
   }
   o.job_lease = absl::Seconds(absl::GetFlag(FLAGS_job_lease_s));
   o.replica_id = absl::GetFlag(FLAGS_replica_id);
+  common::LogLevel level;
+  if (!common::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    return absl::InvalidArgumentError("--log_level must be info, warning or error");
+  }
+  common::SetMinLogLevel(level);
   if (absl::GetFlag(FLAGS_drain_s) < 0 || absl::GetFlag(FLAGS_drain_s) > 600) {
     return absl::InvalidArgumentError("--drain_s must be in 0..600");
   }

@@ -10,7 +10,7 @@ $ROOT/build/server/service/ptune-server --backbone_dir=$B --data_dir=$D --admin_
   --listen=127.0.0.1:0 --metrics_listen= > $D/out 2> $D/err &
 PID=$!
 until grep -q grpc_port $D/out; do sleep 0.2; done
-PORT=$(sed -n 's/.*grpc_port=\([0-9]*\).*/\1/p' $D/out)
+PORT=$(sed -n 's/.*"grpc_port":\([0-9]*\).*/\1/p' $D/out)
 export PTUNE_ADDR=127.0.0.1:$PORT PTUNE_API_KEY=$(cat $D/admin.key)
 P=$ROOT/build/client/ptune
 T=$($P admin create-tenant probe --max_stored_bytes 2000000000 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')

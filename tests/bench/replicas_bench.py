@@ -53,7 +53,7 @@ def start_server(args, work, i, admin_key_file):
          f"--data_dir={work}"],
         stdout=subprocess.PIPE, stderr=log, text=True)
     for line in proc.stdout:
-        m = re.search(r"grpc_port=(\d+)", line)
+        m = re.search(r'"grpc_port":(\d+)', line)
         if m:
             return proc, f"127.0.0.1:{m.group(1)}"
     sys.exit(f"replica {i} did not start; see {log.name}")

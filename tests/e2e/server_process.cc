@@ -31,7 +31,7 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   std::unique_ptr<ServerProcess> server(new ServerProcess(std::move(*child)));
 
   static const std::regex kListening(
-      "ptune-server listening grpc_port=([0-9]+) metrics_port=([0-9]+)");
+      "\"msg\":\"listening\",\"grpc_port\":([0-9]+),\"metrics_port\":([0-9]+)");
   const absl::Time deadline = absl::Now() + options.start_timeout;
   while (true) {
     const std::string out = ReadFileOrEmpty(base + ".out");

@@ -1,6 +1,7 @@
 // The real ptune-server binary as a child process on loopback ports (port 0:
 // the kernel picks them; the ports are read from the server's start line
-// "ptune-server listening grpc_port=N metrics_port=M" on stdout).
+// {"level":"info","component":"server","msg":"listening","grpc_port":N,
+// "metrics_port":M} on stdout).
 #ifndef PTUNE_TESTS_E2E_SERVER_PROCESS_H_
 #define PTUNE_TESTS_E2E_SERVER_PROCESS_H_
 
