@@ -47,9 +47,9 @@ namespace ptune::jobs {
 class JobRunner {
  public:
   struct Options {
-    // Worker threads, i.e. jobs this process runs at once (the queue's
-    // max_running_jobs also caps them). Each running job holds its training
-    // state in memory.
+    // Worker threads, i.e. jobs this replica runs at once (each tenant's
+    // max_concurrent_jobs caps it across all replicas, in the store). Each
+    // running job holds its training state in memory.
     int concurrency = 1;
     // How long an idle worker sleeps before looking at the store again.
     // Submit, Cancel and finished jobs wake workers at once, so this only
