@@ -180,22 +180,23 @@ void JobRunner::RunOne(store::Job job) {
     }
   }
   FlushProgress(*running);  // the last progress, before the end is recorded
-  {
-    absl::MutexLock lock(&mu_);
-    running_.erase(job.id);
-  }
   if (running->lease_lost.load()) {
     // Another replica owns the job now; anything written here would be
     // refused (fencing), and must not be attempted.
     LogError(absl::StrCat("job ", job.id), absl::AbortedError("lease lost; run abandoned"));
-    Wake();
-    return;
-  }
-  absl::StatusOr<store::Job> ended = Conclude(job, outcome, running->user_cancel.load());
-  if (ended.ok()) {
-    Publish(JobEvent::Kind::kStateChanged, *std::move(ended));
   } else {
-    LogError(absl::StrCat("recording the end of job ", job.id), ended.status());
+    absl::StatusOr<store::Job> ended = Conclude(job, outcome, running->user_cancel.load());
+    if (ended.ok()) {
+      Publish(JobEvent::Kind::kStateChanged, *std::move(ended));
+    } else {
+      LogError(absl::StrCat("recording the end of job ", job.id), ended.status());
+    }
+  }
+  {
+    // Only now: until its end is published, watchers hear of this job from
+    // this runner, not also from the poll for jobs running elsewhere.
+    absl::MutexLock lock(&mu_);
+    running_.erase(job.id);
   }
   Wake();  // a slot is free
 }
@@ -262,6 +263,12 @@ void JobRunner::PollRemoteJobs() {
   for (const auto& [id, seen] : to_poll) {
     absl::StatusOr<store::Job> fresh = store_->GetJob(seen.tenant_id, id);
     if (!fresh.ok()) continue;
+    // Claimed by this runner a moment ago (not yet registered as running
+    // here): it publishes its own events.
+    if (fresh->state == store::JobState::kRunning &&
+        fresh->lease_owner == queue_->options().owner) {
+      continue;
+    }
     const bool state_changed = StateKey(*fresh) != seen.state_key;
     if (!state_changed && fresh->progress_json == seen.progress_json) continue;
     const bool progress_only = !state_changed;
