@@ -620,11 +620,11 @@ TEST_P(StoreTest, ConcurrentClaimersNeverShareAJob) {
 
 TEST_P(StoreTest, ReclaimTakesExpiredLeasesAndFencesTheOldOwner) {
   const Job job = Submit(a_, "p");
-  auto first = store_->ClaimJob("dead-replica", absl::Milliseconds(300));
+  auto first = store_->ClaimJob("dead-replica", absl::Milliseconds(1500));
   ASSERT_TRUE(first.ok() && first->has_value());
   ASSERT_TRUE(store_->SaveJobProgress(a_.id, job.id, JobLease::Of(**first), "{}", "epoch-1").ok());
-  EXPECT_EQ(*store_->ReclaimExpiredJobs(3), 0);  // still leased
-  absl::SleepFor(absl::Milliseconds(600));
+  EXPECT_EQ(*store_->ReclaimExpiredJobs(3), 0);  // still leased (a loaded machine too)
+  absl::SleepFor(absl::Milliseconds(2000));
   EXPECT_EQ(*store_->ReclaimExpiredJobs(3), 1);
   auto requeued = store_->GetJob(a_.id, job.id);
   EXPECT_EQ(requeued->state, JobState::kQueued);
