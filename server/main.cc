@@ -15,7 +15,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
-#include "server/common/log.h"
+#include "server/logging/log.h"
 #include "server/common/process_tuning.h"
 #include "server/platform/blas_kernel.h"
 #include "server/service/flags.h"
@@ -48,8 +48,8 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  using ptune::common::Log;
-  using ptune::common::LogLevel;
+  using ptune::logging::Log;
+  using ptune::logging::LogLevel;
   absl::StatusOr<ptune::service::Server::Options> options =
       ptune::service::ServerOptionsFromFlags();
   if (!options.ok()) {
@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
   const absl::Duration hard_limit = options->drain + options->shutdown_grace + kShutdownMargin;
   std::thread([hard_limit] {
     absl::SleepFor(hard_limit);
-    ptune::common::Log(ptune::common::LogLevel::kError, "server",
+    ptune::logging::Log(ptune::logging::LogLevel::kError, "server",
                        "shutdown did not finish in time; exiting now",
                        {{"limit", absl::FormatDuration(hard_limit)}});
     std::_Exit(1);

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <exception>
-#include <iostream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/common/status_macros.h"
+#include "server/logging/log.h"
 
 namespace ptune::jobs {
 namespace {
@@ -15,7 +15,7 @@ namespace {
 constexpr char kUserCancelReason[] = "cancelled by the user";
 
 void LogError(absl::string_view what, const absl::Status& status) {
-  std::cerr << "ptune jobs: " << what << ": " << status << std::endl;
+  logging::Log(logging::LogLevel::kError, "jobs", what, {{"error", status.ToString()}});
 }
 
 // The part of a job whose change is a kStateChanged event.

@@ -4,7 +4,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
-#include "server/common/log.h"
+#include "server/logging/log.h"
 #include "server/common/status_macros.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:8500",
@@ -209,11 +209,11 @@ absl::StatusOr<Server::Options> ServerOptionsFromFlags() {
   }
   o.job_lease = absl::Seconds(absl::GetFlag(FLAGS_job_lease_s));
   o.replica_id = absl::GetFlag(FLAGS_replica_id);
-  common::LogLevel level;
-  if (!common::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+  logging::LogLevel level;
+  if (!logging::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
     return absl::InvalidArgumentError("--log_level must be info, warning or error");
   }
-  common::SetMinLogLevel(level);
+  logging::SetMinLogLevel(level);
   if (absl::GetFlag(FLAGS_drain_s) < 0 || absl::GetFlag(FLAGS_drain_s) > 600) {
     return absl::InvalidArgumentError("--drain_s must be in 0..600");
   }

@@ -4,7 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "server/common/log.h"
+#include "server/logging/log.h"
 #include "server/store/store.h"
 
 namespace ptune::service {
@@ -38,7 +38,7 @@ grpc::Status ClientStatus(const absl::Status& status, absl::string_view method) 
                      code == absl::StatusCode::kDataLoss;
   if (!fault && !LeaksInternals(status.message())) return ToGrpcStatus(status);
   const std::string request_id = store::NewId("req_");
-  common::Log(common::LogLevel::kError, "service", "call failed",
+  logging::Log(logging::LogLevel::kError, "service", "call failed",
               {{"method", std::string(method)},
                {"request_id", request_id},
                {"code", std::string(CodeName(static_cast<grpc::StatusCode>(code)))},

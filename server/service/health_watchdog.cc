@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "server/common/log.h"
+#include "server/logging/log.h"
 
 namespace ptune::service {
 
@@ -15,10 +15,10 @@ bool HealthWatchdog::Check() {
     serving_ = serving;
   }
   if (serving) {
-    common::Log(common::LogLevel::kInfo, "watchdog",
+    logging::Log(logging::LogLevel::kInfo, "watchdog",
                 "the device executor is making progress again: health SERVING");
   } else {
-    common::Log(common::LogLevel::kError, "watchdog",
+    logging::Log(logging::LogLevel::kError, "watchdog",
                 "the device executor is stuck in one turn: health NOT_SERVING",
                 {{"turn_seconds", std::to_string(absl::ToDoubleSeconds(turn))},
                  {"stall_timeout_seconds",

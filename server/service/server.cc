@@ -18,7 +18,7 @@
 #include "server/auth/rate_limiter.h"
 #include "server/backbone/backbone.h"
 #include "server/common/files.h"
-#include "server/common/log.h"
+#include "server/logging/log.h"
 #include "server/common/status_macros.h"
 #include "server/device/device_runtime.h"
 #include "server/engine/engine.h"
@@ -216,7 +216,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
                                                      .max_attempts = options.max_job_attempts}));
   ASSIGN_OR_RETURN(const int64_t taken_back, c->queue->ReclaimPredecessors());
   if (taken_back > 0) {
-    common::Log(common::LogLevel::kInfo, "server",
+    logging::Log(logging::LogLevel::kInfo, "server",
                 "took back the training jobs this replica's previous process left running",
                 {{"count", std::to_string(taken_back)}, {"replica", replica}});
   }
@@ -297,7 +297,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
       raw->RefreshGauges();
     } while (!raw->stop_gauges.WaitForNotificationWithTimeout(absl::Seconds(1)));
   });
-  common::Log(common::LogLevel::kInfo, "server", "serving",
+  logging::Log(logging::LogLevel::kInfo, "server", "serving",
               {{"grpc_port", std::to_string(c->grpc_port)},
                {"backbone", c->backbone->name()},
                {"device", c->backbone->device().str()},
@@ -312,7 +312,7 @@ void Server::Drain(absl::Duration period) {
   // with their last checkpoint, and another replica takes them at once.
   Components* raw = c_.get();
   c_->stop_jobs = std::thread([raw] { raw->runner->Stop(); });
-  common::Log(common::LogLevel::kInfo, "server", "draining",
+  logging::Log(logging::LogLevel::kInfo, "server", "draining",
               {{"drain_s", absl::StrCat(absl::ToDoubleSeconds(period))}});
   absl::SleepFor(period);
 }

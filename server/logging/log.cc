@@ -1,4 +1,4 @@
-#include "server/common/log.h"
+#include "server/logging/log.h"
 
 #include <atomic>
 
@@ -10,7 +10,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
-namespace ptune::common {
+namespace ptune::logging {
 
 namespace {
 std::atomic<int> min_level{static_cast<int>(LogLevel::kInfo)};
@@ -45,4 +45,4 @@ void Log(LogLevel level, absl::string_view component, absl::string_view message,
   std::fflush(stderr);
 }
 
-}  // namespace ptune::common
+}  // namespace ptune::logging

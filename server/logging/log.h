@@ -3,8 +3,8 @@
 //   {"ts":"2026-11-28T16:50:01.123Z","level":"info","component":"server","msg":"..."}
 // so that log collectors parse lines without a grammar. Thread-safe: lines
 // never interleave.
-#ifndef PTUNE_SERVER_COMMON_LOG_H_
-#define PTUNE_SERVER_COMMON_LOG_H_
+#ifndef PTUNE_SERVER_LOGGING_LOG_H_
+#define PTUNE_SERVER_LOGGING_LOG_H_
 
 #include <string>
 #include <utility>
@@ -12,7 +12,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace ptune::common {
+namespace ptune::logging {
 
 enum class LogLevel { kInfo, kWarning, kError };
 
@@ -26,6 +26,6 @@ void SetMinLogLevel(LogLevel level);
 // "info" | "warning" | "error".
 bool ParseLogLevel(absl::string_view name, LogLevel* level);
 
-}  // namespace ptune::common
+}  // namespace ptune::logging
 
-#endif  // PTUNE_SERVER_COMMON_LOG_H_
+#endif  // PTUNE_SERVER_LOGGING_LOG_H_
