@@ -15,8 +15,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
-#include "server/logging/log.h"
 #include "server/common/process_tuning.h"
+#include "server/logging/log.h"
 #include "server/platform/blas_kernel.h"
 #include "server/service/flags.h"
 #include "server/service/server.h"
@@ -50,6 +50,12 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   using ptune::logging::Log;
   using ptune::logging::LogLevel;
+  absl::StatusOr<LogLevel> level = ptune::service::LogLevelFromFlags();
+  if (!level.ok()) {
+    Log(LogLevel::kError, "server", "bad flags", {{"error", std::string(level.status().message())}});
+    return 2;
+  }
+  ptune::logging::SetMinLogLevel(*level);
   absl::StatusOr<ptune::service::Server::Options> options =
       ptune::service::ServerOptionsFromFlags();
   if (!options.ok()) {
@@ -85,8 +91,8 @@ int main(int argc, char** argv) {
   std::thread([hard_limit] {
     absl::SleepFor(hard_limit);
     ptune::logging::Log(ptune::logging::LogLevel::kError, "server",
-                       "shutdown did not finish in time; exiting now",
-                       {{"limit", absl::FormatDuration(hard_limit)}});
+                        "shutdown did not finish in time; exiting now",
+                        {{"limit", absl::FormatDuration(hard_limit)}});
     std::_Exit(1);
   }).detach();
   (*server)->Drain(options->drain);

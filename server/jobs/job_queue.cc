@@ -29,13 +29,16 @@ absl::StatusOr<std::unique_ptr<JobQueue>> JobQueue::Create(store::Store* store,
   return std::unique_ptr<JobQueue>(new JobQueue(store, resolved));
 }
 
-std::string JobQueue::DefaultOwner() {
+std::string JobQueue::HostName() {
   char host[256] = {0};
-  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') return "unknown";
+  return host;
+}
+
+std::string JobQueue::DefaultOwner() {
   // NewId's random suffix: a restarted pod (same host name, maybe the same
   // pid) never holds its predecessor's leases.
-  return absl::StrCat(host[0] != '\0' ? host : "unknown", "/", getpid(), "/",
-                      store::NewId("").substr(0, 8));
+  return absl::StrCat(HostName(), "/", getpid(), "/", store::NewId("").substr(0, 8));
 }
 
 absl::StatusOr<store::Job> JobQueue::Submit(const store::Job& job) {

@@ -46,6 +46,8 @@ class JobQueue {
 
   // "<hostname>/<pid>/<8 hex>": unique across restarts of one pod.
   static std::string DefaultOwner();
+  // This machine's host name ("unknown" when it has none).
+  static std::string HostName();
 
   // Persists `job` as queued (a fresh id when job.id is empty).
   absl::StatusOr<store::Job> Submit(const store::Job& job);

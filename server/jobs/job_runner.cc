@@ -226,13 +226,15 @@ void JobRunner::FlushProgress(Running& running) {
   Publish(JobEvent::Kind::kProgress, std::move(event));
 }
 
-void JobRunner::RenewLeases() {
+std::vector<std::shared_ptr<JobRunner::Running>> JobRunner::RunningJobs() {
+  absl::MutexLock lock(&mu_);
   std::vector<std::shared_ptr<Running>> running;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [id, r] : running_) running.push_back(r);
-  }
-  for (const std::shared_ptr<Running>& r : running) {
+  for (const auto& [id, r] : running_) running.push_back(r);
+  return running;
+}
+
+void JobRunner::RenewLeases() {
+  for (const std::shared_ptr<Running>& r : RunningJobs()) {
     if (r->lease_lost.load()) continue;
     absl::StatusOr<bool> cancel = queue_->Renew(r->job);
     if (cancel.ok()) {
@@ -244,7 +246,6 @@ void JobRunner::RenewLeases() {
     }
   }
 }
-
 
 void JobRunner::PollRemoteJobs() {
   std::vector<std::string> watched = watchers_->WatchedJobIds();
@@ -271,9 +272,8 @@ void JobRunner::PollRemoteJobs() {
     }
     const bool state_changed = StateKey(*fresh) != seen.state_key;
     if (!state_changed && fresh->progress_json == seen.progress_json) continue;
-    const bool progress_only = !state_changed;
     fresh->checkpoint.clear();
-    Publish(progress_only ? JobEvent::Kind::kProgress : JobEvent::Kind::kStateChanged,
+    Publish(state_changed ? JobEvent::Kind::kStateChanged : JobEvent::Kind::kProgress,
             *std::move(fresh));
   }
 }
@@ -304,12 +304,7 @@ void JobRunner::MaintenanceLoop() {
   absl::Time next_reclaim = absl::Now();  // at start: jobs a crash left behind
   absl::Time next_watch = absl::Now();
   while (true) {
-    std::vector<std::shared_ptr<Running>> running;
-    {
-      absl::MutexLock lock(&mu_);
-      for (const auto& [id, r] : running_) running.push_back(r);
-    }
-    for (const std::shared_ptr<Running>& r : running) FlushProgress(*r);
+    for (const std::shared_ptr<Running>& r : RunningJobs()) FlushProgress(*r);
     const absl::Time now = absl::Now();
     {
       absl::MutexLock lock(&mu_);

@@ -130,6 +130,8 @@ class JobRunner {
   void RunOne(store::Job job);
   // Writes the job's pending progress/checkpoint, if any, and publishes it.
   void FlushProgress(Running& running);
+  // The jobs this runner executes now.
+  std::vector<std::shared_ptr<Running>> RunningJobs();
   // Heartbeats every running job (cancel requests, lost leases).
   void RenewLeases();
   // Publishes changes of watched jobs that run on other replicas.

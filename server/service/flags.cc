@@ -4,8 +4,8 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
-#include "server/logging/log.h"
 #include "server/common/status_macros.h"
+#include "server/logging/log.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:8500",
           "gRPC address (host:port). Port 0 picks a free port.");
@@ -209,11 +209,6 @@ absl::StatusOr<Server::Options> ServerOptionsFromFlags() {
   }
   o.job_lease = absl::Seconds(absl::GetFlag(FLAGS_job_lease_s));
   o.replica_id = absl::GetFlag(FLAGS_replica_id);
-  logging::LogLevel level;
-  if (!logging::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
-    return absl::InvalidArgumentError("--log_level must be info, warning or error");
-  }
-  logging::SetMinLogLevel(level);
   if (absl::GetFlag(FLAGS_drain_s) < 0 || absl::GetFlag(FLAGS_drain_s) > 600) {
     return absl::InvalidArgumentError("--drain_s must be in 0..600");
   }
@@ -223,6 +218,14 @@ absl::StatusOr<Server::Options> ServerOptionsFromFlags() {
     return absl::InvalidArgumentError("--max_job_attempts must be >= 1");
   }
   return o;
+}
+
+absl::StatusOr<logging::LogLevel> LogLevelFromFlags() {
+  logging::LogLevel level;
+  if (!logging::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    return absl::InvalidArgumentError("--log_level must be info, warning or error");
+  }
+  return level;
 }
 
 }  // namespace ptune::service

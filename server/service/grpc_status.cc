@@ -39,10 +39,10 @@ grpc::Status ClientStatus(const absl::Status& status, absl::string_view method) 
   if (!fault && !LeaksInternals(status.message())) return ToGrpcStatus(status);
   const std::string request_id = store::NewId("req_");
   logging::Log(logging::LogLevel::kError, "service", "call failed",
-              {{"method", std::string(method)},
-               {"request_id", request_id},
-               {"code", std::string(CodeName(static_cast<grpc::StatusCode>(code)))},
-               {"error", std::string(status.message())}});
+               {{"method", std::string(method)},
+                {"request_id", request_id},
+                {"code", std::string(CodeName(static_cast<grpc::StatusCode>(code)))},
+                {"error", std::string(status.message())}});
   const std::string message =
       fault ? absl::StrCat("internal error in ", method, " (request id ", request_id,
                            "); the server log has the details")

@@ -16,12 +16,12 @@ bool HealthWatchdog::Check() {
   }
   if (serving) {
     logging::Log(logging::LogLevel::kInfo, "watchdog",
-                "the device executor is making progress again: health SERVING");
+                 "the device executor is making progress again: health SERVING");
   } else {
     logging::Log(logging::LogLevel::kError, "watchdog",
-                "the device executor is stuck in one turn: health NOT_SERVING",
-                {{"turn_seconds", std::to_string(absl::ToDoubleSeconds(turn))},
-                 {"stall_timeout_seconds",
+                 "the device executor is stuck in one turn: health NOT_SERVING",
+                 {{"turn_seconds", std::to_string(absl::ToDoubleSeconds(turn))},
+                  {"stall_timeout_seconds",
                   std::to_string(absl::ToDoubleSeconds(stall_timeout_))}});
   }
   set_serving_(serving);

@@ -260,7 +260,8 @@ absl::Status PromptServiceImpl::DoImportPrompt(const std::string& tenant,
   std::unique_ptr<prompts::PromptModel> model = *std::move(imported);
   RETURN_IF_ERROR(datasets::ValidateLabelSet(model->task(), model->labels(),
                                              deps_.limits.max_labels));
-  RETURN_IF_ERROR(CheckPromptQuotaFor(tenant, request.prompt_name(), model->task()));
+  // CreatePromptVersion checks the name's task and the prompt and storage
+  // quotas in the transaction that writes.
   ASSIGN_OR_RETURN(prompts::PromptArtifact artifact,
                    model->Serialize({{"imported", true}}));
   store::PromptVersion version;

@@ -1,7 +1,5 @@
 #include "server/service/server.h"
 
-#include <unistd.h>
-
 #include <atomic>
 #include <fstream>
 #include <thread>
@@ -18,12 +16,12 @@
 #include "server/auth/rate_limiter.h"
 #include "server/backbone/backbone.h"
 #include "server/common/files.h"
-#include "server/logging/log.h"
 #include "server/common/status_macros.h"
 #include "server/device/device_runtime.h"
 #include "server/engine/engine.h"
 #include "server/jobs/job_queue.h"
 #include "server/jobs/job_runner.h"
+#include "server/logging/log.h"
 #include "server/metrics/metrics_http_server.h"
 #include "server/metrics/service_metrics.h"
 #include "server/service/admin_service.h"
@@ -130,6 +128,10 @@ struct Server::Components {
   // or Shutdown, joined by Shutdown.
   std::thread stop_jobs;
 
+  void StartStoppingJobs() {
+    if (!stop_jobs.joinable()) stop_jobs = std::thread([this] { runner->Stop(); });
+  }
+
   void RefreshGauges() {
     const engine::CacheStats cache = engine->cache_stats();
     metrics->SetPromptCacheTotals({.hits = static_cast<uint64_t>(cache.hits),
@@ -207,8 +209,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
   // file's only process: its host name is a stable replica id.
   std::string replica = options.replica_id;
   if (replica.empty() && !absl::StartsWith(store_url, "postgres")) {
-    char host[256] = {0};
-    replica = gethostname(host, sizeof(host) - 1) == 0 && host[0] != '\0' ? host : "local";
+    replica = jobs::JobQueue::HostName();
   }
   ASSIGN_OR_RETURN(c->queue, jobs::JobQueue::Create(c->store.get(),
                                                     {.replica = replica,
@@ -217,8 +218,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
   ASSIGN_OR_RETURN(const int64_t taken_back, c->queue->ReclaimPredecessors());
   if (taken_back > 0) {
     logging::Log(logging::LogLevel::kInfo, "server",
-                "took back the training jobs this replica's previous process left running",
-                {{"count", std::to_string(taken_back)}, {"replica", replica}});
+                 "took back the training jobs this replica's previous process left running",
+                 {{"count", std::to_string(taken_back)}, {"replica", replica}});
   }
   c->executor =
       std::make_unique<TrainingJobExecutor>(c->store.get(), c->engine.get(), c->backbone,
@@ -298,10 +299,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
     } while (!raw->stop_gauges.WaitForNotificationWithTimeout(absl::Seconds(1)));
   });
   logging::Log(logging::LogLevel::kInfo, "server", "serving",
-              {{"grpc_port", std::to_string(c->grpc_port)},
-               {"backbone", c->backbone->name()},
-               {"device", c->backbone->device().str()},
-               {"store", store::RedactedUrl(store_url)}});
+               {{"grpc_port", std::to_string(c->grpc_port)},
+                {"backbone", c->backbone->name()},
+                {"device", c->backbone->device().str()},
+                {"store", store::RedactedUrl(store_url)}});
   return std::unique_ptr<Server>(new Server(std::move(c)));
 }
 
@@ -310,10 +311,9 @@ void Server::Drain(absl::Duration period) {
   c_->grpc->GetHealthCheckService()->SetServingStatus(false);
   // Training stops now, not after the drain: the jobs go back to the queue
   // with their last checkpoint, and another replica takes them at once.
-  Components* raw = c_.get();
-  c_->stop_jobs = std::thread([raw] { raw->runner->Stop(); });
+  c_->StartStoppingJobs();
   logging::Log(logging::LogLevel::kInfo, "server", "draining",
-              {{"drain_s", absl::StrCat(absl::ToDoubleSeconds(period))}});
+               {{"drain_s", absl::StrCat(absl::ToDoubleSeconds(period))}});
   absl::SleepFor(period);
 }
 
@@ -324,10 +324,7 @@ void Server::Shutdown() {
   c_->prompt_service->EndWatches();
   // Running jobs stop at their next step and go back to the queue with
   // their last epoch checkpoint, while in-flight calls finish.
-  if (!c_->stop_jobs.joinable()) {
-    Components* raw = c_.get();
-    c_->stop_jobs = std::thread([raw] { raw->runner->Stop(); });
-  }
+  c_->StartStoppingJobs();
   // New calls are refused at once; in-flight calls get the grace period.
   c_->grpc->Shutdown(std::chrono::system_clock::now() +
                      absl::ToChronoMilliseconds(c_->options.shutdown_grace));

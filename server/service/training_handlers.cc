@@ -47,8 +47,7 @@ absl::StatusOr<store::Dataset> PromptServiceImpl::StoreDataset(
     datasets::Format format, std::string content) {
   ASSIGN_OR_RETURN(CheckedDataset checked,
                    CheckDataset(tenant, name, task, format, std::move(content)));
-  RETURN_IF_ERROR(CheckStoredBytes(*deps_.store, tenant,
-                                   static_cast<int64_t>(checked.record.content.size())));
+  // CreateDataset checks the storage quota in the transaction that writes.
   return deps_.store->CreateDataset(checked.record);
 }
 
