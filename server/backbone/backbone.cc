@@ -322,7 +322,8 @@ absl::StatusOr<EncoderOutput> Backbone::Forward(const EncoderInput& in) const {
         keys = in.deep.key_values[l][0];
         values = in.deep.key_values[l][1];
       }
-      x = encoder_->layers[l]->forward(x, mask_bias, keys, values);
+      x = encoder_->layers[l]->forward(x, mask_bias, keys, values, in.pause);
+      if (in.pause && l + 1 < config_.num_hidden_layers) in.pause();
     }
 
     EncoderOutput out;

@@ -50,7 +50,8 @@ BertLayerImpl::BertLayerImpl(const BertConfig& c) : config_(c) {
 at::Tensor BertLayerImpl::forward(const at::Tensor& x,
                                   const at::Tensor& mask_bias,
                                   const at::Tensor& prefix_keys,
-                                  const at::Tensor& prefix_values) {
+                                  const at::Tensor& prefix_values,
+                                  const std::function<void()>& pause) {
   const int64_t b = x.size(0), s = x.size(1), h = x.size(2);
   const int64_t heads = config_.num_attention_heads;
   const double eps = config_.layer_norm_eps;
@@ -81,6 +82,8 @@ at::Tensor BertLayerImpl::forward(const at::Tensor& x,
     attn.add_(rows);
     y = at::layer_norm(attn, {h}, attn_norm_weight, attn_norm_bias, eps);
   }
+
+  if (pause) pause();
 
   at::Tensor inner;
   if (fused && config_.hidden_act == Activation::kGelu) {

@@ -5,6 +5,8 @@
 #ifndef PTUNE_SERVER_BACKBONE_BERT_MODULES_H_
 #define PTUNE_SERVER_BACKBONE_BERT_MODULES_H_
 
+#include <functional>
+
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/pimpl.h>
@@ -40,9 +42,12 @@ class BertLayerImpl : public torch::nn::Module {
 
   // x [B, S, H]; mask_bias [B, 1, 1, P + S] additive (0 or a large negative);
   // prefix_keys / prefix_values [B, P, H] or undefined (P = 0).
+  // `pause` (optional) runs between the attention block and the
+  // feed-forward (EncoderInput::pause).
   at::Tensor forward(const at::Tensor& x, const at::Tensor& mask_bias,
                      const at::Tensor& prefix_keys,
-                     const at::Tensor& prefix_values);
+                     const at::Tensor& prefix_values,
+                     const std::function<void()>& pause = nullptr);
 
   at::Tensor qkv_weight, qkv_bias;            // [3H, H], [3H]: Q, K, V rows
   at::Tensor attn_out_weight, attn_out_bias;  // [H, H], [H]

@@ -5,6 +5,7 @@
 #define PTUNE_SERVER_BACKBONE_ENCODER_IO_H_
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -51,6 +52,12 @@ struct EncoderInput {
   at::Tensor added_embeddings;
   ShallowPrompts shallow;     // optional (embeddings undefined = none)
   DeepPrompts deep;           // optional (key_values undefined = none)
+  // Optional: called on the forward's thread between its stages (after each
+  // layer's attention block, and after each layer but the last). The engine
+  // runs light tenants' rows there, so they need not wait for the whole
+  // forward in progress (batch_scheduler.h, rule 5). It may run other
+  // forwards; it must not touch this one's tensors.
+  std::function<void()> pause;
 };
 
 struct EncoderOutput {

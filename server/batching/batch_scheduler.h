@@ -60,6 +60,15 @@ namespace ptune::batching {
 //  4. A partial batch waits until batch_timeout after its oldest queued row,
 //     unless it is full (max_batch_size rows or no room for one more token
 //     row) or queued work is left over (waiting would only add latency).
+//  5. Light rows (TakeLightRows): while a forward runs for tenants of which
+//     one has a backlog (more than `max_rows` rows still queued), the
+//     executor may take every queued row of the tenants that are not in that
+//     forward and hold at most `max_rows` queued rows, oldest first, within
+//     the padded budget, without waiting for batch_timeout; it runs them
+//     at the next pause of the forward in progress (between its attention
+//     and feed-forward blocks). They count as served
+//     like any other rows. Without a backlog nothing is taken: the next
+//     batch comes soon and would only be cut into small forwards.
 //
 // Thread-safety: Schedule, Shutdown and stats are thread-safe; NextBatch and
 // TryFormBatch are meant for the one executor thread (they are safe, but two
@@ -179,6 +188,24 @@ class BatchScheduler {
     }
     FailAll(dropped);
     return batch.has_value() ? *std::move(batch) : Batch<TaskT>();
+  }
+
+  // Rule 5: when a tenant in `busy` (those of the forward in progress) has
+  // more than `max_rows` rows queued, the queued rows of light tenants (at
+  // most `max_rows` rows queued, not in `busy`), oldest first, within
+  // max_batch_size and the padded budget; else an empty batch. Never waits.
+  Batch<TaskT> TakeLightRows(const std::vector<std::string>& busy, int max_rows) {
+    std::vector<Dropped> dropped;
+    Batch<TaskT> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!shutdown_ && max_rows > 0) {
+        DropDeadLocked(clock_->Now(), &dropped);
+        TakeLightRowsLocked(busy, max_rows, &batch);
+      }
+    }
+    FailAll(dropped);
+    return batch;
   }
 
   // Fails every queued task with UNAVAILABLE, refuses new ones and wakes
@@ -451,6 +478,61 @@ class BatchScheduler {
     stats_.real_tokens += batch.real_tokens();
     stats_.padded_tokens += batch.padded_tokens();
     return batch;
+  }
+
+  void TakeLightRowsLocked(const std::vector<std::string>& busy, int max_rows,
+                           Batch<TaskT>* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    bool backlog = false;
+    for (const std::string& tenant : busy) {
+      auto it = tenants_.find(tenant);
+      backlog |= it != tenants_.end() &&
+                 static_cast<int>(it->second.entries.size()) > max_rows;
+    }
+    if (!backlog) return;
+    std::vector<TenantQueue*> light;
+    for (auto& [tenant, queue] : tenants_) {
+      if (static_cast<int>(queue.entries.size()) <= max_rows &&
+          std::find(busy.begin(), busy.end(), tenant) == busy.end()) {
+        light.push_back(&queue);
+      }
+    }
+    if (light.empty()) return;
+    std::sort(light.begin(), light.end(), [](const TenantQueue* a, const TenantQueue* b) {
+      return a->entries.front().seq < b->entries.front().seq;
+    });
+    const int64_t budget = options_.preferred_batch_tokens > 0
+                               ? std::min(options_.preferred_batch_tokens,
+                                          options_.max_batch_tokens)
+                               : options_.max_batch_tokens;
+    int rows = 0, longest = 0;
+    for (TenantQueue* queue : light) {
+      int taken = 0;
+      while (!queue->entries.empty() && rows < options_.max_batch_size) {
+        const int tokens = queue->entries.front().task->tokens();
+        const int next_longest = std::max(longest, tokens);
+        // The first row always goes: it fits max_batch_tokens (CheckTask).
+        if (rows > 0 && static_cast<int64_t>(rows + 1) * next_longest > budget) break;
+        batch->Add(std::move(queue->entries.front().task));
+        queue->entries.pop_front();
+        ++rows;
+        ++taken;
+        longest = next_longest;
+      }
+      queue->served += taken;
+    }
+    for (auto it = tenants_.begin(); it != tenants_.end();) {
+      if (it->second.entries.empty()) {
+        tenants_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+    queue_size_ -= rows;
+    ++stats_.batches;
+    ++stats_.light_batches;
+    stats_.rows += rows;
+    stats_.real_tokens += batch->real_tokens();
+    stats_.padded_tokens += batch->padded_tokens();
   }
 
   const Options options_;

@@ -297,6 +297,61 @@ TEST_F(BatchSchedulerTest, FloodFromOneTenantDoesNotStarveAnother) {
   EXPECT_TRUE(found);
 }
 
+TEST_F(BatchSchedulerTest, TakeLightRowsTakesLightTenantsBehindABacklog) {
+  auto scheduler = MakeScheduler(DefaultOptions());
+  for (int i = 0; i < 100; ++i) ScheduleOrDie(*scheduler, "flood", 10);
+  const int a1 = ScheduleOrDie(*scheduler, "a", 12);
+  const int a2 = ScheduleOrDie(*scheduler, "a", 30);
+  for (int i = 0; i < 3; ++i) ScheduleOrDie(*scheduler, "heavy", 10);
+  const int b1 = ScheduleOrDie(*scheduler, "b", 14);
+
+  // Nothing when preemption is off, or when the forward's tenants have no
+  // backlog ("a" has 2 rows queued, "idle" none).
+  EXPECT_TRUE(scheduler->TakeLightRows({"flood"}, 0).empty());
+  EXPECT_TRUE(scheduler->TakeLightRows({"a", "idle"}, 2).empty());
+  // Behind the flood: the light tenants' rows, oldest tenant first; "heavy"
+  // holds more than 2 rows.
+  Batch<TestTask> light = scheduler->TakeLightRows({"flood"}, 2);
+  std::vector<int> ids;
+  for (const auto& task : light.tasks()) ids.push_back(task->id());
+  EXPECT_EQ(ids, (std::vector<int>{a1, a2, b1}));
+  EXPECT_EQ(scheduler->stats().queue_depth, 103);
+  EXPECT_EQ(scheduler->stats().light_batches, 1);
+  EXPECT_TRUE(scheduler->TakeLightRows({"flood"}, 2).empty());
+  // A busy tenant is never light itself.
+  const int c1 = ScheduleOrDie(*scheduler, "c", 10);
+  EXPECT_TRUE(scheduler->TakeLightRows({"flood", "c"}, 2).empty());
+  Batch<TestTask> later = scheduler->TakeLightRows({"flood"}, 2);
+  ASSERT_EQ(later.size(), 1);
+  EXPECT_EQ(later.tasks().front()->id(), c1);
+  EXPECT_THAT(failures_, IsEmpty());
+}
+
+TEST_F(BatchSchedulerTest, TakeLightRowsKeepsThePaddedBudget) {
+  Scheduler::Options options = DefaultOptions();
+  options.preferred_batch_tokens = 100;
+  auto scheduler = MakeScheduler(options);
+  for (int i = 0; i < 20; ++i) ScheduleOrDie(*scheduler, "flood", 10);
+  ScheduleOrDie(*scheduler, "a", 40);
+  ScheduleOrDie(*scheduler, "a", 40);
+  const int third = ScheduleOrDie(*scheduler, "a", 40);
+  Batch<TestTask> light = scheduler->TakeLightRows({"flood"}, 8);
+  EXPECT_EQ(light.size(), 2);  // 3 x 40 > 100
+  Batch<TestTask> rest = scheduler->TakeLightRows({"flood"}, 8);
+  ASSERT_EQ(rest.size(), 1);
+  EXPECT_EQ(rest.tasks().front()->id(), third);
+}
+
+TEST_F(BatchSchedulerTest, TakeLightRowsDropsExpiredRows) {
+  auto scheduler = MakeScheduler(DefaultOptions());
+  for (int i = 0; i < 20; ++i) ScheduleOrDie(*scheduler, "flood", 10);
+  const int expired = ScheduleOrDie(*scheduler, "a", 10, clock_.Now() + absl::Seconds(1));
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_TRUE(scheduler->TakeLightRows({"flood"}, 8).empty());
+  ASSERT_EQ(failures_.count(expired), 1u);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(failures_[expired]));
+}
+
 TEST_F(BatchSchedulerTest, LateTenantIsServedWithinTwoBatchesOfArriving) {
   auto scheduler = MakeScheduler(DefaultOptions());
   for (int i = 0; i < 1000; ++i) ScheduleOrDie(*scheduler, "flood", 10);

@@ -71,6 +71,7 @@ struct BatchSchedulerStats {
   int64_t dropped_cancelled = 0;    // failed with CANCELLED
   int64_t dropped_shutdown = 0;     // failed with UNAVAILABLE by Shutdown
   int64_t batches = 0;              // batches handed to the executor
+  int64_t light_batches = 0;        // of which TakeLightRows batches (rule 5)
   int64_t rows = 0;                 // rows in those batches
   int64_t real_tokens = 0;          // sum of the rows' own lengths
   int64_t padded_tokens = 0;        // sum of rows x longest row per batch

@@ -96,11 +96,20 @@ struct EngineOptions {
   // CPU only: the padded positions (rows x longest row) a batch aims for
   // (batching::BatchSchedulerOptions::preferred_batch_tokens, unless that is
   // set). The executor cannot preempt a forward, so this bounds how long
-  // another tenant's text waits behind a flooding tenant's batch: smaller
-  // cuts that wait (tail latency under a flood) but gives each forward less
-  // work to amortize its fixed cost. <= 0 = max_batch_tokens. Measured in
-  // tests/bench/README.md (flood).
+  // another tenant's text waits behind a flooding tenant's batch (unless it
+  // is light: light_tenant_rows): smaller cuts that wait but gives each
+  // forward less work to amortize its fixed cost. <= 0 = max_batch_tokens.
+  // Measured in tests/bench/README.md (flood).
   int cpu_max_forward_tokens = 256;
+
+  // A tenant with at most this many rows queued, none of them in the
+  // forward in progress, is light: while that forward's tenants have a
+  // backlog, its rows run at the forward's next pause (after an attention or
+  // feed-forward block; batching::BatchScheduler rule 5) instead of after
+  // it, so a light tenant's text waits for one block of a flooding tenant's
+  // forward, not the whole forward. 0 = never preempt. Measured in
+  // tests/bench/README.md (flood).
+  int light_tenant_rows = 8;
 
   // Baseline for benchmarks only: split every batch by prompt and run one
   // forward per prompt, as a server batching only same-prompt requests
@@ -156,6 +165,7 @@ struct ExecutorStats {
   int64_t real_tokens = 0;    // positions the rows need
   int64_t padded_tokens = 0;  // positions the forwards computed
   double serving_seconds = 0;  // forwards incl. collation and host copy
+  int64_t light_forwards = 0;  // of `batches`: run inside another (its pauses)
   // Encoder FLOPs of the serving forwards (flops.h): rows x longest row
   // (text + shallow prompt) plus deep prefixes.
   double forward_flops = 0;

@@ -716,8 +716,9 @@ TEST_F(EngineTest, FloodingTenantDoesNotDenyALightOne) {
   };
   std::cout << "light tenant p50/p99: idle " << p50(idle) * 1e3 << " / " << p99(idle) * 1e3
             << " ms, under flood " << p50(loaded) * 1e3 << " / " << p99(loaded) * 1e3
-            << " ms; mean forward " << batch_seconds * 1e3
-            << " ms; flood calls " << flood_calls.load() << " ("
+            << " ms; mean forward " << batch_seconds * 1e3 << " ms; light forwards "
+            << after.light_forwards - before.light_forwards << " of "
+            << after.batches - before.batches << "; flood calls " << flood_calls.load() << " ("
             << flood_unavailable.load() << " UNAVAILABLE)\n";
   // CPU batches aim at cpu_max_forward_tokens (256) padded positions, so a
   // light row never waits behind a long forward (a lone long row may exceed
@@ -726,11 +727,13 @@ TEST_F(EngineTest, FloodingTenantDoesNotDenyALightOne) {
       static_cast<double>(after.padded_tokens - before.padded_tokens) /
       std::max<int64_t>(1, after.batches - before.batches);
   EXPECT_LE(positions_per_forward, 256.0);
-  // The median light call waits for about the forward in progress and its
-  // own small one, not for the flood's backlog (512 queued rows: ~25
-  // forwards). In forwards, so that a loaded machine does not fail it; the
-  // tail also waits for CPU time (tests/bench/README.md §9).
-  EXPECT_LT(p50(loaded), p50(idle) + 4 * batch_seconds);
+  // The light rows ran at the pauses of the flood's forwards (rule 5
+  // of BatchScheduler), so a light call waits for one block, not for the
+  // forward in progress nor the flood's backlog (512 queued rows: ~25
+  // forwards): its p99 stays within 2x of idle (issue 14; ~1.0-1.6x here,
+  // 5.4x without the preemption, tests/bench/README.md).
+  EXPECT_GT(after.light_forwards - before.light_forwards, 0);
+  EXPECT_LE(p99(loaded), 2 * p99(idle));
 }
 
 }  // namespace

@@ -50,6 +50,8 @@ ABSL_FLAG(double, phase_seconds, 8.0,
           "bench-serve: measuring time of each load phase (after a warm-up "
           "of a quarter of it).");
 ABSL_FLAG(int, clients, 32, "bench-serve: closed-loop client threads.");
+ABSL_FLAG(int, light_tenant_rows, 8,
+          "bench-serve: EngineOptions::light_tenant_rows (0: never preempt a forward).");
 ABSL_FLAG(int, cpu_max_forward_tokens, 256,
           "bench-serve: EngineOptions::cpu_max_forward_tokens (<= 0: batches up to "
           "max_batch_tokens).");
@@ -470,6 +472,7 @@ absl::Status RunBenchServe() {
   options.prompt_cache_bytes = int64_t{4} << 30;
   options.training_share = absl::GetFlag(FLAGS_training_share);
   options.cpu_max_forward_tokens = absl::GetFlag(FLAGS_cpu_max_forward_tokens);
+  options.light_tenant_rows = absl::GetFlag(FLAGS_light_tenant_rows);
 
   std::vector<PromptKey> shallow_keys, deep_keys;
   for (int i = 0; i < n_prompts; ++i) {

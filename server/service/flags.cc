@@ -78,6 +78,11 @@ ABSL_FLAG(int, max_queue_per_tenant, 512,
           "tenant under max_queue / active tenants is always admitted, pushing out the "
           "newest texts of the tenant holding the most); this caps one tenant's burst "
           "and so its backlog's queueing delay.");
+ABSL_FLAG(int, light_tenant_rows, 8,
+          "A tenant with at most this many texts queued, while another tenant's backlog "
+          "fills the forward in progress, runs inside it, after its next attention or "
+          "feed-forward block: it waits for one block, not the whole forward (light tenant p99 under a flood: "
+          "1.0-1.6x idle, 5.4x with 0). 0 = never preempt.");
 ABSL_FLAG(int64_t, prompt_cache_bytes, int64_t{1} << 30,
           "Device bytes of resident prompts (LRU). Larger keeps more tenants warm at the "
           "cost of memory taken from activations.");
@@ -150,6 +155,10 @@ absl::StatusOr<Server::Options> ServerOptionsFromFlags() {
   o.batching.max_queue_size = absl::GetFlag(FLAGS_max_queue);
   o.batching.max_queue_per_tenant = absl::GetFlag(FLAGS_max_queue_per_tenant);
   RETURN_IF_ERROR(o.batching.Validate());
+  o.light_tenant_rows = absl::GetFlag(FLAGS_light_tenant_rows);
+  if (o.light_tenant_rows < 0) {
+    return absl::InvalidArgumentError("--light_tenant_rows must be >= 0");
+  }
   o.prompt_cache_bytes = absl::GetFlag(FLAGS_prompt_cache_bytes);
   if (o.prompt_cache_bytes <= 0) {
     return absl::InvalidArgumentError("--prompt_cache_bytes must be > 0");

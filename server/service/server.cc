@@ -197,6 +197,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
   c->observer = std::make_unique<MetricsObserver>(c->metrics.get());
   engine::EngineOptions engine_options;
   engine_options.batching = options.batching;
+  engine_options.light_tenant_rows = options.light_tenant_rows;
   engine_options.prompt_cache_bytes = options.prompt_cache_bytes;
   engine_options.training_share = options.training_share;
   engine_options.max_texts_per_request = options.limits.max_texts;

@@ -70,6 +70,9 @@ class Server {
     std::string tls_client_ca_file;
     // Serving batches: see batching::BatchSchedulerOptions.
     batching::BatchSchedulerOptions batching;
+    // Tenants with at most this many texts queued run inside (at a pause of)
+    // a flooding tenant's forward (engine::EngineOptions::light_tenant_rows).
+    int light_tenant_rows = 8;
     // Device bytes for resident prompts (LRU).
     int64_t prompt_cache_bytes = int64_t{1} << 30;
     // Training jobs running at once on this replica.
