@@ -46,6 +46,12 @@ FlagSpec VersionFlag() {
   return {"version", "V", "Prompt version (default: the latest ready)."};
 }
 
+FlagSpec EnsembleFlag() {
+  return {"ensemble", "N[:V],...",
+          "More prompts of the same labels: the answer averages all their "
+          "probabilities (up to 7; V: a version, default the latest ready)."};
+}
+
 FlagSpec FileFlag() {
   return {"file", "FILE", "Read the texts from FILE, one per line."};
 }
@@ -108,15 +114,15 @@ const std::vector<Command>& Commands() {
        RunTrain},
       {"",
        "classify",
-       "--prompt N [--version V] TEXT... | --file F",
+       "--prompt N [--version V] [--ensemble N2,...] TEXT... | --file F",
        "Classify texts: label, score, text.",
-       {{"prompt", "N", "Prompt name."}, VersionFlag(), FileFlag()},
+       {{"prompt", "N", "Prompt name."}, VersionFlag(), EnsembleFlag(), FileFlag()},
        RunClassify},
       {"",
        "tag",
-       "--prompt N [--version V] TEXT... | --file F",
+       "--prompt N [--version V] [--ensemble N2,...] TEXT... | --file F",
        "Find entities: TYPE [start,end) \"text\" score.",
-       {{"prompt", "N", "Prompt name."}, VersionFlag(), FileFlag()},
+       {{"prompt", "N", "Prompt name."}, VersionFlag(), EnsembleFlag(), FileFlag()},
        RunTag},
       {"jobs",
        "list",

@@ -100,6 +100,20 @@ TEST_F(CliTest, FlagsOverrideTheEnvironment) {
   EXPECT_EQ(options_.timeout, absl::Milliseconds(2500));
 }
 
+TEST_F(CliTest, EnsembleFlagSendsNamesAndVersions) {
+  CliResult result = Run({"classify", "--prompt", "a", "--ensemble", "b,c:3", "text"});
+  EXPECT_EQ(result.code, 0) << result.err;
+  const auto& ensemble = server_.state.classify_request.ensemble();
+  ASSERT_EQ(ensemble.size(), 2);
+  EXPECT_EQ(ensemble[0].name(), "b");
+  EXPECT_EQ(ensemble[0].version(), 0);
+  EXPECT_EQ(ensemble[1].name(), "c");
+  EXPECT_EQ(ensemble[1].version(), 3);
+  CliResult bad = Run({"tag", "--prompt", "a", "--ensemble", "b:x", "text"});
+  EXPECT_NE(bad.code, 0);
+  EXPECT_THAT(bad.err, HasSubstr("NAME:VERSION"));
+}
+
 TEST_F(CliTest, ClassifyJsonParsesBackToTheResponse) {
   {
     absl::MutexLock lock(&server_.state.mu);

@@ -2,6 +2,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "client/commands.h"
@@ -45,6 +47,24 @@ absl::StatusOr<std::vector<std::string>> FillTextsRequest(const ParsedArgs& args
   }
   ASSIGN_OR_RETURN(int64_t version, args.GetInt("version", 0));
   request->set_version(version);
+  if (args.Has("ensemble")) {
+    for (absl::string_view member : absl::StrSplit(args.GetString("ensemble"), ',')) {
+      std::pair<absl::string_view, absl::string_view> name_version =
+          absl::StrSplit(member, absl::MaxSplits(':', 1));
+      v1::PromptRef* ref = request->add_ensemble();
+      ref->set_name(std::string(name_version.first));
+      int64_t member_version = 0;
+      if (!name_version.second.empty() &&
+          !absl::SimpleAtoi(name_version.second, &member_version)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--ensemble: \"", member, "\" is not NAME or NAME:VERSION"));
+      }
+      if (ref->name().empty()) {
+        return absl::InvalidArgumentError("--ensemble: an empty prompt name");
+      }
+      ref->set_version(member_version);
+    }
+  }
   ASSIGN_OR_RETURN(std::vector<std::string> texts, InputTexts(args));
   for (const std::string& text : texts) request->add_texts(text);
   return texts;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -11,6 +12,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "server/batching/batch_scheduler.h"
@@ -31,11 +33,12 @@ namespace {
 // text is done). Thread-safe.
 class RequestState {
  public:
-  RequestState(bool tagging, size_t texts,
+  RequestState(bool tagging, size_t texts, int members,
                std::shared_ptr<std::atomic<bool>> cancelled,
                absl::AnyInvocable<void(absl::StatusOr<ClassifyResponse>)> on_classify,
                absl::AnyInvocable<void(absl::StatusOr<TagResponse>)> on_tag)
       : tagging_(tagging),
+        members_(members),
         remaining_(static_cast<int64_t>(texts)),
         cancelled_(std::move(cancelled)),
         on_classify_(std::move(on_classify)),
@@ -45,9 +48,37 @@ class RequestState {
     } else {
       classify_.results.resize(texts);
     }
+    if (members_ > 1) sums_.resize(texts);
   }
 
   bool tagging() const { return tagging_; }
+  // Prompts each text runs under (> 1: an ensemble).
+  int members() const { return members_; }
+
+  // An ensemble member's probabilities for text i (`n` floats); once every
+  // member's are in, their mean (else nullopt). Members that disagree on
+  // the shape fail the request.
+  std::optional<std::vector<float>> AddMember(size_t i, const float* probs, int64_t n) {
+    {
+      absl::MutexLock lock(&mu_);
+      Sum& sum = sums_[i];
+      if (sum.members < 0) return std::nullopt;  // already failed
+      if (sum.members == 0) {
+        sum.values.assign(probs, probs + n);
+      } else if (static_cast<int64_t>(sum.values.size()) == n) {
+        for (int64_t j = 0; j < n; ++j) sum.values[j] += probs[j];
+      } else {
+        sum.members = -1;
+      }
+      if (sum.members >= 0) {
+        if (++sum.members < members_) return std::nullopt;
+        for (float& v : sum.values) v /= static_cast<float>(members_);
+        return std::move(sum.values);
+      }
+    }
+    Fail(absl::InternalError("ensemble members gave outputs of different shapes"));
+    return std::nullopt;
+  }
 
   // True once the request failed or its client cancelled: its remaining
   // texts need no forward.
@@ -100,7 +131,13 @@ class RequestState {
     }
   }
 
+  struct Sum {
+    int members = 0;  // -1: shapes disagreed
+    std::vector<float> values;
+  };
+
   const bool tagging_;
+  const int members_;
   absl::Mutex mu_;
   int64_t remaining_ ABSL_GUARDED_BY(mu_);
   bool answered_ ABSL_GUARDED_BY(mu_) = false;
@@ -108,6 +145,7 @@ class RequestState {
   std::shared_ptr<std::atomic<bool>> cancelled_;
   ClassifyResponse classify_;
   TagResponse tag_;
+  std::vector<Sum> sums_ ABSL_GUARDED_BY(mu_);  // ensembles: per text
   absl::AnyInvocable<void(absl::StatusOr<ClassifyResponse>)> on_classify_;
   absl::AnyInvocable<void(absl::StatusOr<TagResponse>)> on_tag_;
 };
@@ -263,17 +301,47 @@ class EngineImpl {
       EndSubmit();
       return;
     }
-    const PromptKey key = request.key;
-    cache_->Get(key, [this, tagging, state,
-                      request = std::move(request)](
-                         absl::StatusOr<PromptCache::Model> model) mutable {
-      if (!model.ok()) {
-        state->Fail(model.status());
-      } else {
-        Enqueue(std::move(request), tagging, std::move(*model), state);
-      }
-      EndSubmit();
-    });
+    // Every member's model, then Enqueue (the last load to finish does it).
+    struct Loads {
+      ClassifyRequest request;
+      absl::Mutex mu;
+      std::vector<PromptCache::Model> models ABSL_GUARDED_BY(mu);
+      size_t remaining ABSL_GUARDED_BY(mu);
+      absl::Status error ABSL_GUARDED_BY(mu);
+    };
+    auto loads = std::make_shared<Loads>();
+    std::vector<PromptKey> keys = {request.key};
+    keys.insert(keys.end(), request.ensemble.begin(), request.ensemble.end());
+    loads->request = std::move(request);
+    {
+      absl::MutexLock lock(&loads->mu);
+      loads->models.resize(keys.size());
+      loads->remaining = keys.size();
+    }
+    for (size_t m = 0; m < keys.size(); ++m) {
+      cache_->Get(keys[m], [this, tagging, state, loads,
+                            m](absl::StatusOr<PromptCache::Model> model) {
+        std::vector<PromptCache::Model> models;
+        absl::Status error;
+        {
+          absl::MutexLock lock(&loads->mu);
+          if (!model.ok()) {
+            if (loads->error.ok()) loads->error = model.status();
+          } else {
+            loads->models[m] = *std::move(model);
+          }
+          if (--loads->remaining > 0) return;
+          models = std::move(loads->models);
+          error = loads->error;
+        }
+        if (!error.ok()) {
+          state->Fail(std::move(error));
+        } else {
+          Enqueue(std::move(loads->request), tagging, std::move(models), state);
+        }
+        EndSubmit();
+      });
+    }
   }
 
   absl::StatusOr<TrainingOutcome> Train(
@@ -363,53 +431,102 @@ class EngineImpl {
             "text ", i, " is not UTF-8 (byte ", bad, ")"));
       }
     }
+    if (!request.ensemble.empty()) {
+      const size_t members = request.ensemble.size() + 1;
+      if (members > static_cast<size_t>(kMaxEnsemblePrompts)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "an ensemble has ", members, " prompts; at most ", kMaxEnsemblePrompts));
+      }
+      if (request.texts.size() * members >
+          static_cast<size_t>(options_.max_texts_per_request)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "request has ", request.texts.size(), " texts x ", members,
+            " ensemble prompts; texts x prompts may be at most ",
+            options_.max_texts_per_request));
+      }
+      std::vector<PromptKey> keys = {request.key};
+      for (const PromptKey& member : request.ensemble) {
+        if (member.tenant != request.key.tenant) {
+          return absl::InvalidArgumentError("ensemble members of another tenant");
+        }
+        if (std::find(keys.begin(), keys.end(), member) != keys.end()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "prompt ", member.DebugString(), " appears twice in the ensemble"));
+        }
+        keys.push_back(member);
+      }
+    }
     if (request.deadline <= Now()) {
       return absl::DeadlineExceededError("deadline passed before queueing");
     }
     return absl::OkStatus();
   }
 
-  // Tokenizes the texts for their prompt and queues one task per text.
-  void Enqueue(ClassifyRequest request, bool tagging, PromptCache::Model model,
+  // Tokenizes the texts for each prompt (one, or an ensemble's members) and
+  // queues one task per text and prompt.
+  void Enqueue(ClassifyRequest request, bool tagging,
+               std::vector<PromptCache::Model> models,
                const std::shared_ptr<RequestState>& state) {
     last_arrival_ns_.store(absl::GetCurrentTimeNanos(), std::memory_order_relaxed);
-    const bool model_tags = model->task() == datasets::Task::kTag;
-    if (model_tags != tagging) {
-      state->Fail(absl::InvalidArgumentError(absl::StrCat(
-          "prompt ", request.key.DebugString(), " is a ",
-          datasets::TaskName(model->task()), " prompt")));
-      return;
+    const std::vector<PromptKey> keys = [&] {
+      std::vector<PromptKey> k = {request.key};
+      k.insert(k.end(), request.ensemble.begin(), request.ensemble.end());
+      return k;
+    }();
+    int max_tokens = options_.max_tokens;
+    for (size_t m = 0; m < models.size(); ++m) {
+      const prompts::PromptModel& model = *models[m];
+      if ((model.task() == datasets::Task::kTag) != tagging) {
+        state->Fail(absl::InvalidArgumentError(absl::StrCat(
+            "prompt ", keys[m].DebugString(), " is a ",
+            datasets::TaskName(model.task()), " prompt")));
+        return;
+      }
+      if (model.labels() != models.front()->labels()) {
+        state->Fail(absl::InvalidArgumentError(absl::StrCat(
+            "prompts ", keys.front().DebugString(), " and ", keys[m].DebugString(),
+            " have different label sets ([", absl::StrJoin(models.front()->labels(), ","),
+            "] vs [", absl::StrJoin(model.labels(), ","),
+            "]); an ensemble needs one label set in one order")));
+        return;
+      }
+      // Every member reads the same text tokens: the shortest budget.
+      if (models.size() > 1) {
+        max_tokens = std::min(max_tokens, model.MaxTextTokens(*backbone_));
+      }
     }
     if (state->dead()) {
       state->Fail(absl::CancelledError("request cancelled"));
       return;
     }
+    const int64_t texts = static_cast<int64_t>(request.texts.size());
     // A tenant over its queue share is refused before its texts cost any
     // tokenization.
     if (absl::Status admissible = scheduler_->CheckAdmission(
-            request.key.tenant, static_cast<int64_t>(request.texts.size()));
+            request.key.tenant, texts * static_cast<int64_t>(models.size()));
         !admissible.ok()) {
       state->Fail(std::move(admissible));
       return;
     }
-    absl::StatusOr<std::vector<prompts::MixedRow>> rows =
-        prompts::MakeMixedRows(*backbone_, *model, request.texts,
-                               options_.max_tokens);
-    if (!rows.ok()) {
-      state->Fail(rows.status());
-      return;
-    }
-    const int shallow = model->spec().kind == prompts::PromptKind::kShallow
-                            ? model->spec().length
-                            : 0;
     std::vector<std::unique_ptr<TextTask>> tasks;
-    tasks.reserve(rows->size());
-    for (size_t i = 0; i < rows->size(); ++i) {
-      prompts::MixedRow& row = (*rows)[i];
-      const int tokens = static_cast<int>(row.encoding.ids.size()) + shallow;
-      tasks.push_back(std::make_unique<TextTask>(
-          request.key.tenant, tokens, request.deadline, state, i, model,
-          std::move(row), tagging ? request.texts[i] : std::string()));
+    tasks.reserve(texts * models.size());
+    for (const PromptCache::Model& model : models) {
+      absl::StatusOr<std::vector<prompts::MixedRow>> rows =
+          prompts::MakeMixedRows(*backbone_, *model, request.texts, max_tokens);
+      if (!rows.ok()) {
+        state->Fail(rows.status());
+        return;
+      }
+      const int shallow = model->spec().kind == prompts::PromptKind::kShallow
+                              ? model->spec().length
+                              : 0;
+      for (size_t i = 0; i < rows->size(); ++i) {
+        prompts::MixedRow& row = (*rows)[i];
+        const int tokens = static_cast<int>(row.encoding.ids.size()) + shallow;
+        tasks.push_back(std::make_unique<TextTask>(
+            request.key.tenant, tokens, request.deadline, state, i, model,
+            std::move(row), tagging ? request.texts[i] : std::string()));
+      }
     }
     // All of the request's texts or none: a half-queued request would hold
     // queue room for texts whose answer can only be an error.
@@ -682,7 +799,9 @@ class EngineImpl {
           int64_t offset = 0;
           for (size_t r = 0; r < logits->size(); ++r) {
             const at::Tensor& l = (*logits)[r];
-            at::Tensor out = tasks[r]->request->tagging()
+            // Ensembles average probabilities, also when tagging.
+            const RequestState& request = *tasks[r]->request;
+            at::Tensor out = request.tagging() && request.members() == 1
                                  ? l.to(at::kFloat).log_softmax(-1)
                                  : l.to(at::kFloat).softmax(-1);
             offsets.push_back(offset);
@@ -738,6 +857,20 @@ class EngineImpl {
       if (task.request->dead()) continue;
       const prompts::PromptModel& model = *task.model;
       const int64_t k = static_cast<int64_t>(model.labels().size());
+      if (task.request->members() > 1) {
+        const int64_t n = task.request->tagging() ? mixed->text_lengths[r] * k : k;
+        std::optional<std::vector<float>> mean =
+            task.request->AddMember(task.index, data + offsets[r], n);
+        if (!mean.has_value()) continue;  // members outstanding (or failed)
+        if (task.request->tagging()) {
+          for (float& p : *mean) p = std::log(std::max(p, 1e-12f));
+          task.request->SetTag(task.index, DecodeTag(model, task, mean->data(),
+                                                     mixed->text_lengths[r], k));
+        } else {
+          task.request->SetClassify(task.index, DecodeClassify(model, mean->data(), k));
+        }
+        continue;
+      }
       if (task.request->tagging()) {
         const int64_t t = mixed->text_lengths[r];
         task.request->SetTag(task.index,
@@ -799,7 +932,8 @@ void Engine::Classify(
     ClassifyRequest request,
     absl::AnyInvocable<void(absl::StatusOr<ClassifyResponse>)> done) {
   auto state = std::make_shared<RequestState>(
-      /*tagging=*/false, request.texts.size(), request.cancelled,
+      /*tagging=*/false, request.texts.size(),
+      static_cast<int>(request.ensemble.size()) + 1, request.cancelled,
       std::move(done), nullptr);
   impl_->Submit(std::move(request), /*tagging=*/false, std::move(state));
 }
@@ -808,7 +942,8 @@ void Engine::TagEntities(
     TagRequest request,
     absl::AnyInvocable<void(absl::StatusOr<TagResponse>)> done) {
   auto state = std::make_shared<RequestState>(
-      /*tagging=*/true, request.texts.size(), request.cancelled, nullptr,
+      /*tagging=*/true, request.texts.size(),
+      static_cast<int>(request.ensemble.size()) + 1, request.cancelled, nullptr,
       std::move(done));
   impl_->Submit(std::move(request), /*tagging=*/true, std::move(state));
 }

@@ -121,8 +121,14 @@ struct EngineOptions {
   absl::Duration idle_poll = absl::Milliseconds(10);
 };
 
+// Most prompts in one ensemble (ClassifyRequest::ensemble + 1).
+inline constexpr int kMaxEnsemblePrompts = 8;
+
 struct ClassifyRequest {
   PromptKey key;
+  // More prompts of key's task and label set: each text runs under every
+  // member and the answer averages their probabilities (an ensemble).
+  std::vector<PromptKey> ensemble;
   std::vector<std::string> texts;
   absl::Time deadline = absl::InfiniteFuture();
   std::shared_ptr<std::atomic<bool>> cancelled;  // optional
@@ -186,9 +192,10 @@ class Engine {
       TrainingDriverOptions training = TrainingDriverOptions());
   ~Engine();  // Shutdown()
 
-  // Per text: label, score, probabilities. `done` is called exactly once:
-  // INVALID_ARGUMENT (no texts, too many, not a classification prompt, a
-  // text that is not UTF-8), UNAVAILABLE (queue full, shutting down),
+  // Per text: label, score, probabilities (an ensemble's: their mean over
+  // the members). `done` is called exactly once: INVALID_ARGUMENT (no texts,
+  // too many (texts x members), not a classification prompt, a text that is
+  // not UTF-8, an ensemble of other label sets, a repeated or foreign member), UNAVAILABLE (queue full, shutting down),
   // NOT_FOUND etc. from the loader, DEADLINE_EXCEEDED, CANCELLED.
   void Classify(ClassifyRequest request,
                 absl::AnyInvocable<void(absl::StatusOr<ClassifyResponse>)> done);

@@ -641,6 +641,112 @@ TEST_F(EngineTest, CurrentExecutorTurnShowsAStuckExecutor) {
 // they complete) must not deny a light tenant service: the light tenant's
 // 1-text calls all succeed, and wait at most about one batch behind the
 // flood (start-time fair batching), not behind the flood's backlog.
+// Ensembles: a text runs under every member (mixed into the same batches:
+// t1's shallow prefix and prefix+infix mean-pooled prompts) and the answer
+// is the mean of the members' probabilities.
+TEST_F(EngineTest, EnsembleAveragesItsMembersProbabilities) {
+  std::unique_ptr<Engine> engine = MakeEngine(EngineOptions());
+  const std::vector<std::string> texts = {"a fine film", "it was dull and far too long"};
+  std::vector<ClassifyResponse> alone;
+  for (const PromptKey& key : {Key("t1", "cls_s4"), Key("t1", "cls_s6")}) {
+    Answer<ClassifyResponse> answer;
+    engine->Classify(Request(key, texts), answer.Callback());
+    ASSERT_TRUE(answer.Wait().ok()) << answer.Wait().status();
+    alone.push_back(*answer.Wait());
+  }
+  ClassifyRequest request = Request(Key("t1", "cls_s4"), texts);
+  request.ensemble = {Key("t1", "cls_s6")};
+  Answer<ClassifyResponse> mixed;
+  engine->Classify(std::move(request), mixed.Callback());
+  ASSERT_TRUE(mixed.Wait().ok()) << mixed.Wait().status();
+  const ClassifyResponse& both = *mixed.Wait();
+  ASSERT_EQ(both.results.size(), texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const auto& probabilities = both.results[i].probabilities;
+    ASSERT_EQ(probabilities.size(), 2u);
+    int best = 0;
+    for (int c = 0; c < 2; ++c) {
+      const double expected = (alone[0].results[i].probabilities[c].second +
+                               alone[1].results[i].probabilities[c].second) / 2;
+      EXPECT_NEAR(probabilities[c].second, expected, 1e-5) << "text " << i;
+      if (probabilities[c].second > probabilities[best].second) best = c;
+    }
+    EXPECT_EQ(both.results[i].label, probabilities[best].first);
+    EXPECT_FLOAT_EQ(both.results[i].score, probabilities[best].second);
+  }
+}
+
+// Tagging ensembles average per-token probabilities, then decode once: two
+// members with the same weights answer what one does.
+TEST_F(EngineTest, TagEnsembleOfIdenticalMembersEqualsOneMember) {
+  const std::vector<std::string> bio = training::BioLabelSet({"LOC", "PER"});
+  loader_->Add(PromptKey{"t4", "tag_s5", 2},
+               Recipe{.task = datasets::Task::kTag, .labels = bio, .spec = Shallow(5), .seed = 5});
+  std::unique_ptr<Engine> engine = MakeEngine(EngineOptions());
+  const std::vector<std::string> texts = {"John lives in New York City with Mary",
+                                          "Zoë met José in Köln yesterday"};
+  Answer<TagResponse> one;
+  engine->TagEntities(Request(Key("t4", "tag_s5"), texts), one.Callback());
+  ClassifyRequest request = Request(Key("t4", "tag_s5"), texts);
+  request.ensemble = {PromptKey{"t4", "tag_s5", 2}};
+  Answer<TagResponse> two;
+  engine->TagEntities(std::move(request), two.Callback());
+  ASSERT_TRUE(one.Wait().ok()) << one.Wait().status();
+  ASSERT_TRUE(two.Wait().ok()) << two.Wait().status();
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const std::vector<Entity>& a = one.Wait()->results[i].entities;
+    const std::vector<Entity>& b = two.Wait()->results[i].entities;
+    ASSERT_EQ(a.size(), b.size()) << texts[i];
+    for (size_t e = 0; e < a.size(); ++e) {
+      EXPECT_EQ(a[e].type, b[e].type);
+      EXPECT_EQ(a[e].start, b[e].start);
+      EXPECT_EQ(a[e].end, b[e].end);
+      EXPECT_NEAR(a[e].score, b[e].score, 1e-5);
+    }
+  }
+}
+
+TEST_F(EngineTest, EnsembleErrorsAreClear) {
+  std::unique_ptr<Engine> engine = MakeEngine(EngineOptions());
+  const auto classify = [&](std::vector<PromptKey> members, int texts = 1) {
+    ClassifyRequest request =
+        Request(Key("t1", "cls_s4"), std::vector<std::string>(texts, "fine"));
+    request.ensemble = std::move(members);
+    Answer<ClassifyResponse> answer;
+    engine->Classify(std::move(request), answer.Callback());
+    return answer.Wait().status();
+  };
+  // Another label set ({a, b, c}; also another tenant's prompt, refused first).
+  loader_->Add(Key("t1", "cls_abc"), Recipe{.labels = {"a", "b", "c"}, .spec = Deep(8)});
+  absl::Status status = classify({Key("t1", "cls_abc")});
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  EXPECT_NE(status.message().find("different label sets"), std::string::npos) << status;
+  // Same labels, other order.
+  loader_->Add(Key("t1", "cls_posneg"), Recipe{.labels = {"pos", "neg"}, .spec = Shallow(4)});
+  EXPECT_TRUE(absl::IsInvalidArgument(classify({Key("t1", "cls_posneg")})));
+  // Another task.
+  loader_->Add(Key("t1", "tag"), Recipe{.task = datasets::Task::kTag,
+                                        .labels = training::BioLabelSet({"LOC"}),
+                                        .spec = Shallow(4)});
+  status = classify({Key("t1", "tag")});
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  EXPECT_NE(status.message().find("is a tag prompt"), std::string::npos) << status;
+  // A member twice, another tenant's member, too many members, too many rows.
+  EXPECT_TRUE(absl::IsInvalidArgument(classify({Key("t1", "cls_s4")})));
+  EXPECT_TRUE(absl::IsInvalidArgument(classify({Key("t2", "cls_s12")})));
+  std::vector<PromptKey> many;
+  for (int v = 2; v <= kMaxEnsemblePrompts + 1; ++v) many.push_back({"t1", "cls_s4", v});
+  status = classify(many);
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  EXPECT_NE(status.message().find("at most 8"), std::string::npos) << status;
+  status = classify({Key("t1", "cls_s6")}, 200);  // 400 rows > 256
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  // A missing member is the loader's NOT_FOUND.
+  EXPECT_TRUE(absl::IsNotFound(classify({Key("t1", "missing")})));
+  // And a good one still works.
+  EXPECT_TRUE(classify({Key("t1", "cls_s6")}).ok());
+}
+
 TEST_F(EngineTest, FloodingTenantDoesNotDenyALightOne) {
   EngineOptions options;
   options.batching.max_queue_size = 1024;

@@ -82,13 +82,33 @@ grpc::ServerUnaryReactor* PromptServiceImpl::ServeTexts(
     const int64_t version = key.version;
     engine::ClassifyRequest call;
     call.key = std::move(key);
+    if (request.ensemble_size() + 1 > engine::kMaxEnsemblePrompts) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ensemble has ", request.ensemble_size(), " prompts; at most ",
+                       engine::kMaxEnsemblePrompts - 1, " besides prompt_name"));
+    }
+    std::vector<v1::PromptRef> answered;
+    for (const v1::PromptRef& member : request.ensemble()) {
+      absl::StatusOr<engine::PromptKey> resolved =
+          ResolveServingVersion(who.tenant_id, member.name(), member.version(), task);
+      if (!resolved.ok()) {
+        return absl::Status(resolved.status().code(),
+                            absl::StrCat("ensemble: ", resolved.status().message()));
+      }
+      v1::PromptRef& ref = answered.emplace_back();
+      ref.set_name(member.name());
+      ref.set_version(resolved->version);
+      call.ensemble.push_back(*std::move(resolved));
+    }
     call.texts.assign(request.texts().begin(), request.texts().end());
     call.deadline = CallDeadline(*context);
     call.cancelled = reactor->cancelled();
     // Completed from the engine's executor (or at once on an early error).
-    engine_call(std::move(call), [reactor, recorder, response, version](auto result) {
+    engine_call(std::move(call), [reactor, recorder, response, version,
+                                  answered = std::move(answered)](auto result) {
       if (result.ok()) {
         response->set_version(version);
+        for (const v1::PromptRef& ref : answered) *response->add_ensemble() = ref;
         FillResponse(*result, response);
       }
       reactor->Finish(recorder->Done(result.status()));

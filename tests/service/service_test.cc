@@ -552,6 +552,95 @@ TEST_F(ServiceTest, ExportThenImportServesTheSameScores) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_F(ServiceTest, ClassifyAndTagEntitiesTakeAnEnsemble) {
+  WaitForJob(*server_, alice_->key, *sentiment_job_);
+  WaitForJob(*server_, alice_->key, *ner_job_);
+  // A copy of "sentiment" (the same weights) as the second member: the mean
+  // of two equal members is either one.
+  v1::ExportPromptRequest export_request;
+  export_request.set_prompt_name("sentiment");
+  v1::ExportPromptResponse exported;
+  ASSERT_TRUE(
+      server_->prompts().ExportPrompt(Call(alice_->key).get(), export_request, &exported).ok());
+  v1::ImportPromptRequest import_request;
+  import_request.set_prompt_name("sentiment-twin");
+  *import_request.mutable_files() = exported.files();
+  v1::Prompt imported;
+  ASSERT_TRUE(
+      server_->prompts().ImportPrompt(Call(alice_->key).get(), import_request, &imported).ok());
+
+  const auto classify = [&](std::vector<std::pair<std::string, int64_t>> members,
+                            v1::ClassifyResponse* response) {
+    v1::ClassifyRequest request;
+    request.set_prompt_name("sentiment");
+    request.add_texts("friendly staff and great food");
+    request.add_texts("it broke after a day");
+    for (const auto& [name, version] : members) {
+      v1::PromptRef* ref = request.add_ensemble();
+      ref->set_name(name);
+      ref->set_version(version);
+    }
+    return server_->prompts().Classify(Call(alice_->key).get(), request, response);
+  };
+  v1::ClassifyResponse one, two;
+  ASSERT_TRUE(classify({}, &one).ok());
+  grpc::Status status = classify({{"sentiment-twin", 0}}, &two);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(two.ensemble_size(), 1);
+  EXPECT_EQ(two.ensemble(0).name(), "sentiment-twin");
+  EXPECT_EQ(two.ensemble(0).version(), 1);  // 0 resolved to the latest
+  ASSERT_EQ(two.results_size(), 2);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(one.results(i).label(), two.results(i).label());
+    EXPECT_NEAR(one.results(i).score(), two.results(i).score(), 1e-5);
+  }
+  // Clear errors: a tag prompt, another tenant's prompt, a repeated member,
+  // a bad name, too many members.
+  v1::ClassifyResponse unused;
+  ExpectInvalid(classify({{"ner", 0}}, &unused), "ensemble: prompt ner is a tag prompt");
+  status = classify({{"mood", 0}}, &unused);  // Bob's
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("ensemble:"));
+  ExpectInvalid(classify({{"sentiment", 1}}, &unused), "appears twice");
+  ExpectInvalid(classify({{"", 0}}, &unused), "ensemble:");
+  ExpectInvalid(classify(std::vector<std::pair<std::string, int64_t>>(8, {"sentiment-twin", 0}),
+                         &unused),
+                "at most 7");
+
+  // Tagging (a case-embedding prompt does not export, so the second member
+  // is trained): per-token probabilities averaged, then decoded once (the
+  // engine test checks the mean; here the RPC's shape).
+  const v1::Job job = WaitForJob(
+      *server_, alice_->key,
+      Train(alice_->key, "ner-twin", v1::TASK_TAG,
+            ReadConllExamples(ExamplesDir() + "/ner.conll"), 4));
+  ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.reason();
+  v1::TagEntitiesRequest tag;
+  tag.set_prompt_name("ner");
+  const std::string text = "Maria Lopez flew from Berlin to work for Siemens .";
+  tag.add_texts(text);
+  tag.add_ensemble()->set_name("ner-twin");
+  v1::TagEntitiesResponse both;
+  status = server_->prompts().TagEntities(Call(alice_->key).get(), tag, &both);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(both.ensemble_size(), 1);
+  EXPECT_EQ(both.ensemble(0).version(), 1);
+  ASSERT_EQ(both.results_size(), 1);
+  for (const v1::Entity& e : both.results(0).entities()) {
+    EXPECT_EQ(text.substr(e.byte_start(), e.byte_end() - e.byte_start()), e.text());
+    EXPECT_THAT(e.type(), ::testing::AnyOf("PER", "LOC", "ORG"));
+  }
+  tag.mutable_ensemble(0)->set_name("sentiment");
+  ExpectInvalid(server_->prompts().TagEntities(Call(alice_->key).get(), tag, &both),
+                "is a classify prompt");
+  for (const char* name : {"sentiment-twin", "ner-twin"}) {
+    v1::DeletePromptRequest del;
+    del.set_prompt_name(name);
+    v1::DeletePromptResponse deleted;
+    ASSERT_TRUE(server_->prompts().DeletePrompt(Call(alice_->key).get(), del, &deleted).ok());
+  }
+}
+
 TEST_F(ServiceTest, MetricsEndpointServesRequestCounters) {
   v1::ListPromptsResponse response;
   ASSERT_TRUE(server_->prompts()
