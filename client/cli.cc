@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/commands.h"
+#include "client/local_files.h"
 #include "server/common/status_macros.h"
 
 namespace ptune::client {
@@ -272,6 +273,8 @@ int ExitCodeFor(const absl::Status& status) {
 }
 
 std::string ErrorLine(const absl::Status& status) {
+  // A local file's error is not an answer of the server: no gRPC code.
+  if (IsLocalError(status)) return absl::StrCat("ptune: ", status.message());
   return absl::StrCat("ptune: ", absl::StatusCodeToString(status.code()), ": ",
                       status.message());
 }

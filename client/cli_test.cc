@@ -433,6 +433,8 @@ TEST(ExitCodeTest, DistinctClasses) {
   EXPECT_EQ(ExitCodeFor(absl::FailedPreconditionError("")), kExitPrecondition);
   EXPECT_EQ(ExitCodeFor(absl::AbortedError("")), kExitJobNotSucceeded);
   EXPECT_EQ(ExitCodeFor(absl::InternalError("")), kExitOther);
+  EXPECT_EQ(ErrorLine(LocalError(absl::NotFoundError("cannot open x.tsv: No such file"))),
+            "ptune: cannot open x.tsv: No such file");
   EXPECT_EQ(ErrorLine(absl::UnavailableError("queue full")),
             "ptune: UNAVAILABLE: queue full");
 }

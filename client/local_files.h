@@ -11,7 +11,14 @@
 
 namespace ptune::client {
 
-// The bytes of `path`; NOT_FOUND naming the path when it cannot be opened.
+// Marks `status` as an error about a local file or input (not the server's
+// answer): the CLI prints it without a gRPC code ("ptune: cannot open ...").
+// OK stays OK.
+absl::Status LocalError(absl::Status status);
+bool IsLocalError(const absl::Status& status);
+
+// The bytes of `path`; NOT_FOUND naming the path when it cannot be opened
+// (a LocalError).
 absl::StatusOr<std::string> ReadLocalFile(const std::string& path);
 
 // Creates or replaces `path` with `contents`; INTERNAL naming the path on

@@ -1,5 +1,7 @@
 #include "client/ptune_client.h"
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <utility>
@@ -98,7 +100,10 @@ absl::StatusOr<v1::Dataset> PtuneClient::UploadDataset(
     const v1::UploadDatasetRequest::Header& header,
     const std::string& path) const {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  if (!in) {
+    return LocalError(absl::NotFoundError(
+        absl::StrCat("cannot open ", path, ": ", std::strerror(errno))));
+  }
   grpc::ClientContext context;
   Prepare(&context, options_.stream_timeout);
   v1::Dataset dataset;

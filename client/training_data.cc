@@ -1,6 +1,7 @@
 #include "client/training_data.h"
 
 #include "absl/strings/str_cat.h"
+#include "client/local_files.h"
 #include "server/common/status_macros.h"
 #include "server/datasets/text_util.h"
 
@@ -35,13 +36,13 @@ absl::StatusOr<v1::ExampleSet> ReadExampleSet(const std::string& path,
   if (task != v1::TASK_CLASSIFY && task != v1::TASK_TAG) {
     return absl::InvalidArgumentError("task must be classify or tag");
   }
-  ASSIGN_OR_RETURN(datasets::Dataset dataset,
-                   datasets::ReadDataset(path,
-                                         task == v1::TASK_CLASSIFY
-                                             ? datasets::Task::kClassify
-                                             : datasets::Task::kTag,
-                                         format));
-  return ExampleSetFromDataset(dataset);
+  absl::StatusOr<datasets::Dataset> dataset =
+      datasets::ReadDataset(path,
+                            task == v1::TASK_CLASSIFY ? datasets::Task::kClassify
+                                                      : datasets::Task::kTag,
+                            format);
+  if (!dataset.ok()) return LocalError(dataset.status());
+  return ExampleSetFromDataset(*dataset);
 }
 
 absl::StatusOr<v1::Task> ParseTask(const std::string& name) {

@@ -8,6 +8,8 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/flags/internal/program_name.h"
+#include "absl/flags/internal/usage.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
@@ -39,6 +41,18 @@ int main(int argc, char** argv) {
     return absl::StrContains(path, "service/flags.cc");
   };
   absl::SetFlagsUsageConfig(usage);
+  // This abseil (20220623) exits 1 after printing --help; asking for help
+  // is not an error, so the server answers it itself and exits 0.
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-help") {
+      absl::flags_internal::SetProgramInvocationName(argv[0]);
+      absl::flags_internal::FlagsHelp(std::cout, "service/flags.",
+                                      absl::flags_internal::HelpFormat::kHumanReadable,
+                                      absl::ProgramUsageMessage());
+      return 0;
+    }
+  }
   absl::ParseCommandLine(argc, argv);
 
   // Block the signals before any thread starts, so that every thread

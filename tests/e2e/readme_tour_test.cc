@@ -5,9 +5,12 @@
 // API key and job id the README shows (taken from the outputs of the
 // commands that print them). Every command must succeed (bash -e), so a
 // renamed flag, a missing file or a changed RPC fails this test.
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -140,6 +143,45 @@ TEST(ReadmeTourTest, EveryCommandOfTheTourRunsAsWritten) {
   EXPECT_THAT(result.out, HasSubstr("ptune.v1.PromptService"));
   EXPECT_THAT(result.out, HasSubstr("\"status\": \"SERVING\""));
   EXPECT_THAT(result.out, HasSubstr("\"JOB_STATE_SUCCEEDED\""));
+}
+
+// The flags `ptune-server --help` lists (exit 0) are those of the README's
+// configuration table.
+TEST(ReadmeTourTest, ServerHelpExitsZeroAndListsTheReadmesFlags) {
+  const std::string scratch = std::filesystem::temp_directory_path() /
+                              ("ptune-help-test-" + std::to_string(getpid()));
+  std::filesystem::create_directories(scratch);
+  const CommandResult help = RunCommand({PTUNE_SERVER_BIN, "--help"}, scratch, absl::Seconds(30));
+  std::filesystem::remove_all(scratch);
+  ASSERT_EQ(help.exit_code(), 0) << help.DebugString();
+  const auto flags_in = [](const std::string& text, const std::string& pattern) {
+    std::set<std::string> flags;
+    const std::regex re(pattern);
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), re);
+         it != std::sregex_iterator(); ++it) {
+      flags.insert((*it)[1]);
+    }
+    return flags;
+  };
+  const std::set<std::string> listed = flags_in(help.out, "\\n    --([a-z_0-9]+)");
+  ASSERT_GT(listed.size(), 20u) << help.out;
+  std::ifstream file(ptune::testing::SourceDir() + "/README.md");
+  std::stringstream readme;
+  readme << file.rdbuf();
+  const std::string text = readme.str();
+  const size_t begin = text.find("\n## Configuration");
+  ASSERT_NE(begin, std::string::npos);
+  const std::string table = text.substr(begin, text.find("\n## ", begin + 1) - begin);
+  std::set<std::string> documented;
+  std::istringstream lines(table);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("| `--", 0) != 0) continue;
+    const std::string first_cell = line.substr(0, line.find(" | ", 2));
+    for (const std::string& flag : flags_in(first_cell, "`--([a-z_0-9]+)`")) {
+      documented.insert(flag);
+    }
+  }
+  EXPECT_EQ(listed, documented) << "ptune-server --help vs README.md's configuration table";
 }
 
 }  // namespace
