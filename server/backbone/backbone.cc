@@ -59,9 +59,13 @@ absl::StatusOr<at::ScalarType> ResolveDtype(const std::string& name,
     return absl::InvalidArgumentError(absl::StrCat(
         "invalid dtype \"", name, "\" (float32, float16, bfloat16)"));
   }
-  if (!device.is_cuda()) {
+  // bfloat16 runs on CPUs too (LibTorch's CPU bf16 kernels: slow without
+  // bf16 units, but it lets CI test the half-precision paths); float16
+  // GEMMs exist only on CUDA.
+  if (type == at::kHalf && !device.is_cuda()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("dtype ", name, " is only supported on CUDA devices"));
+        "dtype float16 needs a CUDA device (LibTorch has no float16 GEMMs on CPU); "
+        "use bfloat16 or float32 on CPU");
   }
   return type;
 }
@@ -319,8 +323,10 @@ absl::StatusOr<EncoderOutput> Backbone::Forward(const EncoderInput& in) const {
     for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
       at::Tensor keys, values;
       if (has_deep) {
-        keys = in.deep.key_values[l][0];
-        values = in.deep.key_values[l][1];
+        // A no-op when the prompts were cast for serving; a (differentiable)
+        // cast of float32 master weights when training on a half backbone.
+        keys = in.deep.key_values[l][0].to(dtype_);
+        values = in.deep.key_values[l][1].to(dtype_);
       }
       x = encoder_->layers[l]->forward(x, mask_bias, keys, values, in.pause);
       if (in.pause && l + 1 < config_.num_hidden_layers) in.pause();

@@ -49,8 +49,10 @@ class Backbone {
     std::string dir;
     // "cpu", "cuda", "cuda:N" or "auto" (= cuda when one is available).
     std::string device = "auto";
-    // "float32", or "float16" / "bfloat16" (CUDA only: halves memory and
-    // roughly doubles throughput on tensor cores; outputs differ by ~1e-3).
+    // "float32", or "float16" / "bfloat16" (halves memory and roughly
+    // doubles throughput on tensor cores; outputs differ by ~1e-3).
+    // float16 needs CUDA; bfloat16 also runs on CPU (slowly without bf16
+    // units). Prompts are cast to it when they enter the serving cache.
     std::string dtype = "float32";
   };
 

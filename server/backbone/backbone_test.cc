@@ -384,11 +384,25 @@ TEST(BackboneCreateTest, MissingFolderIsNotFound) {
             std::string::npos);
 }
 
-TEST(BackboneCreateTest, HalfPrecisionOnCpuIsRejected) {
+TEST(BackboneCreateTest, Float16OnCpuIsRejectedBFloat16Runs) {
   const std::string dir = ptune::testing::BackboneDir();
   if (dir.empty()) GTEST_SKIP() << "default backbone not installed";
-  auto backbone = Backbone::Create({.dir = dir, .device = "cpu", .dtype = "float16"});
-  EXPECT_EQ(backbone.status().code(), absl::StatusCode::kInvalidArgument);
+  auto fp16 = Backbone::Create({.dir = dir, .device = "cpu", .dtype = "float16"});
+  EXPECT_EQ(fp16.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(fp16.status().message().find("use bfloat16 or float32 on CPU"), std::string::npos)
+      << fp16.status();
+  auto bf16 = Backbone::Create({.dir = dir, .device = "cpu", .dtype = "bfloat16"});
+  ASSERT_TRUE(bf16.ok()) << bf16.status();
+  EXPECT_EQ((*bf16)->dtype(), at::kBFloat16);
+  // Its sentence embeddings stay close to float32's.
+  auto fp32 = Backbone::Create({.dir = dir, .device = "cpu"});
+  ASSERT_TRUE(fp32.ok());
+  const std::vector<std::string> texts = {"a bfloat16 forward", "Berlin is in Germany ."};
+  auto a = (*fp32)->Embed(texts, EmbedPooling::kSentence);
+  auto b = (*bf16)->Embed(texts, EmbedPooling::kSentence);
+  ASSERT_TRUE(a.ok() && b.ok());
+  const at::Tensor cosine = at::cosine_similarity(*a, b->to(at::kFloat), 1);
+  EXPECT_GT(cosine.min().item<float>(), 0.99f);
 }
 
 }  // namespace

@@ -281,7 +281,8 @@ class EngineImpl {
     }
     ASSIGN_OR_RETURN(scheduler_, Scheduler::Create(batching));
     ASSIGN_OR_RETURN(cache_, PromptCache::Create(options_.prompt_cache_bytes,
-                                                 options_.loader_threads, loader));
+                                                 options_.loader_threads, loader,
+                                                 backbone_->dtype()));
     driver_ = std::make_unique<TrainingDriver>(backbone_, training);
     executor_ = std::thread([this] { ExecutorLoop(); });
     return absl::OkStatus();

@@ -20,6 +20,7 @@
 #include "server/engine/test_loader.h"
 #include "server/training/bio.h"
 #include "tests/testing/shared_backbone.h"
+#include "tests/testing/test_paths.h"
 
 namespace ptune::engine {
 namespace {
@@ -641,6 +642,144 @@ TEST_F(EngineTest, CurrentExecutorTurnShowsAStuckExecutor) {
 // they complete) must not deny a light tenant service: the light tenant's
 // 1-text calls all succeed, and wait at most about one batch behind the
 // flood (start-time fair batching), not behind the flood's backlog.
+// bfloat16 serving (CPU here; the same casts serve CUDA): prompts are cast
+// once as they enter the cache, and every serving path - cls / mean /
+// [MASK] pooling, shallow prefix / infix / template, deep, case embeddings,
+// tagging, all in mixed batches - answers as float32 does, within bfloat16's
+// precision (8 mantissa bits through 6 layers).
+TEST_F(EngineTest, BFloat16ServingAnswersAsFloat32) {
+  absl::StatusOr<std::unique_ptr<backbone::Backbone>> made = backbone::Backbone::Create(
+      {.dir = ptune::testing::BackboneDir(), .device = "cpu", .dtype = "bfloat16"});
+  ASSERT_TRUE(made.ok()) << made.status();
+  std::shared_ptr<const backbone::Backbone> half = std::move(*made);
+  ASSERT_EQ(half->dtype(), at::kBFloat16);
+  const std::vector<std::string> bio = training::BioLabelSet({"LOC", "ORG", "PER"});
+  prompts::PromptSpec mask = Shallow(6);
+  mask.init = prompts::PromptInit::kVocab;
+  mask.template_text = "<soft:2> {text} It was <soft:4> [MASK] .";
+  mask.pooling = prompts::HeadPooling::kMask;
+  prompts::PromptSpec cased = Deep(4);
+  cased.case_embeddings = true;
+  loader_->Add(Key("t6", "cls_mask"), Recipe{.spec = mask, .seed = 7});
+  loader_->Add(Key("t6", "cls_cased"), Recipe{.spec = cased, .seed = 8});
+  loader_->Add(Key("t6", "tag_cased"),
+               Recipe{.task = datasets::Task::kTag, .labels = bio, .spec = cased, .seed = 9});
+  const std::vector<PromptKey> classify = {Key("t1", "cls_s4"), Key("t2", "cls_s12"),
+                                           Key("t3", "cls_d8"), Key("t1", "cls_s6"),
+                                           Key("t6", "cls_mask"), Key("t6", "cls_cased")};
+  const std::vector<PromptKey> tag = {Key("t4", "tag_s5"), Key("t5", "tag_d6"),
+                                      Key("t6", "tag_cased")};
+  const std::vector<std::string> texts = {
+      "the acting was superb and the story moving",
+      "a dull , lifeless film that never finds its feet",
+      "Angela Merkel met Emmanuel Macron in Paris on Monday",
+      "Shares of Siemens rose after the announcement in Berlin"};
+  std::unique_ptr<Engine> full = MakeEngine(EngineOptions());
+  absl::StatusOr<std::unique_ptr<Engine>> half_engine =
+      Engine::Create(EngineOptions(), half, loader_.get());
+  ASSERT_TRUE(half_engine.ok()) << half_engine.status();
+
+  // Every call in flight at once on each engine, so that the batches mix
+  // all prompts.
+  const auto classify_all = [&](Engine& engine) {
+    std::vector<std::unique_ptr<Answer<ClassifyResponse>>> answers;
+    for (const PromptKey& key : classify) {
+      answers.push_back(std::make_unique<Answer<ClassifyResponse>>());
+      engine.Classify(Request(key, texts), answers.back()->Callback());
+    }
+    return answers;
+  };
+  const auto tag_all = [&](Engine& engine) {
+    std::vector<std::unique_ptr<Answer<TagResponse>>> answers;
+    for (const PromptKey& key : tag) {
+      answers.push_back(std::make_unique<Answer<TagResponse>>());
+      engine.TagEntities(Request(key, texts), answers.back()->Callback());
+    }
+    return answers;
+  };
+  auto full_classify = classify_all(*full);
+  auto half_classify = classify_all(**half_engine);
+  auto full_tag = tag_all(*full);
+  auto half_tag = tag_all(**half_engine);
+
+  constexpr double kTolerance = 0.03;  // per probability
+  double worst = 0;
+  int compared_labels = 0;
+  for (size_t p = 0; p < classify.size(); ++p) {
+    const auto& f = full_classify[p]->Wait();
+    const auto& h = half_classify[p]->Wait();
+    ASSERT_TRUE(f.ok()) << classify[p].DebugString() << ": " << f.status();
+    ASSERT_TRUE(h.ok()) << classify[p].DebugString() << ": " << h.status();
+    for (size_t i = 0; i < texts.size(); ++i) {
+      const ClassifyResult& a = f->results[i];
+      const ClassifyResult& b = h->results[i];
+      ASSERT_EQ(a.probabilities.size(), b.probabilities.size());
+      double best = 0, second = 0;
+      for (size_t c = 0; c < a.probabilities.size(); ++c) {
+        const double d = std::abs(a.probabilities[c].second - b.probabilities[c].second);
+        worst = std::max(worst, d);
+        EXPECT_LE(d, kTolerance) << classify[p].DebugString() << " text " << i;
+        const double q = a.probabilities[c].second;
+        if (q > best) {
+          second = best;
+          best = q;
+        } else {
+          second = std::max(second, q);
+        }
+      }
+      // Labels agree wherever float32's margin exceeds what bf16 can move.
+      if (best - second > 2 * kTolerance) {
+        ++compared_labels;
+        EXPECT_EQ(a.label, b.label) << classify[p].DebugString() << " text " << i;
+      }
+    }
+  }
+  int entities = 0, same = 0;
+  for (size_t p = 0; p < tag.size(); ++p) {
+    const auto& f = full_tag[p]->Wait();
+    const auto& h = half_tag[p]->Wait();
+    ASSERT_TRUE(f.ok()) << tag[p].DebugString() << ": " << f.status();
+    ASSERT_TRUE(h.ok()) << tag[p].DebugString() << ": " << h.status();
+    for (size_t i = 0; i < texts.size(); ++i) {
+      for (const Entity& e : f->results[i].entities) {
+        ++entities;
+        for (const Entity& g : h->results[i].entities) {
+          if (g.type == e.type && g.start == e.start && g.end == e.end) {
+            ++same;
+            break;
+          }
+        }
+      }
+    }
+  }
+  std::cout << "bf16 vs f32: worst probability difference " << worst << "; labels compared "
+            << compared_labels << "; entities " << same << " of " << entities
+            << " identical\n";
+  EXPECT_GT(compared_labels, 0);
+  EXPECT_GE(same, 0.9 * entities);
+  // The resident prompts were cast once, as they entered the cache: half the
+  // bytes.
+  EXPECT_EQ(2 * (*half_engine)->cache_stats().resident_bytes, full->cache_stats().resident_bytes);
+
+  // Training on the bfloat16 backbone keeps float32 master weights: the
+  // prompt it returns is float32 and finite, and the job's deep prompt (cast
+  // per forward) and head (states cast up) learn.
+  const char* words[] = {"good", "bad", "great", "awful", "fine", "poor"};
+  std::vector<std::string> train_texts;
+  for (int i = 0; i < 12; ++i) train_texts.push_back(absl::StrCat("it was ", words[i % 6]));
+  for (const prompts::PromptSpec& spec : {Shallow(4), Deep(4)}) {
+    TrainingRequest request = ShallowTrainingRequest(train_texts, /*epochs=*/2);
+    request.spec = spec;
+    request.options.max_tokens = 16;
+    absl::StatusOr<TrainingOutcome> outcome =
+        (*half_engine)->Train(std::move(request), nullptr, nullptr, nullptr);
+    ASSERT_TRUE(outcome.ok()) << outcome.status();
+    EXPECT_EQ(outcome->model->PromptTensor().scalar_type(), at::kFloat);
+    EXPECT_TRUE(outcome->model->CheckFinite().ok());
+    EXPECT_EQ(outcome->result.epochs.size(), 2u);
+  }
+}
+
 // Ensembles: a text runs under every member (mixed into the same batches:
 // t1's shallow prefix and prefix+infix mean-pooled prompts) and the answer
 // is the mean of the members' probabilities.

@@ -9,7 +9,8 @@
 namespace ptune::engine {
 
 absl::StatusOr<std::unique_ptr<PromptCache>> PromptCache::Create(
-    int64_t max_bytes, int loader_threads, PromptLoader* loader) {
+    int64_t max_bytes, int loader_threads, PromptLoader* loader,
+    at::ScalarType serving_dtype) {
   if (max_bytes <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("prompt cache bytes must be positive, got ", max_bytes));
@@ -19,7 +20,7 @@ absl::StatusOr<std::unique_ptr<PromptCache>> PromptCache::Create(
         "loader threads must be at least 1, got ", loader_threads));
   }
   if (loader == nullptr) return absl::InvalidArgumentError("null prompt loader");
-  std::unique_ptr<PromptCache> cache(new PromptCache(max_bytes, loader));
+  std::unique_ptr<PromptCache> cache(new PromptCache(max_bytes, loader, serving_dtype));
   absl::MutexLock lock(&cache->join_mu_);
   for (int i = 0; i < loader_threads; ++i) {
     cache->threads_.emplace_back([c = cache.get()] { c->LoaderLoop(); });
@@ -27,8 +28,9 @@ absl::StatusOr<std::unique_ptr<PromptCache>> PromptCache::Create(
   return cache;
 }
 
-PromptCache::PromptCache(int64_t max_bytes, PromptLoader* loader)
-    : max_bytes_(max_bytes), loader_(loader) {}
+PromptCache::PromptCache(int64_t max_bytes, PromptLoader* loader,
+                         at::ScalarType serving_dtype)
+    : max_bytes_(max_bytes), loader_(loader), serving_dtype_(serving_dtype) {}
 
 PromptCache::~PromptCache() { Shutdown(); }
 
@@ -96,6 +98,11 @@ void PromptCache::LoaderLoop() {
     } else if (*loaded == nullptr) {
       result = absl::InternalError(
           absl::StrCat("loader returned no model for ", key.DebugString()));
+    } else if (absl::Status cast = serving_dtype_ == at::kFloat
+                                       ? absl::OkStatus()
+                                       : (*loaded)->CastForServing(serving_dtype_);
+               !cast.ok()) {
+      result = cast;
     } else {
       result = Model(std::move(*loaded));
     }

@@ -53,9 +53,11 @@ class PromptCache {
   using Model = std::shared_ptr<const prompts::PromptModel>;
   using Callback = absl::AnyInvocable<void(absl::StatusOr<Model>)>;
 
-  // max_bytes > 0, loader_threads >= 1, loader not null.
+  // max_bytes > 0, loader_threads >= 1, loader not null. Loaded models are
+  // cast to `serving_dtype` (the backbone's) once, as they enter the cache.
   static absl::StatusOr<std::unique_ptr<PromptCache>> Create(
-      int64_t max_bytes, int loader_threads, PromptLoader* loader);
+      int64_t max_bytes, int loader_threads, PromptLoader* loader,
+      at::ScalarType serving_dtype = at::kFloat);
   ~PromptCache();  // Shutdown()
 
   PromptCache(const PromptCache&) = delete;
@@ -96,7 +98,7 @@ class PromptCache {
     bool evicted = false;  // Evict ran while loading: do not keep the result
   };
 
-  PromptCache(int64_t max_bytes, PromptLoader* loader);
+  PromptCache(int64_t max_bytes, PromptLoader* loader, at::ScalarType serving_dtype);
   void LoaderLoop();
   void InsertLocked(const PromptKey& key, Model model, int64_t bytes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -105,6 +107,7 @@ class PromptCache {
 
   const int64_t max_bytes_;
   PromptLoader* const loader_;
+  const at::ScalarType serving_dtype_;
   absl::Mutex join_mu_;  // serializes Shutdown
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(join_mu_);
 

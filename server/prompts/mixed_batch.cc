@@ -117,14 +117,17 @@ absl::StatusOr<MixedBatch> MakeMixedBatch(const backbone::Backbone& backbone,
       // One case table per distinct prompt, zeros for prompts without.
       std::vector<at::Tensor> tables;
       at::Tensor zeros;
+      at::TensorOptions table_options;
+      for (const PromptModel* model : prompt_models) {
+        if (model->spec().case_embeddings) table_options = model->CaseEmbeddings().options();
+      }
       for (const PromptModel* model : prompt_models) {
         if (model->spec().case_embeddings) {
           tables.push_back(model->CaseEmbeddings());
           continue;
         }
         if (!zeros.defined()) {
-          zeros = at::zeros({text::kNumWordCases, backbone.hidden_size()},
-                            at::TensorOptions().device(backbone.device()));
+          zeros = at::zeros({text::kNumWordCases, backbone.hidden_size()}, table_options);
         }
         tables.push_back(zeros);
       }

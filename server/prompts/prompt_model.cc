@@ -448,19 +448,18 @@ absl::StatusOr<at::Tensor> PromptModel::Logits(const backbone::Backbone& backbon
                    backbone.Forward(MakeInput(batch, training)));
   return common::TorchCall("prompt head", [&] {
     const at::Tensor states = out.TextStates();
-    if (task_ == datasets::Task::kTag) return module_->head->forward(states);
+    if (task_ == datasets::Task::kTag) return Head(states);
     if (spec_.pooling == HeadPooling::kMask) {
       const at::Tensor slots = device::ToDevice(
           std::vector<int64_t>(batch.slot_positions.begin(), batch.slot_positions.end()),
           states.device());
-      return module_->head->forward(
-          states.index({at::arange(states.size(0), slots.options()), slots}));
+      return Head(states.index({at::arange(states.size(0), slots.options()), slots}));
     }
     const at::Tensor pooled = backbone::Pool(
         states, out.text_mask,
         spec_.pooling == HeadPooling::kMean ? backbone::PoolingMode::kMean
                                             : backbone::PoolingMode::kCls);
-    return module_->head->forward(pooled);
+    return Head(pooled);
   });
 }
 
@@ -479,7 +478,13 @@ at::Tensor PromptModel::Prompt(bool training, at::Generator* generator) const {
 }
 
 at::Tensor PromptModel::Head(const at::Tensor& states) const {
-  return module_->head->forward(states);
+  // States of a half-precision backbone meet float32 training weights here
+  // (a no-op once the model was cast for serving).
+  return module_->head->forward(states.to(module_->head->weight.scalar_type()));
+}
+
+absl::Status PromptModel::CastForServing(at::ScalarType dtype) {
+  return common::TorchCall("cast prompt", [&] { module_->to(dtype); });
 }
 
 at::Tensor PromptModel::CaseEmbeddings() const {

@@ -109,6 +109,11 @@ class PromptModel {
   // The prompt as served: [m, H] (shallow) or [L, 2, m, H] (deep).
   at::Tensor PromptTensor() const;
 
+  // Casts every tensor (prompt, head, case table) to `dtype`, once, when a
+  // prompt enters the serving cache of a half-precision backbone. Serving
+  // only: training keeps float32 master weights.
+  absl::Status CastForServing(at::ScalarType dtype);
+
   // Replaces an MLP reparameterization by the vectors it produces.
   void Collapse();
 

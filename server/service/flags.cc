@@ -19,7 +19,8 @@ ABSL_FLAG(std::string, device, "auto",
           "auto (cuda when available), cpu, cuda or cuda:N. One device per process.");
 ABSL_FLAG(std::string, dtype, "float32",
           "float32, or float16/bfloat16 on CUDA: half the memory and about twice the "
-          "throughput, outputs differ by ~1e-3.");
+          "throughput, outputs differ by ~1e-3. bfloat16 also runs on CPU (slow without "
+          "bf16 units; it lets CI test the half-precision paths).");
 ABSL_FLAG(std::string, store, "",
           "State store URL: sqlite:///abs/path.db (one file, WAL, synchronous=FULL; one "
           "replica), or postgresql://user@host:port/db?sslmode=... (any number of "
