@@ -422,10 +422,7 @@ class BatchScheduler {
                 return da != db ? da < db : a.seq < b.seq;
               });
 
-    const int64_t budget = options_.preferred_batch_tokens > 0
-                               ? std::min(options_.preferred_batch_tokens,
-                                          options_.max_batch_tokens)
-                               : options_.max_batch_tokens;
+    const int64_t budget = PaddedBudget();
     std::vector<Candidate> picked = {{anchor, 0, anchor_tokens, 0}};
     anchor->taking = 1;
     int max_tokens = anchor_tokens;
@@ -480,6 +477,13 @@ class BatchScheduler {
     return batch;
   }
 
+  // The padded positions (rows x longest row) a batch may hold.
+  int64_t PaddedBudget() const {
+    return options_.preferred_batch_tokens > 0
+               ? std::min(options_.preferred_batch_tokens, options_.max_batch_tokens)
+               : options_.max_batch_tokens;
+  }
+
   void TakeLightRowsLocked(const std::vector<std::string>& busy, int max_rows,
                            Batch<TaskT>* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     bool backlog = false;
@@ -500,10 +504,7 @@ class BatchScheduler {
     std::sort(light.begin(), light.end(), [](const TenantQueue* a, const TenantQueue* b) {
       return a->entries.front().seq < b->entries.front().seq;
     });
-    const int64_t budget = options_.preferred_batch_tokens > 0
-                               ? std::min(options_.preferred_batch_tokens,
-                                          options_.max_batch_tokens)
-                               : options_.max_batch_tokens;
+    const int64_t budget = PaddedBudget();
     int rows = 0, longest = 0;
     for (TenantQueue* queue : light) {
       int taken = 0;

@@ -150,6 +150,13 @@ class RequestState {
   absl::AnyInvocable<void(absl::StatusOr<TagResponse>)> on_tag_;
 };
 
+// The request's prompts: its key, then its ensemble members.
+std::vector<PromptKey> MemberKeys(const ClassifyRequest& request) {
+  std::vector<PromptKey> keys = {request.key};
+  keys.insert(keys.end(), request.ensemble.begin(), request.ensemble.end());
+  return keys;
+}
+
 // One text of a request, as the scheduler queues it.
 class TextTask : public batching::Task {
  public:
@@ -311,8 +318,7 @@ class EngineImpl {
       absl::Status error ABSL_GUARDED_BY(mu);
     };
     auto loads = std::make_shared<Loads>();
-    std::vector<PromptKey> keys = {request.key};
-    keys.insert(keys.end(), request.ensemble.begin(), request.ensemble.end());
+    const std::vector<PromptKey> keys = MemberKeys(request);
     loads->request = std::move(request);
     {
       absl::MutexLock lock(&loads->mu);
@@ -445,16 +451,15 @@ class EngineImpl {
             " ensemble prompts; texts x prompts may be at most ",
             options_.max_texts_per_request));
       }
-      std::vector<PromptKey> keys = {request.key};
-      for (const PromptKey& member : request.ensemble) {
-        if (member.tenant != request.key.tenant) {
+      const std::vector<PromptKey> keys = MemberKeys(request);
+      for (size_t m = 1; m < keys.size(); ++m) {
+        if (keys[m].tenant != request.key.tenant) {
           return absl::InvalidArgumentError("ensemble members of another tenant");
         }
-        if (std::find(keys.begin(), keys.end(), member) != keys.end()) {
+        if (std::find(keys.begin(), keys.begin() + m, keys[m]) != keys.begin() + m) {
           return absl::InvalidArgumentError(absl::StrCat(
-              "prompt ", member.DebugString(), " appears twice in the ensemble"));
+              "prompt ", keys[m].DebugString(), " appears twice in the ensemble"));
         }
-        keys.push_back(member);
       }
     }
     if (request.deadline <= Now()) {
@@ -469,11 +474,7 @@ class EngineImpl {
                std::vector<PromptCache::Model> models,
                const std::shared_ptr<RequestState>& state) {
     last_arrival_ns_.store(absl::GetCurrentTimeNanos(), std::memory_order_relaxed);
-    const std::vector<PromptKey> keys = [&] {
-      std::vector<PromptKey> k = {request.key};
-      k.insert(k.end(), request.ensemble.begin(), request.ensemble.end());
-      return k;
-    }();
+    const std::vector<PromptKey> keys = MemberKeys(request);
     int max_tokens = options_.max_tokens;
     for (size_t m = 0; m < models.size(); ++m) {
       const prompts::PromptModel& model = *models[m];
