@@ -114,6 +114,47 @@ TEST_F(CliTest, EnsembleFlagSendsNamesAndVersions) {
   EXPECT_THAT(bad.err, HasSubstr("NAME:VERSION"));
 }
 
+TEST_F(CliTest, EvalReadsTheFileForThePromptsTaskAndPrintsTheReport) {
+  const std::string path = TempPath("reviews.tsv");
+  ASSERT_TRUE(WriteLocalFile(path, "text\tlabel\ngood\tpos\nbad\tneg\nfine\tpos\n").ok());
+  {
+    absl::MutexLock lock(&server_.state.mu);
+    server_.state.prompt.set_task(v1::TASK_CLASSIFY);
+    v1::EvaluatePromptResponse& r = server_.state.evaluate_response;
+    r.set_version(2);
+    r.set_example_count(3);
+    v1::ClassificationMetrics* c = r.mutable_classification();
+    c->set_accuracy(2.0 / 3);
+    c->set_macro_f1(0.6667);
+    for (const char* label : {"neg", "pos"}) c->add_labels()->set_label(label);
+    for (int64_t cell : {1, 0, 1, 1}) c->add_confusion(cell);
+  }
+  CliResult result = Run({"eval", "--prompt", "s", "--ensemble", "t:1", "--data", path});
+  ASSERT_EQ(result.code, 0) << result.err;
+  {
+    absl::MutexLock lock(&server_.state.mu);
+    const v1::EvaluatePromptRequest& sent = server_.state.evaluate_request;
+    EXPECT_EQ(sent.prompt_name(), "s");
+    ASSERT_EQ(sent.ensemble_size(), 1);
+    EXPECT_EQ(sent.ensemble(0).version(), 1);
+    ASSERT_EQ(sent.examples().examples_size(), 3);
+    EXPECT_EQ(sent.examples().examples(1).label(), "neg");
+  }
+  EXPECT_THAT(result.out, HasSubstr("prompt s v2, 3 examples"));
+  EXPECT_THAT(result.out, HasSubstr("accuracy 0.6667  macro-F1 0.6667"));
+  EXPECT_THAT(result.out, HasSubstr("confusion (rows: gold, columns: predicted)"));
+  EXPECT_THAT(result.out, HasSubstr("LABEL  PRECISION"));
+  // A stored dataset goes by id; exactly one source.
+  ASSERT_EQ(Run({"eval", "--prompt", "s", "--dataset", "ds_1"}).code, 0);
+  {
+    absl::MutexLock lock(&server_.state.mu);
+    EXPECT_EQ(server_.state.evaluate_request.dataset_id(), "ds_1");
+  }
+  CliResult both = Run({"eval", "--prompt", "s", "--dataset", "ds_1", "--data", path});
+  EXPECT_NE(both.code, 0);
+  EXPECT_THAT(both.err, HasSubstr("exactly one of --data FILE and --dataset ID"));
+}
+
 TEST_F(CliTest, ClassifyJsonParsesBackToTheResponse) {
   {
     absl::MutexLock lock(&server_.state.mu);
@@ -224,7 +265,9 @@ TEST_F(CliTest, TrainBuildsTheRequestFromFlagsAndFiles) {
            "is it good", "--reparam",    "mlp",     "--l2",
            "0.01",       "--pooling",    "mean",    "--epochs",
            "3",          "--batch_size", "8",       "--lr",
-           "0.1",        "--seed",       "7",       "--case_embeddings"});
+           "0.1",        "--seed",       "7",       "--case_embeddings",
+           "--test_dataset", "ds_test", "--templates", "A {text}|{text} B",
+           "--verbalizers", "bad,good|awful,great", "--search_epochs", "2"});
   ASSERT_EQ(result.code, 0) << result.err;
   EXPECT_EQ(result.out, "job job-1 queued: prompt sent v1\n");
   absl::MutexLock lock(&server_.state.mu);
@@ -236,6 +279,11 @@ TEST_F(CliTest, TrainBuildsTheRequestFromFlagsAndFiles) {
   EXPECT_EQ(r.train_examples().examples(1).text(), "bad");
   EXPECT_EQ(r.train_examples().examples(1).label(), "neg");
   EXPECT_FALSE(r.has_valid_examples());
+  EXPECT_EQ(r.test_dataset_id(), "ds_test");
+  EXPECT_THAT(r.spec().template_candidates(), ElementsAre("A {text}", "{text} B"));
+  ASSERT_EQ(r.spec().verbalizer_candidates_size(), 2);
+  EXPECT_THAT(r.spec().verbalizer_candidates(1).words(), ElementsAre("awful", "great"));
+  EXPECT_EQ(r.options().search_epochs(), 2);
   EXPECT_EQ(r.spec().kind(), v1::PROMPT_KIND_SHALLOW);
   EXPECT_THAT(r.spec().length_candidates(), ElementsAre(8, 16));
   EXPECT_EQ(r.spec().placement(), v1::PLACEMENT_INFIX);

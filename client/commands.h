@@ -48,6 +48,9 @@ absl::Status RunJobsCancel(const ParsedArgs& args,
 absl::StatusOr<std::vector<std::string>> InputTexts(const ParsedArgs& args);
 absl::Status RunClassify(const ParsedArgs& args, const CommandContext& context);
 absl::Status RunTag(const ParsedArgs& args, const CommandContext& context);
+// eval: EvaluatePrompt on --data FILE (read for the prompt's task) or
+// --dataset ID; prints the report.
+absl::Status RunEval(const ParsedArgs& args, const CommandContext& context);
 
 absl::Status RunPromptsList(const ParsedArgs& args,
                             const CommandContext& context);

@@ -243,7 +243,20 @@ std::string FormatJob(const v1::Job& job) {
   fields.push_back({"created", FormatTimestamp(job.create_time())});
   fields.push_back({"started", FormatTimestamp(job.start_time())});
   fields.push_back({"ended", FormatTimestamp(job.end_time())});
-  return FormatFields(fields);
+  std::string out = FormatFields(fields);
+  if (job.candidates_size() > 0) absl::StrAppend(&out, "\n", FormatCandidates(job));
+  return out;
+}
+
+std::string FormatCandidates(const v1::Job& job) {
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::SearchCandidate& c : job.candidates()) {
+    rows.push_back({c.chosen() ? "*" : "", absl::StrCat(c.length()),
+                    c.template_text().empty() ? "-" : c.template_text(),
+                    c.verbalizer().empty() ? "-" : absl::StrJoin(c.verbalizer(), ","),
+                    absl::StrFormat("%.4f", c.valid_metric())});
+  }
+  return FormatTable({"", "LENGTH", "TEMPLATE", "VERBALIZER", "VALID"}, rows);
 }
 
 std::string FormatPromptTable(const std::vector<v1::Prompt>& prompts) {
@@ -333,6 +346,61 @@ std::string FormatApiKey(const v1::CreateApiKeyResponse& key) {
   return absl::StrCat(
       FormatFields({{"key_id", key.key_id()}, {"api_key", key.api_key()}}),
       "The key is shown only this once; store it now.\n");
+}
+
+namespace {
+
+std::string Score(double value) { return absl::StrFormat("%.4f", value); }
+
+std::vector<std::vector<std::string>> LabelRows(
+    const google::protobuf::RepeatedPtrField<v1::LabelMetrics>& labels) {
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::LabelMetrics& l : labels) {
+    rows.push_back({l.label(), Score(l.precision()), Score(l.recall()), Score(l.f1()),
+                    absl::StrCat(l.support()), absl::StrCat(l.predicted())});
+  }
+  return rows;
+}
+
+}  // namespace
+
+std::string FormatEvaluation(const v1::EvaluatePromptRequest& request,
+                             const v1::EvaluatePromptResponse& response) {
+  std::string out = absl::StrCat("prompt ", request.prompt_name(), " v", response.version());
+  for (const v1::PromptRef& member : response.ensemble()) {
+    absl::StrAppend(&out, " + ", member.name(), " v", member.version());
+  }
+  absl::StrAppend(&out, ", ", response.example_count(), " examples\n");
+  if (response.has_tagging()) {
+    const v1::TaggingMetrics& t = response.tagging();
+    absl::StrAppend(&out, "entity precision ", Score(t.precision()), "  recall ",
+                    Score(t.recall()), "  f1 ", Score(t.f1()), "  (gold ", t.gold(),
+                    ", predicted ", t.predicted(), ", correct ", t.correct(), ")\n\n");
+    absl::StrAppend(&out, FormatTable({"TYPE", "PRECISION", "RECALL", "F1", "SUPPORT",
+                                       "PREDICTED"},
+                                      LabelRows(t.types())));
+    return out;
+  }
+  const v1::ClassificationMetrics& c = response.classification();
+  absl::StrAppend(&out, "accuracy ", Score(c.accuracy()), "  macro-F1 ", Score(c.macro_f1()),
+                  "\n\n");
+  absl::StrAppend(&out, FormatTable({"LABEL", "PRECISION", "RECALL", "F1", "SUPPORT",
+                                     "PREDICTED"},
+                                    LabelRows(c.labels())));
+  const int n = c.labels_size();
+  if (n > 0 && c.confusion_size() == n * n) {
+    absl::StrAppend(&out, "\nconfusion (rows: gold, columns: predicted)\n");
+    std::vector<std::string> header = {""};
+    for (const v1::LabelMetrics& l : c.labels()) header.push_back(l.label());
+    std::vector<std::vector<std::string>> rows;
+    for (int g = 0; g < n; ++g) {
+      std::vector<std::string>& row = rows.emplace_back();
+      row.push_back(c.labels(g).label());
+      for (int p = 0; p < n; ++p) row.push_back(absl::StrCat(c.confusion(g * n + p)));
+    }
+    absl::StrAppend(&out, FormatTable(header, rows));
+  }
+  return out;
 }
 
 }  // namespace ptune::client

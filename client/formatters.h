@@ -41,6 +41,13 @@ std::string FormatMetrics(
 std::string ValidMetric(
     const google::protobuf::Map<std::string, double>& metrics);
 
+// EvaluatePrompt's report: a line naming the prompt (and ensemble) and the
+// example count, the summary scores, a per-label (per-type) table of
+// precision / recall / F1 / support / predicted, and for classification the
+// confusion matrix (rows gold, columns predicted).
+std::string FormatEvaluation(const v1::EvaluatePromptRequest& request,
+                             const v1::EvaluatePromptResponse& response);
+
 // One row per text: "label  score  text", columns aligned.
 std::string FormatClassifications(const std::vector<std::string>& texts,
                                   const v1::ClassifyResponse& response);
@@ -51,7 +58,11 @@ std::string FormatTaggedTexts(const std::vector<std::string>& texts,
                               const v1::TagEntitiesResponse& response);
 
 std::string FormatJobTable(const std::vector<v1::Job>& jobs);
+// Key: value lines, then the search candidates' table when it has one.
 std::string FormatJob(const v1::Job& job);
+// A prompt search's candidates: chosen mark ("*"), length, template,
+// verbalizer and validation metric g(), one row each.
+std::string FormatCandidates(const v1::Job& job);
 std::string FormatPromptTable(const std::vector<v1::Prompt>& prompts);
 std::string FormatPrompt(const v1::Prompt& prompt);
 std::string FormatDataset(const v1::Dataset& dataset);

@@ -112,6 +112,20 @@ TEST(FormattersTest, JobTableAndDetail) {
   const std::string detail = FormatJob(job);
   EXPECT_THAT(detail, HasSubstr("reason:   out of memory\n"));
   EXPECT_THAT(detail, HasSubstr("metrics:  valid_accuracy=0.5000\n"));
+  EXPECT_THAT(detail, Not(HasSubstr("TEMPLATE")));
+  // A prompt search's table of candidates, the chosen one starred.
+  for (int length : {8, 16}) {
+    v1::SearchCandidate* c = job.add_candidates();
+    c->set_length(length);
+    c->set_template_text(length == 8 ? "{text} It was [MASK] ." : "");
+    c->set_valid_metric(length == 8 ? 0.75 : 0.8125);
+    c->set_chosen(length == 16);
+  }
+  EXPECT_EQ(FormatCandidates(job),
+            "   LENGTH  TEMPLATE                VERBALIZER  VALID\n"
+            "   8       {text} It was [MASK] .  -           0.7500\n"
+            "*  16      -                       -           0.8125\n");
+  EXPECT_THAT(FormatJob(job), HasSubstr(FormatCandidates(job)));
 }
 
 TEST(FormattersTest, PromptDetailListsVersions) {

@@ -36,6 +36,10 @@ absl::Status WatchToEnd(const std::string& job_id,
   if (!last.ok()) return last.status();
   switch (last->state()) {
     case v1::JOB_STATE_SUCCEEDED:
+      // A prompt search ends with its table of candidates and g().
+      if (!context.json && last->candidates_size() > 0) {
+        *context.out << FormatCandidates(*last);
+      }
       return absl::OkStatus();
     case v1::JOB_STATE_CANCELLED:
       return absl::CancelledError(

@@ -195,6 +195,11 @@ absl::StatusOr<v1::Job> PtuneClient::WatchJob(
   return last;
 }
 
+absl::StatusOr<v1::EvaluatePromptResponse> PtuneClient::EvaluatePrompt(
+    const v1::EvaluatePromptRequest& request) const {
+  return Unary(&v1::PromptService::Stub::EvaluatePrompt, prompts_.get(), request);
+}
+
 absl::StatusOr<v1::ClassifyResponse> PtuneClient::Classify(
     const v1::ClassifyRequest& request) const {
   return Unary(&v1::PromptService::Stub::Classify, prompts_.get(), request);

@@ -80,6 +80,8 @@ class PtuneClient {
       const v1::ClassifyRequest& request) const;
   absl::StatusOr<v1::TagEntitiesResponse> TagEntities(
       const v1::TagEntitiesRequest& request) const;
+  absl::StatusOr<v1::EvaluatePromptResponse> EvaluatePrompt(
+      const v1::EvaluatePromptRequest& request) const;
   absl::StatusOr<v1::ListPromptsResponse> ListPrompts(
       const v1::ListPromptsRequest& request) const;
   // Every page of ListPrompts.

@@ -36,6 +36,7 @@ struct FakeState {
   v1::TrainPromptRequest train_request;
   v1::ClassifyRequest classify_request;
   v1::TagEntitiesRequest tag_request;
+  v1::EvaluatePromptRequest evaluate_request;
   v1::ListJobsRequest list_jobs_request;
   v1::ImportPromptRequest import_request;
   v1::CreateTenantRequest create_tenant_request;
@@ -50,6 +51,7 @@ struct FakeState {
   grpc::Status watch_end = grpc::Status::OK;  // ...then ends with this.
   v1::ClassifyResponse classify_response;
   v1::TagEntitiesResponse tag_response;
+  v1::EvaluatePromptResponse evaluate_response;
   v1::ExportPromptResponse export_response;
   v1::Prompt prompt;
   std::vector<v1::Prompt> prompts;
@@ -171,6 +173,16 @@ class FakePromptService final : public v1::PromptService::Service {
     Record(context, "TagEntities");
     s_->tag_request = *request;
     *response = s_->tag_response;
+    return s_->status;
+  }
+
+  grpc::Status EvaluatePrompt(grpc::ServerContext* context,
+                              const v1::EvaluatePromptRequest* request,
+                              v1::EvaluatePromptResponse* response) override {
+    absl::MutexLock lock(&s_->mu);
+    Record(context, "EvaluatePrompt");
+    s_->evaluate_request = *request;
+    *response = s_->evaluate_response;
     return s_->status;
   }
 

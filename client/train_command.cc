@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_join.h"
 #include "client/commands.h"
 #include "client/formatters.h"
@@ -98,6 +99,19 @@ absl::Status FillSpec(const ParsedArgs& args, v1::PromptSpec* spec) {
                                          v1::POOLING_UNSPECIFIED));
   spec->set_pooling(pooling);
   spec->set_template_text(args.GetString("template"));
+  if (args.Has("templates")) {
+    for (absl::string_view text : absl::StrSplit(args.GetString("templates"), '|')) {
+      spec->add_template_candidates(std::string(text));
+    }
+  }
+  if (args.Has("verbalizers")) {
+    for (absl::string_view words : absl::StrSplit(args.GetString("verbalizers"), '|')) {
+      v1::Verbalizer* verbalizer = spec->add_verbalizer_candidates();
+      for (absl::string_view word : absl::StrSplit(words, ',')) {
+        verbalizer->add_words(std::string(word));
+      }
+    }
+  }
   for (const std::string& word : args.GetList("verbalizer")) {
     spec->add_verbalizer(word);
   }
@@ -118,6 +132,8 @@ absl::Status FillOptions(const ParsedArgs& args, v1::TrainingOptions* options) {
   options->set_max_tokens(max_tokens);
   ASSIGN_OR_RETURN(int32_t patience, Int32Flag(args, "patience"));
   options->set_patience(patience);
+  ASSIGN_OR_RETURN(int32_t search_epochs, Int32Flag(args, "search_epochs"));
+  options->set_search_epochs(search_epochs);
   ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed", 0));
   if (seed < 0) return absl::InvalidArgumentError("--seed must be >= 0");
   options->set_seed(static_cast<uint64_t>(seed));
@@ -166,6 +182,16 @@ absl::StatusOr<v1::TrainPromptRequest> BuildTrainRequest(
                      ReadExampleSet(args.GetString("valid"), task));
   } else if (args.Has("valid_dataset")) {
     request.set_valid_dataset_id(args.GetString("valid_dataset"));
+  }
+  if (args.Has("test") && args.Has("test_dataset")) {
+    return absl::InvalidArgumentError(
+        "give at most one of --test FILE and --test_dataset ID");
+  }
+  if (args.Has("test")) {
+    ASSIGN_OR_RETURN(*request.mutable_test_examples(),
+                     ReadExampleSet(args.GetString("test"), task));
+  } else if (args.Has("test_dataset")) {
+    request.set_test_dataset_id(args.GetString("test_dataset"));
   }
   RETURN_IF_ERROR(FillSpec(args, request.mutable_spec()));
   RETURN_IF_ERROR(FillOptions(args, request.mutable_options()));

@@ -23,6 +23,7 @@
 #include "server/engine/flops.h"
 #include "server/prompts/mixed_batch.h"
 #include "server/training/bio.h"
+#include "server/training/evaluator.h"
 #include "server/training/task_batch.h"
 
 namespace ptune::engine {
@@ -150,10 +151,10 @@ class RequestState {
   absl::AnyInvocable<void(absl::StatusOr<TagResponse>)> on_tag_;
 };
 
-// The request's prompts: its key, then its ensemble members.
-std::vector<PromptKey> MemberKeys(const ClassifyRequest& request) {
-  std::vector<PromptKey> keys = {request.key};
-  keys.insert(keys.end(), request.ensemble.begin(), request.ensemble.end());
+// A request's prompts: its key, then its ensemble members.
+std::vector<PromptKey> MemberKeys(const PromptKey& key, const std::vector<PromptKey>& ensemble) {
+  std::vector<PromptKey> keys = {key};
+  keys.insert(keys.end(), ensemble.begin(), ensemble.end());
   return keys;
 }
 
@@ -309,46 +310,90 @@ class EngineImpl {
       EndSubmit();
       return;
     }
-    // Every member's model, then Enqueue (the last load to finish does it).
-    struct Loads {
-      ClassifyRequest request;
-      absl::Mutex mu;
-      std::vector<PromptCache::Model> models ABSL_GUARDED_BY(mu);
-      size_t remaining ABSL_GUARDED_BY(mu);
-      absl::Status error ABSL_GUARDED_BY(mu);
+    // Every member's model, then Enqueue.
+    auto pending = std::make_shared<ClassifyRequest>(std::move(request));
+    LoadModels(MemberKeys(pending->key, pending->ensemble),
+               [this, tagging, state, pending](
+                   absl::StatusOr<std::vector<PromptCache::Model>> models) {
+                 if (!models.ok()) {
+                   state->Fail(models.status());
+                 } else {
+                   Enqueue(std::move(*pending), tagging, *std::move(models), state);
+                 }
+                 EndSubmit();
+               });
+  }
+
+  void Evaluate(EvaluateRequest request, EvaluationDone done) {
+    if (!BeginSubmit()) {
+      done(absl::UnavailableError("engine shutting down"));
+      return;
+    }
+    const std::vector<PromptKey> keys = MemberKeys(request.key, request.ensemble);
+    absl::Status valid = ValidateMembers(keys);
+    if (valid.ok() && request.deadline <= Now()) {
+      valid = absl::DeadlineExceededError("deadline passed before queueing");
+    }
+    if (!valid.ok()) {
+      done(std::move(valid));
+      EndSubmit();
+      return;
+    }
+    auto pending = std::make_shared<EvaluateRequest>(std::move(request));
+    auto callback = std::make_shared<EvaluationDone>(std::move(done));
+    LoadModels(keys, [this, keys, pending, callback](
+                         absl::StatusOr<std::vector<PromptCache::Model>> models) {
+      absl::Status checked = models.status();
+      if (checked.ok()) {
+        checked = CheckMemberModels(keys, *models,
+                                    pending->data.task == datasets::Task::kTag);
+      }
+      if (checked.ok()) checked = training::CheckEvaluationLabels(*models->front(), pending->data);
+      if (!checked.ok()) {
+        (*callback)(std::move(checked));
+      } else {
+        StartEvaluation(*std::move(models), std::move(pending->data), pending->deadline,
+                        pending->cancelled, std::move(*callback));
+      }
+      EndSubmit();
+    });
+  }
+
+  void EvaluateModels(std::vector<PromptCache::Model> models, datasets::Dataset data,
+                      EvaluationDone done) {
+    if (!BeginSubmit()) {
+      done(absl::UnavailableError("engine shutting down"));
+      return;
+    }
+    absl::Status checked = models.empty()
+                               ? absl::InvalidArgumentError("no prompt to evaluate")
+                               : training::CheckEvaluationLabels(*models.front(), data);
+    if (!checked.ok()) {
+      done(std::move(checked));
+    } else {
+      StartEvaluation(std::move(models), std::move(data), absl::InfiniteFuture(), nullptr,
+                      std::move(done));
+    }
+    EndSubmit();
+  }
+
+  // Hands the evaluation to the driver, stopping at the deadline or on
+  // cancellation.
+  void StartEvaluation(std::vector<PromptCache::Model> models, datasets::Dataset data,
+                       absl::Time deadline, std::shared_ptr<std::atomic<bool>> cancelled,
+                       EvaluationDone done) {
+    EvaluationRequest evaluation;
+    evaluation.ensemble = std::move(models);
+    evaluation.data = std::move(data);
+    evaluation.max_tokens = options_.max_tokens;
+    evaluation.should_stop = [this, deadline, cancelled]() -> absl::Status {
+      if (cancelled != nullptr && cancelled->load()) {
+        return absl::CancelledError("evaluation cancelled");
+      }
+      if (Now() >= deadline) return absl::DeadlineExceededError("evaluation deadline passed");
+      return absl::OkStatus();
     };
-    auto loads = std::make_shared<Loads>();
-    const std::vector<PromptKey> keys = MemberKeys(request);
-    loads->request = std::move(request);
-    {
-      absl::MutexLock lock(&loads->mu);
-      loads->models.resize(keys.size());
-      loads->remaining = keys.size();
-    }
-    for (size_t m = 0; m < keys.size(); ++m) {
-      cache_->Get(keys[m], [this, tagging, state, loads,
-                            m](absl::StatusOr<PromptCache::Model> model) {
-        std::vector<PromptCache::Model> models;
-        absl::Status error;
-        {
-          absl::MutexLock lock(&loads->mu);
-          if (!model.ok()) {
-            if (loads->error.ok()) loads->error = model.status();
-          } else {
-            loads->models[m] = *std::move(model);
-          }
-          if (--loads->remaining > 0) return;
-          models = std::move(loads->models);
-          error = loads->error;
-        }
-        if (!error.ok()) {
-          state->Fail(std::move(error));
-        } else {
-          Enqueue(std::move(loads->request), tagging, std::move(models), state);
-        }
-        EndSubmit();
-      });
-    }
+    driver_->Evaluate(std::move(evaluation), std::move(done));
   }
 
   absl::StatusOr<TrainingOutcome> Train(
@@ -438,34 +483,104 @@ class EngineImpl {
             "text ", i, " is not UTF-8 (byte ", bad, ")"));
       }
     }
-    if (!request.ensemble.empty()) {
-      const size_t members = request.ensemble.size() + 1;
-      if (members > static_cast<size_t>(kMaxEnsemblePrompts)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "an ensemble has ", members, " prompts; at most ", kMaxEnsemblePrompts));
-      }
-      if (request.texts.size() * members >
-          static_cast<size_t>(options_.max_texts_per_request)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "request has ", request.texts.size(), " texts x ", members,
-            " ensemble prompts; texts x prompts may be at most ",
-            options_.max_texts_per_request));
-      }
-      const std::vector<PromptKey> keys = MemberKeys(request);
-      for (size_t m = 1; m < keys.size(); ++m) {
-        if (keys[m].tenant != request.key.tenant) {
-          return absl::InvalidArgumentError("ensemble members of another tenant");
-        }
-        if (std::find(keys.begin(), keys.begin() + m, keys[m]) != keys.begin() + m) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "prompt ", keys[m].DebugString(), " appears twice in the ensemble"));
-        }
-      }
+    RETURN_IF_ERROR(ValidateMembers(MemberKeys(request.key, request.ensemble)));
+    const size_t members = request.ensemble.size() + 1;
+    if (members > 1 && request.texts.size() * members >
+                           static_cast<size_t>(options_.max_texts_per_request)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "request has ", request.texts.size(), " texts x ", members,
+          " ensemble prompts; texts x prompts may be at most ",
+          options_.max_texts_per_request));
     }
     if (request.deadline <= Now()) {
       return absl::DeadlineExceededError("deadline passed before queueing");
     }
     return absl::OkStatus();
+  }
+
+  // An ensemble's keys (the request's key first): at most
+  // kMaxEnsemblePrompts, one tenant, no repeats.
+  static absl::Status ValidateMembers(const std::vector<PromptKey>& keys) {
+    if (keys.size() > static_cast<size_t>(kMaxEnsemblePrompts)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "an ensemble has ", keys.size(), " prompts; at most ", kMaxEnsemblePrompts));
+    }
+    for (size_t m = 1; m < keys.size(); ++m) {
+      if (keys[m].tenant != keys.front().tenant) {
+        return absl::InvalidArgumentError("ensemble members of another tenant");
+      }
+      if (std::find(keys.begin(), keys.begin() + m, keys[m]) != keys.begin() + m) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "prompt ", keys[m].DebugString(), " appears twice in the ensemble"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // The loaded members are all of the task (tagging or classification) and
+  // share the first member's label set, in one order.
+  static absl::Status CheckMemberModels(const std::vector<PromptKey>& keys,
+                                        const std::vector<PromptCache::Model>& models,
+                                        bool tagging) {
+    for (size_t m = 0; m < models.size(); ++m) {
+      const prompts::PromptModel& model = *models[m];
+      if ((model.task() == datasets::Task::kTag) != tagging) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "prompt ", keys[m].DebugString(), " is a ",
+            datasets::TaskName(model.task()), " prompt"));
+      }
+      if (model.labels() != models.front()->labels()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "prompts ", keys.front().DebugString(), " and ", keys[m].DebugString(),
+            " have different label sets ([", absl::StrJoin(models.front()->labels(), ","),
+            "] vs [", absl::StrJoin(model.labels(), ","),
+            "]); an ensemble needs one label set in one order"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Gets every key's model from the cache; `done` runs once, when the last
+  // load finished (on a loader thread or this one), with the models in key
+  // order or the first error.
+  void LoadModels(const std::vector<PromptKey>& keys,
+                  absl::AnyInvocable<void(absl::StatusOr<std::vector<PromptCache::Model>>)> done) {
+    struct Loads {
+      absl::Mutex mu;
+      std::vector<PromptCache::Model> models ABSL_GUARDED_BY(mu);
+      size_t remaining ABSL_GUARDED_BY(mu);
+      absl::Status error ABSL_GUARDED_BY(mu);
+      absl::AnyInvocable<void(absl::StatusOr<std::vector<PromptCache::Model>>)> done;
+    };
+    auto loads = std::make_shared<Loads>();
+    loads->done = std::move(done);
+    {
+      absl::MutexLock lock(&loads->mu);
+      loads->models.resize(keys.size());
+      loads->remaining = keys.size();
+    }
+    for (size_t m = 0; m < keys.size(); ++m) {
+      cache_->Get(keys[m], [loads, m](absl::StatusOr<PromptCache::Model> model) {
+        std::vector<PromptCache::Model> models;
+        absl::Status error;
+        {
+          absl::MutexLock lock(&loads->mu);
+          if (!model.ok()) {
+            if (loads->error.ok()) loads->error = model.status();
+          } else {
+            loads->models[m] = *std::move(model);
+          }
+          if (--loads->remaining > 0) return;
+          models = std::move(loads->models);
+          error = loads->error;
+        }
+        if (!error.ok()) {
+          loads->done(std::move(error));
+        } else {
+          loads->done(std::move(models));
+        }
+      });
+    }
   }
 
   // Tokenizes the texts for each prompt (one, or an ensemble's members) and
@@ -474,27 +589,17 @@ class EngineImpl {
                std::vector<PromptCache::Model> models,
                const std::shared_ptr<RequestState>& state) {
     last_arrival_ns_.store(absl::GetCurrentTimeNanos(), std::memory_order_relaxed);
-    const std::vector<PromptKey> keys = MemberKeys(request);
+    if (absl::Status members = CheckMemberModels(MemberKeys(request.key, request.ensemble),
+                                                 models, tagging);
+        !members.ok()) {
+      state->Fail(std::move(members));
+      return;
+    }
     int max_tokens = options_.max_tokens;
-    for (size_t m = 0; m < models.size(); ++m) {
-      const prompts::PromptModel& model = *models[m];
-      if ((model.task() == datasets::Task::kTag) != tagging) {
-        state->Fail(absl::InvalidArgumentError(absl::StrCat(
-            "prompt ", keys[m].DebugString(), " is a ",
-            datasets::TaskName(model.task()), " prompt")));
-        return;
-      }
-      if (model.labels() != models.front()->labels()) {
-        state->Fail(absl::InvalidArgumentError(absl::StrCat(
-            "prompts ", keys.front().DebugString(), " and ", keys[m].DebugString(),
-            " have different label sets ([", absl::StrJoin(models.front()->labels(), ","),
-            "] vs [", absl::StrJoin(model.labels(), ","),
-            "]); an ensemble needs one label set in one order")));
-        return;
-      }
-      // Every member reads the same text tokens: the shortest budget.
-      if (models.size() > 1) {
-        max_tokens = std::min(max_tokens, model.MaxTextTokens(*backbone_));
+    // Every member reads the same text tokens: the shortest budget.
+    if (models.size() > 1) {
+      for (const PromptCache::Model& model : models) {
+        max_tokens = std::min(max_tokens, model->MaxTextTokens(*backbone_));
       }
     }
     if (state->dead()) {
@@ -948,6 +1053,15 @@ void Engine::TagEntities(
       static_cast<int>(request.ensemble.size()) + 1, request.cancelled, nullptr,
       std::move(done));
   impl_->Submit(std::move(request), /*tagging=*/true, std::move(state));
+}
+
+void Engine::Evaluate(EvaluateRequest request, EvaluationDone done) {
+  impl_->Evaluate(std::move(request), std::move(done));
+}
+
+void Engine::EvaluateModels(std::vector<std::shared_ptr<const prompts::PromptModel>> models,
+                            datasets::Dataset data, EvaluationDone done) {
+  impl_->EvaluateModels(std::move(models), std::move(data), std::move(done));
 }
 
 absl::StatusOr<TrainingOutcome> Engine::Train(

@@ -164,6 +164,15 @@ struct TagResponse {
   std::vector<TagResult> results;  // one per text, in request order
 };
 
+// Scores a prompt (or an ensemble) on labeled data.
+struct EvaluateRequest {
+  PromptKey key;
+  std::vector<PromptKey> ensemble;  // as in ClassifyRequest
+  datasets::Dataset data;           // of the prompt's task
+  absl::Time deadline = absl::InfiniteFuture();
+  std::shared_ptr<std::atomic<bool>> cancelled;  // optional
+};
+
 // Executor counters, cumulative since Create.
 struct ExecutorStats {
   int64_t batches = 0;    // forwards run for serving
@@ -203,6 +212,20 @@ class Engine {
   // sub-word). Errors as Classify (a tagging prompt is required).
   void TagEntities(TagRequest request,
                    absl::AnyInvocable<void(absl::StatusOr<TagResponse>)> done);
+
+  // Scores the prompt (an ensemble: the mean of its members' probabilities)
+  // on `data` exactly as training's validation and `ptune-inspect eval` do
+  // (training::EvaluationRun): on the executor, one batch of
+  // TrainingDriverOptions::max_eval_rows_per_slice rows per turn, in
+  // training's share of its time (TrainingDriver::Evaluate). `done` is
+  // called exactly once: INVALID_ARGUMENT (a gold label or entity type the
+  // prompt lacks, data of the other task, an ensemble as Classify refuses
+  // it), NOT_FOUND etc. from the loader, DEADLINE_EXCEEDED, CANCELLED,
+  // UNAVAILABLE (shutting down).
+  void Evaluate(EvaluateRequest request, EvaluationDone done);
+  // The same for models the caller holds (a finished job's best prompt).
+  void EvaluateModels(std::vector<std::shared_ptr<const prompts::PromptModel>> models,
+                      datasets::Dataset data, EvaluationDone done);
 
   // Runs a training job on the executor (interleaved with serving); blocks
   // until it ends. See TrainingDriver::Run.

@@ -16,6 +16,7 @@
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "server/batching/clock.h"
+#include "server/datasets/dataset.h"
 #include "server/datasets/text_util.h"
 #include "server/engine/test_loader.h"
 #include "server/training/bio.h"
@@ -884,6 +885,90 @@ TEST_F(EngineTest, EnsembleErrorsAreClear) {
   EXPECT_TRUE(absl::IsNotFound(classify({Key("t1", "missing")})));
   // And a good one still works.
   EXPECT_TRUE(classify({Key("t1", "cls_s6")}).ok());
+}
+
+// EvaluatePrompt's engine side scores exactly as the offline evaluation
+// (training::Evaluate, as `ptune-inspect eval` and training's validation)
+// with the driver's batch size: the same predictions, the same report.
+TEST_F(EngineTest, EvaluateScoresExactlyAsTheOfflineEvaluation) {
+  std::unique_ptr<Engine> engine = MakeEngine(EngineOptions());
+  const int rows = TrainingDriverOptions().max_eval_rows_per_slice;
+  absl::StatusOr<datasets::Dataset> reviews = datasets::ParseDataset(
+      "text\tlabel\na fine film\tpos\nit was dull and far too long\tneg\n"
+      "great acting , a moving story\tpos\nboring\tneg\nI loved every minute of it\tpos\n"
+      "the plot makes no sense at all and the jokes fall flat\tneg\n",
+      "reviews", datasets::Task::kClassify, datasets::Format::kTsv);
+  ASSERT_TRUE(reviews.ok()) << reviews.status();
+  const auto evaluate = [&](EvaluateRequest request) {
+    Answer<training::Evaluation> answer;
+    engine->Evaluate(std::move(request), answer.Callback());
+    return answer.Wait();
+  };
+  EvaluateRequest request{.key = Key("t1", "cls_s4"), .data = *reviews};
+  absl::StatusOr<training::Evaluation> served = evaluate(request);
+  ASSERT_TRUE(served.ok()) << served.status();
+  std::unique_ptr<prompts::PromptModel> model = loader_->Make(Key("t1", "cls_s4"));
+  absl::StatusOr<training::Evaluation> offline =
+      training::Evaluate(*backbone_, *model, *reviews, rows, EngineOptions().max_tokens);
+  ASSERT_TRUE(offline.ok()) << offline.status();
+  EXPECT_EQ(served->predicted_labels, offline->predicted_labels);
+  EXPECT_EQ(served->metrics, offline->metrics);
+  EXPECT_EQ(served->classification.confusion, offline->classification.confusion);
+  ASSERT_EQ(served->classification.per_label.size(), 2u);
+  int64_t support = 0;
+  for (const training::LabelScores& label : served->classification.per_label) {
+    support += label.support;
+  }
+  EXPECT_EQ(support, 6);
+
+  // An ensemble: the members' mean, as the offline ensemble evaluation.
+  request.ensemble = {Key("t1", "cls_s6")};
+  served = evaluate(request);
+  ASSERT_TRUE(served.ok()) << served.status();
+  std::unique_ptr<prompts::PromptModel> second = loader_->Make(Key("t1", "cls_s6"));
+  offline = training::Evaluate(*backbone_, {model.get(), second.get()}, *reviews, rows,
+                               EngineOptions().max_tokens);
+  ASSERT_TRUE(offline.ok()) << offline.status();
+  EXPECT_EQ(served->predicted_labels, offline->predicted_labels);
+  EXPECT_EQ(served->metrics, offline->metrics);
+
+  // Tagging: entity scores per type.
+  absl::StatusOr<datasets::Dataset> sentences = datasets::ParseDataset(
+      "John B-PER\nlives O\nin O\nNew B-LOC\nYork I-LOC\n\n"
+      "Mary B-PER\nmet O\nJosé B-PER\nin O\nKöln B-LOC\nyesterday O\n",
+      "sentences", datasets::Task::kTag, datasets::Format::kConll);
+  ASSERT_TRUE(sentences.ok()) << sentences.status();
+  served = evaluate(EvaluateRequest{.key = Key("t4", "tag_s5"), .data = *sentences});
+  ASSERT_TRUE(served.ok()) << served.status();
+  std::unique_ptr<prompts::PromptModel> tagger = loader_->Make(Key("t4", "tag_s5"));
+  offline = training::Evaluate(*backbone_, *tagger, *sentences, rows, EngineOptions().max_tokens);
+  ASSERT_TRUE(offline.ok()) << offline.status();
+  EXPECT_EQ(served->predicted_entities, offline->predicted_entities);
+  EXPECT_EQ(served->metrics, offline->metrics);
+  EXPECT_EQ(served->entities.gold, 5);
+
+  // Errors: a label the prompt lacks names the example; data of the other
+  // task; an ensemble of another label set; a missing prompt.
+  datasets::Dataset unknown = *reviews;
+  unknown.classification[3].label = "meh";
+  absl::StatusOr<training::Evaluation> refused =
+      evaluate(EvaluateRequest{.key = Key("t1", "cls_s4"), .data = unknown});
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find("example 3 has label 'meh'"), std::string::npos)
+      << refused.status();
+  refused = evaluate(EvaluateRequest{.key = Key("t1", "cls_s4"), .data = *sentences});
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  loader_->Add(Key("t1", "cls_abc"), Recipe{.labels = {"a", "b", "c"}, .spec = Deep(8)});
+  refused = evaluate(EvaluateRequest{
+      .key = Key("t1", "cls_s4"), .ensemble = {Key("t1", "cls_abc")}, .data = *reviews});
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  EXPECT_TRUE(absl::IsNotFound(
+      evaluate(EvaluateRequest{.key = Key("t1", "missing"), .data = *reviews}).status()));
+  // A cancelled evaluation stops before its next batch.
+  auto cancelled = std::make_shared<std::atomic<bool>>(true);
+  refused = evaluate(
+      EvaluateRequest{.key = Key("t1", "cls_s4"), .data = *reviews, .cancelled = cancelled});
+  EXPECT_TRUE(absl::IsCancelled(refused.status())) << refused.status();
 }
 
 TEST_F(EngineTest, FloodingTenantDoesNotDenyALightOne) {

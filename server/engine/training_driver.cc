@@ -35,6 +35,14 @@ struct Job {
   absl::StatusOr<TrainingOutcome> outcome = absl::UnknownError("unfinished");
 };
 
+// One Evaluate call: the request (which owns the data the run reads), its
+// run, and the caller's callback.
+struct PendingEvaluation {
+  EvaluationRequest request;
+  std::unique_ptr<training::EvaluationRun> run;
+  EvaluationDone done;
+};
+
 // Examples/s of one way of stepping, measured per number of jobs stepped.
 struct Probe {
   int steps = 0;
@@ -121,9 +129,34 @@ class TrainingDriver::Impl {
     return std::move(job->outcome);
   }
 
+  void Evaluate(EvaluationRequest request, EvaluationDone done) {
+    auto eval = std::make_shared<PendingEvaluation>();
+    eval->request = std::move(request);
+    std::vector<const prompts::PromptModel*> members;
+    for (const auto& member : eval->request.ensemble) members.push_back(member.get());
+    const int rows = options_.max_eval_rows_per_slice > 0 ? options_.max_eval_rows_per_slice : 64;
+    absl::StatusOr<std::unique_ptr<training::EvaluationRun>> run =
+        training::EvaluationRun::Start(*backbone_, std::move(members), eval->request.data,
+                                       rows, eval->request.max_tokens);
+    if (!run.ok()) {
+      done(run.status());
+      return;
+    }
+    eval->run = *std::move(run);
+    eval->done = std::move(done);
+    absl::Status aborted;
+    {
+      absl::MutexLock lock(&mu_);
+      aborted = aborted_;
+      if (aborted.ok()) pending_evals_.push_back(std::move(eval));
+    }
+    if (!aborted.ok()) eval->done(aborted);
+  }
+
   bool HasWork() const {
     absl::MutexLock lock(&mu_);
-    return !pending_.empty() || active_count_ > 0;
+    return !pending_.empty() || active_count_ > 0 || !pending_evals_.empty() ||
+           active_evals_ > 0;
   }
 
   void Step() {
@@ -135,6 +168,8 @@ class TrainingDriver::Impl {
       absl::MutexLock lock(&mu_);
       for (auto& job : pending_) active_.push_back(std::move(job));
       pending_.clear();
+      for (auto& eval : pending_evals_) evals_.push_back(std::move(eval));
+      pending_evals_.clear();
     }
     const bool worked = StepLocked();
     // Jobs that ended leave; their Run calls return.
@@ -145,6 +180,7 @@ class TrainingDriver::Impl {
     active_ = std::move(still);
     absl::MutexLock lock(&mu_);
     active_count_ = static_cast<int64_t>(active_.size());
+    active_evals_ = static_cast<int64_t>(evals_.size());
     if (worked) ++stats_.steps;
   }
 
@@ -157,10 +193,16 @@ class TrainingDriver::Impl {
       jobs = std::move(pending_);
       pending_.clear();
       active_count_ = 0;
+      for (auto& eval : pending_evals_) evals_.push_back(std::move(eval));
+      pending_evals_.clear();
+      active_evals_ = 0;
     }
     for (auto& job : active_) jobs.push_back(std::move(job));
     active_.clear();
     for (auto& job : jobs) Complete(*job, status);
+    std::vector<std::shared_ptr<PendingEvaluation>> evals = std::move(evals_);
+    evals_.clear();
+    for (auto& eval : evals) eval->done(status);
   }
 
   Stats stats() const {
@@ -197,9 +239,54 @@ class TrainingDriver::Impl {
     Complete(job, std::move(outcome));
   }
 
-  // One unit of work: one epoch-end evaluation, or one step of every job
-  // that has one. False when there was nothing to do.
+  // One unit of work: training's (StepTrainingLocked) or one batch of a
+  // queued evaluation, the two taking turns while both have work. False
+  // when there was nothing to do.
   bool StepLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(step_mu_) {
+    if (!evals_.empty() && evaluation_turn_) {
+      evaluation_turn_ = false;
+      StepEvaluationLocked();
+      return true;
+    }
+    evaluation_turn_ = true;
+    if (StepTrainingLocked()) return true;
+    if (evals_.empty()) return false;
+    evaluation_turn_ = false;
+    StepEvaluationLocked();
+    return true;
+  }
+
+  // One batch of the next evaluation in turn; an evaluation that ends
+  // (scored, stopped or failed) leaves with its callback called.
+  void StepEvaluationLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(step_mu_) {
+    const size_t pick = next_evaluation_++ % evals_.size();
+    std::shared_ptr<PendingEvaluation> eval = evals_[pick];
+    absl::StatusOr<training::Evaluation> outcome = absl::UnknownError("unfinished");
+    bool ended = false;
+    absl::Status stop = eval->request.should_stop ? eval->request.should_stop()
+                                                  : absl::OkStatus();
+    if (!stop.ok()) {
+      outcome = std::move(stop);
+      ended = true;
+    } else if (absl::Status next = eval->run->Next(); !next.ok()) {
+      outcome = std::move(next);
+      ended = true;
+    } else if (eval->run->done()) {
+      outcome = eval->run->Finish();
+      ended = true;
+    }
+    if (!ended) return;
+    evals_.erase(evals_.begin() + static_cast<std::ptrdiff_t>(pick));
+    if (outcome.ok()) {
+      absl::MutexLock lock(&mu_);
+      stats_.evaluated += static_cast<int64_t>(eval->request.data.size());
+    }
+    eval->done(std::move(outcome));
+  }
+
+  // Training's unit of work: one epoch-end validation batch, or one step of
+  // every job that has one. False when there was nothing to do.
+  bool StepTrainingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(step_mu_) {
     for (auto& job : active_) {
       if (job->job->phase() == TrainingJob::Phase::kDone) {
         Succeed(*job);
@@ -333,10 +420,15 @@ class TrainingDriver::Impl {
   std::map<size_t, Probe> batched_probes_ ABSL_GUARDED_BY(step_mu_);
   std::map<size_t, Probe> turns_probes_ ABSL_GUARDED_BY(step_mu_);
   size_t next_turn_ ABSL_GUARDED_BY(step_mu_) = 0;  // in turns: round robin
+  std::vector<std::shared_ptr<PendingEvaluation>> evals_ ABSL_GUARDED_BY(step_mu_);
+  size_t next_evaluation_ ABSL_GUARDED_BY(step_mu_) = 0;  // round robin
+  bool evaluation_turn_ ABSL_GUARDED_BY(step_mu_) = true;
 
   mutable absl::Mutex mu_ ABSL_ACQUIRED_AFTER(step_mu_);
   std::vector<std::shared_ptr<Job>> pending_ ABSL_GUARDED_BY(mu_);
   int64_t active_count_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::shared_ptr<PendingEvaluation>> pending_evals_ ABSL_GUARDED_BY(mu_);
+  int64_t active_evals_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status aborted_ ABSL_GUARDED_BY(mu_);
   Stats stats_ ABSL_GUARDED_BY(mu_);
 };
@@ -356,6 +448,10 @@ absl::StatusOr<TrainingOutcome> TrainingDriver::Run(
     std::function<bool()> cancelled) {
   return impl_->Run(std::move(request), std::move(progress),
                     std::move(checkpoint), std::move(cancelled));
+}
+
+void TrainingDriver::Evaluate(EvaluationRequest request, EvaluationDone done) {
+  impl_->Evaluate(std::move(request), std::move(done));
 }
 
 bool TrainingDriver::HasWork() const { return impl_->HasWork(); }

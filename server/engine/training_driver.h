@@ -12,7 +12,9 @@
 // steps of each and keeps the one with more examples/s (re-measured when the
 // set of jobs changes), unless TrainingDriverOptions::mode forces one.
 // Validation at an epoch's end also runs inside Step, one batch of at most
-// `max_eval_rows_per_slice` rows per call, so serving runs in between.
+// `max_eval_rows_per_slice` rows per call, so serving runs in between; so
+// do evaluations asked for with Evaluate (EvaluatePrompt, a job's test
+// data), taking turns with the training steps.
 //
 // For benchmarks without an engine, training::MeasureTrainingModes
 // (server/training/multi_job_trainer.h) times both modes over given jobs;
@@ -32,12 +34,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/backbone/backbone.h"
 #include "server/datasets/dataset.h"
 #include "server/prompts/prompt_model.h"
 #include "server/prompts/prompt_spec.h"
+#include "server/training/evaluator.h"
 #include "server/training/trainer.h"
 
 namespace ptune::engine {
@@ -64,6 +68,19 @@ struct TrainingOutcome {
   // "precision"/"recall"/"f1"/"per_type"}.
   nlohmann::json metrics;
 };
+
+// Scores prompts on labeled data (training::EvaluationRun) on the executor.
+struct EvaluationRequest {
+  // One prompt, or an ensemble of one task and label set.
+  std::vector<std::shared_ptr<const prompts::PromptModel>> ensemble;
+  datasets::Dataset data;
+  int max_tokens = 128;  // text tokens per example, as training's
+  // Polled before each batch (may be null): a non-OK status (deadline
+  // passed, caller gone) ends the evaluation with that status.
+  std::function<absl::Status()> should_stop;
+};
+
+using EvaluationDone = absl::AnyInvocable<void(absl::StatusOr<training::Evaluation>)>;
 
 enum class TrainingMode {
   kAuto,     // measure both on the first steps, keep the faster
@@ -123,13 +140,21 @@ class TrainingDriver {
       std::function<void(std::string)> checkpoint,
       std::function<bool()> cancelled);
 
+  // Queues an evaluation: one batch of `max_eval_rows_per_slice` rows (64
+  // when 0) per Step, alternating with training steps while jobs run.
+  // `done` is called exactly once: on the executor thread, or on this
+  // thread for a request EvaluationRun refuses (INVALID_ARGUMENT) or after
+  // Abort (its status).
+  void Evaluate(EvaluationRequest request, EvaluationDone done);
+
   // True while some job waits for a step or an evaluation.
   bool HasWork() const;
 
   // One unit of training work: one slice of every active job in one
   // forward/backward (batched), or one slice of the next job in turn — the
   // driver decides from measurements — or one validation batch of a job
-  // whose epoch ended. Executor thread only.
+  // whose epoch ended, or one batch of a queued evaluation. Executor thread
+  // only.
   void Step();
 
   // Ends every job with `status` (e.g. at engine shutdown).
@@ -138,6 +163,7 @@ class TrainingDriver {
   struct Stats {
     int64_t steps = 0;            // Step calls that did work
     int64_t examples = 0;         // training rows processed (forward/backward)
+    int64_t evaluated = 0;        // rows scored by Evaluate calls
     // Latest measured examples/s of each way with 2+ jobs (0 = not yet).
     double batched_eps = 0;
     double turns_eps = 0;

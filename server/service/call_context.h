@@ -77,7 +77,6 @@ class CancellableUnaryReactor : public grpc::ServerUnaryReactor {
   std::shared_ptr<std::atomic<bool>> cancelled_;
 };
 
-// Finishes a DefaultReactor-style unary call at once.
 // A unary reactor that holds a ConcurrencyLimiter slot until the call is
 // done, i.e. until the client has read the response (or left).
 class SlotHoldingReactor : public grpc::ServerUnaryReactor {
@@ -90,6 +89,7 @@ class SlotHoldingReactor : public grpc::ServerUnaryReactor {
   std::unique_ptr<auth::ConcurrencyLimiter::Slot> slot_;
 };
 
+// Finishes a DefaultReactor-style unary call at once.
 inline grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
                                            const grpc::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();

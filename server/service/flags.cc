@@ -106,6 +106,9 @@ ABSL_FLAG(int, max_concurrent_uploads, 4,
 ABSL_FLAG(int, max_concurrent_exports, 8,
           "ExportPrompt responses in progress at once (2 per tenant); a response stays "
           "in memory until its client has read it, so this bounds unread exports.");
+ABSL_FLAG(int, max_concurrent_evaluations, 4,
+          "EvaluatePrompt calls in progress at once (2 per tenant): each holds its parsed "
+          "data and takes turns on the device with training.");
 ABSL_FLAG(int, max_connection_idle_s, 300,
           "Close client connections that carried no call for this long (gRPC "
           "GOAWAY; clients reconnect transparently). 0 keeps them open.");
@@ -178,9 +181,12 @@ absl::StatusOr<Server::Options> ServerOptionsFromFlags() {
   o.limits.max_labels = absl::GetFlag(FLAGS_max_labels);
   o.limits.max_concurrent_uploads = absl::GetFlag(FLAGS_max_concurrent_uploads);
   o.limits.max_concurrent_exports = absl::GetFlag(FLAGS_max_concurrent_exports);
-  if (o.limits.max_concurrent_uploads < 1 || o.limits.max_concurrent_exports < 1) {
+  o.limits.max_concurrent_evaluations = absl::GetFlag(FLAGS_max_concurrent_evaluations);
+  if (o.limits.max_concurrent_uploads < 1 || o.limits.max_concurrent_exports < 1 ||
+      o.limits.max_concurrent_evaluations < 1) {
     return absl::InvalidArgumentError(
-        "--max_concurrent_uploads and --max_concurrent_exports must be >= 1");
+        "--max_concurrent_uploads, --max_concurrent_exports and "
+        "--max_concurrent_evaluations must be >= 1");
   }
   o.max_connection_idle = absl::Seconds(absl::GetFlag(FLAGS_max_connection_idle_s));
   if (absl::GetFlag(FLAGS_max_connection_age_s) < 0) {

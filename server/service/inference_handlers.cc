@@ -8,7 +8,7 @@ namespace ptune::service {
 
 absl::StatusOr<engine::PromptKey> PromptServiceImpl::ResolveServingVersion(
     const std::string& tenant, const std::string& name, int64_t version,
-    absl::string_view task) {
+    absl::string_view task, std::string* task_out) {
   RETURN_IF_ERROR(ValidateName(name, "prompt_name"));
   ASSIGN_OR_RETURN(const std::optional<int> wanted, ParseVersion(version));
   absl::StatusOr<store::PromptVersion> prompt = deps_.store->GetPromptMetadata(tenant, name, wanted);
@@ -25,13 +25,38 @@ absl::StatusOr<engine::PromptKey> PromptServiceImpl::ResolveServingVersion(
         absl::StrCat("prompt ", name, " version ", prompt->version, " is ",
                      store::PromptStateName(prompt->state), ", not ready"));
   }
-  if (prompt->task != task) {
+  if (!task.empty() && prompt->task != task) {
     return absl::InvalidArgumentError(absl::StrCat(
         "prompt ", name, " is a ", prompt->task, " prompt; ",
         task == "classify" ? "Classify needs a classify prompt"
                            : "TagEntities needs a tag prompt"));
   }
+  if (task_out != nullptr) *task_out = prompt->task;
   return engine::PromptKey{tenant, name, prompt->version, prompt->digest};
+}
+
+absl::Status PromptServiceImpl::ResolveEnsemble(
+    const std::string& tenant, const google::protobuf::RepeatedPtrField<v1::PromptRef>& members,
+    absl::string_view task, std::vector<engine::PromptKey>* keys,
+    std::vector<v1::PromptRef>* answered) {
+  if (members.size() + 1 > engine::kMaxEnsemblePrompts) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ensemble has ", members.size(), " prompts; at most ",
+                     engine::kMaxEnsemblePrompts - 1, " besides prompt_name"));
+  }
+  for (const v1::PromptRef& member : members) {
+    absl::StatusOr<engine::PromptKey> resolved =
+        ResolveServingVersion(tenant, member.name(), member.version(), task);
+    if (!resolved.ok()) {
+      return absl::Status(resolved.status().code(),
+                          absl::StrCat("ensemble: ", resolved.status().message()));
+    }
+    v1::PromptRef& ref = answered->emplace_back();
+    ref.set_name(member.name());
+    ref.set_version(resolved->version);
+    keys->push_back(*std::move(resolved));
+  }
+  return absl::OkStatus();
 }
 
 namespace {
@@ -82,24 +107,9 @@ grpc::ServerUnaryReactor* PromptServiceImpl::ServeTexts(
     const int64_t version = key.version;
     engine::ClassifyRequest call;
     call.key = std::move(key);
-    if (request.ensemble_size() + 1 > engine::kMaxEnsemblePrompts) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("ensemble has ", request.ensemble_size(), " prompts; at most ",
-                       engine::kMaxEnsemblePrompts - 1, " besides prompt_name"));
-    }
     std::vector<v1::PromptRef> answered;
-    for (const v1::PromptRef& member : request.ensemble()) {
-      absl::StatusOr<engine::PromptKey> resolved =
-          ResolveServingVersion(who.tenant_id, member.name(), member.version(), task);
-      if (!resolved.ok()) {
-        return absl::Status(resolved.status().code(),
-                            absl::StrCat("ensemble: ", resolved.status().message()));
-      }
-      v1::PromptRef& ref = answered.emplace_back();
-      ref.set_name(member.name());
-      ref.set_version(resolved->version);
-      call.ensemble.push_back(*std::move(resolved));
-    }
+    RETURN_IF_ERROR(
+        ResolveEnsemble(who.tenant_id, request.ensemble(), task, &call.ensemble, &answered));
     call.texts.assign(request.texts().begin(), request.texts().end());
     call.deadline = CallDeadline(*context);
     call.cancelled = reactor->cancelled();

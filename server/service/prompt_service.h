@@ -4,8 +4,9 @@
 // (grpc_status.h) and records metrics. Inference handlers never block on the
 // model: the engine completes them from its executor.
 //
-// The handlers live in four files by theme: inference_handlers.cc,
-// training_handlers.cc, job_handlers.cc, prompt_handlers.cc.
+// The handlers live in five files by theme: inference_handlers.cc,
+// evaluation_handlers.cc, training_handlers.cc, job_handlers.cc,
+// prompt_handlers.cc.
 //
 // Thread-safety: thread-safe (state lives in the collaborators).
 // Ownership: borrows everything in ServiceDeps.
@@ -32,7 +33,10 @@ class PromptServiceImpl final : public v1::PromptService::CallbackService {
                  deps_.limits.max_concurrent_uploads_per_tenant),
         exports_("exports", "--max_concurrent_exports",
                  deps_.limits.max_concurrent_exports,
-                 deps_.limits.max_concurrent_exports_per_tenant) {}
+                 deps_.limits.max_concurrent_exports_per_tenant),
+        evaluations_("evaluations", "--max_concurrent_evaluations",
+                     deps_.limits.max_concurrent_evaluations,
+                     deps_.limits.max_concurrent_evaluations_per_tenant) {}
 
   // At shutdown: ends every open WatchJob stream with UNAVAILABLE (a watch
   // on a running job would otherwise hold the graceful shutdown for its
@@ -64,6 +68,10 @@ class PromptServiceImpl final : public v1::PromptService::CallbackService {
   grpc::ServerUnaryReactor* TagEntities(grpc::CallbackServerContext* context,
                                         const v1::TagEntitiesRequest* request,
                                         v1::TagEntitiesResponse* response) override;
+
+  grpc::ServerUnaryReactor* EvaluatePrompt(grpc::CallbackServerContext* context,
+                                           const v1::EvaluatePromptRequest* request,
+                                           v1::EvaluatePromptResponse* response) override;
 
   grpc::ServerUnaryReactor* ListDatasets(grpc::CallbackServerContext* context,
                                          const v1::ListDatasetsRequest* request,
@@ -111,10 +119,20 @@ class PromptServiceImpl final : public v1::PromptService::CallbackService {
   // The version a Classify/TagEntities call uses (0 = latest ready), checked
   // to be ready and of `task`, as the engine's key (with its digest). Warm,
   // it comes from the store's cache (store::CachingStore).
+  // An empty `task` accepts either; `task_out` (optional) gets the prompt's.
   absl::StatusOr<engine::PromptKey> ResolveServingVersion(const std::string& tenant,
                                                           const std::string& name,
                                                           int64_t version,
-                                                          absl::string_view task);
+                                                          absl::string_view task,
+                                                          std::string* task_out = nullptr);
+  // The ensemble members of a Classify / TagEntities / EvaluatePrompt call
+  // (at most engine::kMaxEnsemblePrompts - 1), resolved as the main prompt
+  // (errors prefixed "ensemble: "): their keys, and their refs with the
+  // versions that answer.
+  absl::Status ResolveEnsemble(const std::string& tenant,
+                               const google::protobuf::RepeatedPtrField<v1::PromptRef>& members,
+                               absl::string_view task, std::vector<engine::PromptKey>* keys,
+                               std::vector<v1::PromptRef>* answered);
   // Classify / TagEntities: authenticate, validate, resolve the version and
   // hand the texts to `engine_call`, which completes the call.
   template <typename Request, typename Response, typename EngineCall>
@@ -142,6 +160,20 @@ class PromptServiceImpl final : public v1::PromptService::CallbackService {
                                               datasets::Task task,
                                               datasets::Format format,
                                               std::string content);
+  // Data of a request: inline examples (checked and parsed; `pending` is
+  // the dataset to store, without an id) or a stored dataset (checked to be
+  // of `task`, parsed; its id). Neither given: an empty result (no id, no
+  // pending). `field` names the request field in errors, `name` the dataset
+  // made of inline data.
+  struct RequestData {
+    std::string dataset_id;
+    std::optional<store::Dataset> pending;
+    datasets::Dataset data;
+  };
+  absl::StatusOr<RequestData> ReadRequestData(const std::string& tenant, datasets::Task task,
+                                              const v1::ExampleSet* inline_set,
+                                              const std::string& dataset_id,
+                                              absl::string_view field, const std::string& name);
   // CheckDataset + CheckStoredBytes, then stores it.
   absl::StatusOr<store::Dataset> StoreDataset(const std::string& tenant,
                                               const std::string& name,
@@ -152,6 +184,7 @@ class PromptServiceImpl final : public v1::PromptService::CallbackService {
   const ServiceDeps deps_;
   auth::ConcurrencyLimiter uploads_;
   auth::ConcurrencyLimiter exports_;
+  auth::ConcurrencyLimiter evaluations_;
 
   friend class WatchReactor;
   // Open WatchJob streams (reactors deregister in OnDone).

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/common/status_macros.h"
 
 namespace ptune::service {
 namespace {
@@ -64,6 +65,53 @@ absl::StatusOr<std::vector<int>> LengthCandidates(const v1::PromptSpec& spec) {
     }
   }
   return lengths;
+}
+
+absl::StatusOr<std::vector<prompts::PromptSpec>> SearchCandidates(
+    const v1::PromptSpec& in, const prompts::PromptSpec& spec) {
+  ASSIGN_OR_RETURN(std::vector<int> lengths, LengthCandidates(in));
+  if (lengths.empty()) lengths.push_back(spec.length);
+  std::vector<std::string> templates(in.template_candidates().begin(),
+                                     in.template_candidates().end());
+  for (const std::string& text : templates) {
+    if (text.size() > 4096) {
+      return Invalid("spec.template_candidates", "has an entry longer than 4096 bytes");
+    }
+  }
+  if (templates.empty()) templates.push_back(spec.template_text);
+  std::vector<std::vector<std::string>> verbalizers;
+  for (const v1::Verbalizer& v : in.verbalizer_candidates()) {
+    if (v.words().empty()) return Invalid("spec.verbalizer_candidates", "has an empty entry");
+    verbalizers.emplace_back(v.words().begin(), v.words().end());
+  }
+  if (verbalizers.empty()) verbalizers.push_back(spec.verbalizer);
+  const size_t count = lengths.size() * templates.size() * verbalizers.size();
+  if (count > static_cast<size_t>(kMaxSearchCandidates)) {
+    return Invalid("spec", absl::StrCat("has ", count,
+                                        " search candidates (lengths x templates x "
+                                        "verbalizers); at most ",
+                                        kMaxSearchCandidates));
+  }
+  std::vector<prompts::PromptSpec> candidates;
+  for (int length : lengths) {
+    for (const std::string& text : templates) {
+      for (const std::vector<std::string>& words : verbalizers) {
+        prompts::PromptSpec& candidate = candidates.emplace_back(spec);
+        candidate.length = length;
+        candidate.template_text = text;
+        candidate.verbalizer = words;
+      }
+    }
+  }
+  return candidates;
+}
+
+absl::StatusOr<int> SearchEpochs(const v1::TrainingOptions& in, int epochs) {
+  if (in.search_epochs() < 0 || in.search_epochs() > epochs) {
+    return Invalid("options.search_epochs",
+                   absl::StrCat("must be in 1..epochs (", epochs, "), got ", in.search_epochs()));
+  }
+  return in.search_epochs() > 0 ? in.search_epochs() : 1;
 }
 
 absl::StatusOr<prompts::PromptSpec> SpecFromProto(const v1::PromptSpec& in) {
@@ -333,6 +381,20 @@ v1::Job JobToProto(const store::Job& job, const std::string& metrics_json) {
     p->set_eta_seconds(progress.value("eta_seconds", 0.0));
   }
   MetricsJsonToMap(metrics_json, out.mutable_metrics());
+  const json metrics = json::parse(metrics_json, nullptr, false);
+  if (metrics.is_object() && metrics.contains("search") && metrics["search"].is_array()) {
+    for (const json& c : metrics["search"]) {
+      if (!c.is_object()) continue;
+      v1::SearchCandidate* candidate = out.add_candidates();
+      candidate->set_length(c.value("length", 0));
+      candidate->set_template_text(c.value("template", std::string()));
+      for (const json& word : c.value("verbalizer", json::array())) {
+        if (word.is_string()) candidate->add_verbalizer(word.get<std::string>());
+      }
+      candidate->set_valid_metric(c.value("valid_metric", 0.0));
+      candidate->set_chosen(c.value("chosen", false));
+    }
+  }
   out.set_attempts(job.attempts);
   *out.mutable_create_time() = TimeToProto(job.created_at);
   if (job.started_at) *out.mutable_start_time() = TimeToProto(*job.started_at);

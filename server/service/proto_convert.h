@@ -34,6 +34,19 @@ absl::StatusOr<prompts::PromptSpec> SpecFromProto(const v1::PromptSpec& spec);
 v1::PromptSpec SpecToProto(const prompts::PromptSpec& spec);
 absl::StatusOr<std::vector<int>> LengthCandidates(const v1::PromptSpec& spec);
 
+// The candidates of a prompt search: every length (length_candidates, or
+// `spec`'s length) crossed with every template_candidates entry (or `spec`'s
+// template) and every verbalizer_candidates entry (or `spec`'s verbalizer),
+// as specs derived from `spec` (= SpecFromProto(in)); `spec` alone without a
+// search. INVALID_ARGUMENT for more than kMaxSearchCandidates, a template
+// over 4096 bytes or an empty verbalizer.
+inline constexpr int kMaxSearchCandidates = 16;
+absl::StatusOr<std::vector<prompts::PromptSpec>> SearchCandidates(
+    const v1::PromptSpec& in, const prompts::PromptSpec& spec);
+
+// options.search_epochs: 1 when unset, 1..epochs.
+absl::StatusOr<int> SearchEpochs(const v1::TrainingOptions& in, int epochs);
+
 absl::StatusOr<training::TrainOptions> OptionsFromProto(
     const v1::TrainingOptions& options);
 

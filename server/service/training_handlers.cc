@@ -51,6 +51,33 @@ absl::StatusOr<store::Dataset> PromptServiceImpl::StoreDataset(
   return deps_.store->CreateDataset(checked.record);
 }
 
+absl::StatusOr<PromptServiceImpl::RequestData> PromptServiceImpl::ReadRequestData(
+    const std::string& tenant, datasets::Task task, const v1::ExampleSet* inline_set,
+    const std::string& dataset_id, absl::string_view field, const std::string& name) {
+  RequestData part;
+  if (inline_set != nullptr) {
+    ASSIGN_OR_RETURN(std::string jsonl, ExamplesToJsonl(task, *inline_set, field));
+    ASSIGN_OR_RETURN(CheckedDataset checked,
+                     CheckDataset(tenant, name, task, datasets::Format::kJsonl, std::move(jsonl)));
+    part.pending = std::move(checked.record);
+    part.data = std::move(checked.parsed);
+    return part;
+  }
+  if (dataset_id.empty()) return part;
+  RETURN_IF_ERROR(ValidateId(dataset_id, field));
+  ASSIGN_OR_RETURN(store::Dataset stored, deps_.store->GetDataset(tenant, dataset_id));
+  if (stored.task != datasets::TaskName(task)) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " ", dataset_id, " is a ",
+                                                   stored.task, " dataset, not ",
+                                                   datasets::TaskName(task)));
+  }
+  ASSIGN_OR_RETURN(part.data, datasets::ParseDataset(stored.content, field, task,
+                                                     StoredFormat(stored.format)));
+  RETURN_IF_ERROR(ValidateExampleSizes(part.data, deps_.limits, field));
+  part.dataset_id = stored.id;
+  return part;
+}
+
 absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
                                               const v1::TrainPromptRequest& in,
                                               v1::TrainPromptResponse* response) {
@@ -65,6 +92,20 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
                                    : prompts::DefaultCaseEmbeddings(task);
   spec.case_embeddings = case_embeddings;
   ASSIGN_OR_RETURN(const training::TrainOptions options, OptionsFromProto(in.options()));
+  // Every search candidate must be a valid spec on its own (the job would
+  // find out only when it reaches it).
+  ASSIGN_OR_RETURN(const std::vector<prompts::PromptSpec> candidates,
+                   SearchCandidates(in.spec(), spec));
+  for (const prompts::PromptSpec& candidate : candidates) {
+    absl::Status valid = prompts::ValidatePromptSpec(candidate, deps_.backbone->config());
+    if (!valid.ok() && candidates.size() > 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "search candidate (length ", candidate.length, ", template \"",
+          candidate.template_text, "\"): ", valid.message()));
+    }
+    RETURN_IF_ERROR(valid);
+  }
+  RETURN_IF_ERROR(SearchEpochs(in.options(), options.epochs).status());
   if (in.labels_size() > deps_.limits.max_labels) {
     return absl::InvalidArgumentError(absl::StrCat(
         "labels has ", in.labels_size(), " entries; the limit is ", deps_.limits.max_labels));
@@ -101,52 +142,29 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
   // the whole request is valid: a rejected request leaves nothing behind.
   v1::TrainPromptRequest job_request = in;
   job_request.mutable_spec()->set_case_embeddings(case_embeddings);
-  // One part (train or valid): a stored dataset's id, or inline data that
-  // is checked and parsed now and stored below.
-  struct Part {
-    std::string dataset_id;
-    std::optional<store::Dataset> pending;
-    datasets::Dataset data;
-  };
-  auto resolve = [&](bool has_inline, const v1::ExampleSet& inline_set,
-                     const std::string& dataset_id, absl::string_view field,
-                     const std::string& suffix) -> absl::StatusOr<Part> {
-    Part part;
-    if (has_inline) {
-      ASSIGN_OR_RETURN(std::string jsonl, ExamplesToJsonl(task, inline_set, field));
-      ASSIGN_OR_RETURN(CheckedDataset checked,
-                       CheckDataset(tenant, in.prompt_name() + suffix, task,
-                                    datasets::Format::kJsonl, std::move(jsonl)));
-      part.pending = std::move(checked.record);
-      part.data = std::move(checked.parsed);
-      return part;
-    }
-    if (dataset_id.empty()) return part;
-    RETURN_IF_ERROR(ValidateId(dataset_id, field));
-    ASSIGN_OR_RETURN(store::Dataset stored, deps_.store->GetDataset(tenant, dataset_id));
-    if (stored.task != datasets::TaskName(task)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, " ", dataset_id, " is a ", stored.task, " dataset, not ",
-          datasets::TaskName(task)));
-    }
-    ASSIGN_OR_RETURN(part.data, datasets::ParseDataset(stored.content, field, task,
-                                                       StoredFormat(stored.format)));
-    RETURN_IF_ERROR(ValidateExampleSizes(part.data, deps_.limits, field));
-    part.dataset_id = stored.id;
-    return part;
-  };
   ASSIGN_OR_RETURN(
-      Part train,
-      resolve(in.has_train_examples(), in.train_examples(), in.train_dataset_id(),
-              in.has_train_examples() ? "train_examples" : "train_dataset_id", ".train"));
+      RequestData train,
+      ReadRequestData(tenant, task, in.has_train_examples() ? &in.train_examples() : nullptr,
+                      in.train_dataset_id(),
+                      in.has_train_examples() ? "train_examples" : "train_dataset_id",
+                      in.prompt_name() + ".train"));
   if (train.dataset_id.empty() && !train.pending.has_value()) {
     return absl::InvalidArgumentError(
         "train_examples or train_dataset_id is required");
   }
   ASSIGN_OR_RETURN(
-      Part valid,
-      resolve(in.has_valid_examples(), in.valid_examples(), in.valid_dataset_id(),
-              in.has_valid_examples() ? "valid_examples" : "valid_dataset_id", ".valid"));
+      RequestData valid,
+      ReadRequestData(tenant, task, in.has_valid_examples() ? &in.valid_examples() : nullptr,
+                      in.valid_dataset_id(),
+                      in.has_valid_examples() ? "valid_examples" : "valid_dataset_id",
+                      in.prompt_name() + ".valid"));
+
+  ASSIGN_OR_RETURN(
+      RequestData test,
+      ReadRequestData(tenant, task, in.has_test_examples() ? &in.test_examples() : nullptr,
+                      in.test_dataset_id(),
+                      in.has_test_examples() ? "test_examples" : "test_dataset_id",
+                      in.prompt_name() + ".test"));
 
   // Check sizes and labels now, so that a bad request fails here and not in
   // the queue.
@@ -158,31 +176,35 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
   const std::vector<std::string> declared(in.labels().begin(), in.labels().end());
   ASSIGN_OR_RETURN(
       const std::vector<std::string> head_labels,
-      RequestLabels(task, declared, train.data, valid.data, deps_.limits.max_labels));
-  if (!spec.verbalizer.empty() && task == datasets::Task::kClassify &&
-      spec.verbalizer.size() != head_labels.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "spec.verbalizer has ", spec.verbalizer.size(), " words for ", head_labels.size(),
-        " labels; give one word per label, in label order"));
+      RequestLabels(task, declared, train.data, valid.data, deps_.limits.max_labels,
+                    &test.data));
+  for (const prompts::PromptSpec& candidate : candidates) {
+    if (!candidate.verbalizer.empty() && task == datasets::Task::kClassify &&
+        candidate.verbalizer.size() != head_labels.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          in.spec().verbalizer_candidates_size() > 0 ? "a spec.verbalizer_candidates entry"
+                                              : "spec.verbalizer",
+          " has ", candidate.verbalizer.size(), " words for ", head_labels.size(),
+          " labels; give one word per label, in label order"));
+    }
   }
 
   // Inline data becomes datasets with ids chosen now, so that the job's
   // request can name them; the store writes them with the prompt version
   // and the job in one transaction, after its quota checks.
   store::TrainingSubmission submission;
-  for (Part* part : {&train, &valid}) {
+  for (RequestData* part : {&train, &valid, &test}) {
     if (!part->pending.has_value()) continue;
     part->pending->id = store::NewId("ds_");
     part->dataset_id = part->pending->id;
     submission.datasets.push_back(*std::move(part->pending));
   }
-  const std::string& train_id = train.dataset_id;
-  const std::string& valid_id = valid.dataset_id;
-
   job_request.clear_train_examples();
   job_request.clear_valid_examples();
-  job_request.set_train_dataset_id(train_id);
-  if (!valid_id.empty()) job_request.set_valid_dataset_id(valid_id);
+  job_request.clear_test_examples();
+  job_request.set_train_dataset_id(train.dataset_id);
+  if (!valid.dataset_id.empty()) job_request.set_valid_dataset_id(valid.dataset_id);
+  if (!test.dataset_id.empty()) job_request.set_test_dataset_id(test.dataset_id);
   std::string request_json;
   google::protobuf::util::JsonPrintOptions print;
   print.preserve_proto_field_names = true;
@@ -367,7 +389,8 @@ absl::Status PromptServiceImpl::DoDeleteDataset(const std::string& tenant,
           continue;
         }
         if (request.train_dataset_id() == dataset_id ||
-            request.valid_dataset_id() == dataset_id) {
+            request.valid_dataset_id() == dataset_id ||
+            request.test_dataset_id() == dataset_id) {
           return absl::FailedPreconditionError(absl::StrCat(
               "dataset ", dataset_id, " is used by job ", job.id, " (",
               store::JobStateName(state), "); cancel it or wait for it to end"));

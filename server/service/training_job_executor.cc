@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "ptune/v1/ptune.pb.h"
 #include "server/auth/quotas.h"
@@ -37,8 +38,10 @@ absl::StatusOr<datasets::Dataset> LoadDataset(store::Store& store,
                                 StoredFormat(stored.format));
 }
 
+// `epochs_before`: epochs of the job's earlier phases (search candidates);
+// `total_epochs`: of all its phases.
 jobs::JobProgress ToProgress(const training::EpochReport& report,
-                             int64_t steps_per_epoch, int trial, int trials,
+                             int64_t steps_per_epoch, int epochs_before, int total_epochs,
                              absl::Time started) {
   jobs::JobProgress p;
   p.epoch = report.epoch;
@@ -48,11 +51,11 @@ jobs::JobProgress ToProgress(const training::EpochReport& report,
   p.train_loss = report.train_loss;
   p.valid_metric = report.valid_metric;
   p.examples_per_second = report.examples_per_second;
-  // Remaining epochs of this trial plus the whole of the later trials, at
+  // Remaining epochs of this phase plus the whole of the later phases, at
   // the pace seen so far (early stopping can only make it shorter).
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - started);
-  const double done = (trial * report.epochs + report.epoch);
-  const double total = static_cast<double>(trials) * report.epochs;
+  const double done = epochs_before + report.epoch;
+  const double total = total_epochs;
   if (done > 0) p.eta_seconds = elapsed / done * std::max(0.0, total - done);
   return p;
 }
@@ -68,10 +71,13 @@ absl::Status CheckStoredBytes(store::Store& store, const std::string& tenant,
 
 absl::StatusOr<std::vector<std::string>> RequestLabels(
     datasets::Task task, const std::vector<std::string>& declared,
-    const datasets::Dataset& train, const datasets::Dataset& valid, int max_labels) {
+    const datasets::Dataset& train, const datasets::Dataset& valid, int max_labels,
+    const datasets::Dataset* test) {
   RETURN_IF_ERROR(datasets::ValidateLabelNames(declared, "labels"));
   std::vector<std::string> names = declared.empty() ? train.labels : declared;
-  for (const auto& [data, which] : {std::pair{&train, "training"}, {&valid, "validation"}}) {
+  const datasets::Dataset no_test;
+  for (const auto& [data, which] : {std::pair{&train, "training"}, {&valid, "validation"},
+                                    {test != nullptr ? test : &no_test, "test"}}) {
     for (const std::string& seen : data->labels) {
       if (std::find(names.begin(), names.end(), seen) == names.end()) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -86,6 +92,21 @@ absl::StatusOr<std::vector<std::string>> RequestLabels(
   return labels;
 }
 
+absl::StatusOr<training::Evaluation> TrainingJobExecutor::Evaluate(
+    const prompts::PromptModel& model, datasets::Dataset data) {
+  absl::Notification done;
+  absl::StatusOr<training::Evaluation> result = absl::UnknownError("unfinished");
+  // The engine is done with the (unowned) model when it calls back.
+  engine_->EvaluateModels({std::shared_ptr<const prompts::PromptModel>(
+                              &model, [](const prompts::PromptModel*) {})},
+                          std::move(data), [&](absl::StatusOr<training::Evaluation> scored) {
+                            result = std::move(scored);
+                            done.Notify();
+                          });
+  done.WaitForNotification();
+  return result;
+}
+
 absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
                                                          jobs::JobContext& ctx) {
   v1::TrainPromptRequest request;
@@ -94,10 +115,11 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
   }
   ASSIGN_OR_RETURN(const datasets::Task task, TaskFromProto(request.task(), "task"));
   ASSIGN_OR_RETURN(prompts::PromptSpec spec, SpecFromProto(request.spec()));
-  ASSIGN_OR_RETURN(std::vector<int> lengths, LengthCandidates(request.spec()));
-  if (lengths.empty()) lengths.push_back(spec.length);
+  ASSIGN_OR_RETURN(const std::vector<prompts::PromptSpec> candidates,
+                   SearchCandidates(request.spec(), spec));
   ASSIGN_OR_RETURN(const training::TrainOptions options,
                    OptionsFromProto(request.options()));
+  ASSIGN_OR_RETURN(const int search_epochs, SearchEpochs(request.options(), options.epochs));
 
   ASSIGN_OR_RETURN(datasets::Dataset train, LoadDataset(*store_, job.tenant_id,
                                                         request.train_dataset_id(), task));
@@ -132,58 +154,106 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
   const int64_t steps_per_epoch =
       (static_cast<int64_t>(train.size()) + options.batch_size - 1) / options.batch_size;
   const absl::Time started = absl::Now();
-  std::unique_ptr<prompts::PromptModel> best;
-  json best_metrics;
-  double best_metric = -1;
-  json trials = json::array();
-  for (size_t i = 0; i < lengths.size(); ++i) {
+  // A search trains every candidate for search_epochs, then the best one
+  // continues from where it stopped to options.epochs.
+  const bool search = candidates.size() > 1;
+  const bool continues = search && search_epochs < options.epochs;
+  const int total_epochs =
+      search ? static_cast<int>(candidates.size()) * search_epochs +
+                   (continues ? options.epochs - search_epochs : 0)
+             : options.epochs;
+  int epochs_before = 0;  // of the phases that ended
+  // One phase: a candidate's search run, the winner's continuation, or the
+  // whole run. `checkpoint` (search only) keeps the phase's last epoch-end
+  // checkpoint in memory; a single run saves its checkpoints to the job.
+  auto run_phase = [&](engine::TrainingRequest trial,
+                       std::string* checkpoint) -> absl::StatusOr<engine::TrainingOutcome> {
+    jobs::JobProgress last;
+    absl::Status side_error;
+    absl::StatusOr<engine::TrainingOutcome> outcome = engine_->Train(
+        std::move(trial),
+        [&](const training::EpochReport& report) {
+          last = ToProgress(report, steps_per_epoch, epochs_before, total_epochs, started);
+          if (metrics_ != nullptr) {
+            metrics_->AddTrainingExamples(static_cast<uint64_t>(
+                std::llround(report.examples_per_second * report.seconds)));
+          }
+          absl::Status s = ctx.ReportProgress(last);
+          if (!s.ok()) side_error = s;
+        },
+        [&](std::string bytes) {
+          if (checkpoint != nullptr) {
+            *checkpoint = std::move(bytes);
+            return;
+          }
+          absl::Status s = ctx.SaveCheckpoint(last, std::move(bytes));
+          if (!s.ok()) side_error = s;
+        },
+        [&ctx] { return ctx.cancelled(); });
+    RETURN_IF_ERROR(side_error);
+    return outcome;
+  };
+  auto make_trial = [&](const prompts::PromptSpec& trial_spec, bool take_data) {
     engine::TrainingRequest trial;
     trial.task = task;
     trial.labels = labels;
-    trial.spec = spec;
-    trial.spec.length = lengths[i];
+    trial.spec = trial_spec;
     trial.options = options;
-    // The last (usually only) trial takes the data: one copy of a dataset
-    // of up to --max_dataset_bytes is a large share of a job's memory.
-    const bool last_trial = i + 1 == lengths.size();
-    trial.train = last_trial ? std::move(train) : train;
-    trial.valid = last_trial ? std::move(valid) : valid;
+    // The last phase takes the data: one copy of a dataset of up to
+    // --max_dataset_bytes is a large share of a job's memory.
+    trial.train = take_data ? std::move(train) : train;
+    trial.valid = take_data ? std::move(valid) : valid;
     trial.init_prompt = init_prompt;
-    // A checkpoint belongs to the trial that wrote it: only a single-length
-    // job resumes mid-training; a length search restarts its trials.
-    if (lengths.size() == 1) trial.resume_checkpoint = job.checkpoint;
-    const int trial_index = static_cast<int>(i);
-    const int trial_count = static_cast<int>(lengths.size());
-    jobs::JobProgress last;
-    absl::Status side_error;
-    ASSIGN_OR_RETURN(
-        engine::TrainingOutcome outcome,
-        engine_->Train(
-            std::move(trial),
-            [&](const training::EpochReport& report) {
-              last = ToProgress(report, steps_per_epoch, trial_index, trial_count,
-                                started);
-              if (metrics_ != nullptr) {
-                metrics_->AddTrainingExamples(static_cast<uint64_t>(
-                    std::llround(report.examples_per_second * report.seconds)));
-              }
-              absl::Status s = ctx.ReportProgress(last);
-              if (!s.ok()) side_error = s;
-            },
-            [&](std::string bytes) {
-              if (trial_count > 1) return;
-              absl::Status s = ctx.SaveCheckpoint(last, std::move(bytes));
-              if (!s.ok()) side_error = s;
-            },
-            [&ctx] { return ctx.cancelled(); }));
-    RETURN_IF_ERROR(side_error);
+    return trial;
+  };
+
+  std::unique_ptr<prompts::PromptModel> best;
+  json best_metrics;
+  double best_metric = -1;
+  size_t best_index = 0;
+  std::string best_checkpoint;
+  json trials = json::array();
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    engine::TrainingRequest trial =
+        make_trial(candidates[i], !continues && i + 1 == candidates.size());
+    std::string checkpoint;
+    if (search) {
+      trial.options.epochs = search_epochs;
+      trial.options.patience = std::min(trial.options.patience, search_epochs);
+    } else {
+      // A checkpoint belongs to the run that wrote it: only a job without a
+      // search resumes mid-training; a search restarts its candidates.
+      trial.resume_checkpoint = job.checkpoint;
+    }
+    ASSIGN_OR_RETURN(engine::TrainingOutcome outcome,
+                     run_phase(std::move(trial), search ? &checkpoint : nullptr));
+    epochs_before += search ? search_epochs : options.epochs;
     const double metric = outcome.result.best_valid_metric;
-    trials.push_back({{"length", lengths[i]}, {"valid_metric", metric}});
-    if (metric > best_metric) {  // ties keep the shorter, earlier prompt
+    const prompts::PromptSpec& c = candidates[i];
+    trials.push_back({{"length", c.length}, {"template", c.template_text},
+                      {"verbalizer", c.verbalizer}, {"valid_metric", metric},
+                      {"chosen", false}});
+    if (metric > best_metric) {  // ties keep the earlier (shorter) candidate
       best_metric = metric;
       best = std::move(outcome.model);
       best_metrics = outcome.metrics;
+      best_index = i;
+      best_checkpoint = std::move(checkpoint);
     }
+  }
+  if (continues && best != nullptr) {
+    // The winner resumes from its last search epoch to options.epochs (its
+    // learning-rate schedule is the full run's from that step on).
+    engine::TrainingRequest trial = make_trial(candidates[best_index], true);
+    trial.resume_checkpoint = std::move(best_checkpoint);
+    epochs_before -= search_epochs;  // its reports count from search_epochs + 1
+    ASSIGN_OR_RETURN(engine::TrainingOutcome outcome, run_phase(std::move(trial), nullptr));
+    best = std::move(outcome.model);
+    best_metrics = outcome.metrics;
+  }
+  if (search) {
+    trials[best_index]["chosen"] = true;
+    best_metrics["search"] = trials;
   }
   if (best == nullptr) return absl::InternalError("training produced no model");
   if (absl::Status finite = best->CheckFinite(); !finite.ok()) {
@@ -191,9 +261,15 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
         "training diverged (", finite.message(),
         "); try a lower learning_rate or a smaller l2"));
   }
-  if (lengths.size() > 1) best_metrics["length_trials"] = trials;
   best_metrics["train_examples"] = train_examples;
   best_metrics["valid_examples"] = valid_examples;
+  if (!request.test_dataset_id().empty()) {
+    ASSIGN_OR_RETURN(datasets::Dataset test, LoadDataset(*store_, job.tenant_id,
+                                                         request.test_dataset_id(), task));
+    best_metrics["test_examples"] = test.size();
+    ASSIGN_OR_RETURN(training::Evaluation scored, Evaluate(*best, std::move(test)));
+    best_metrics["test"] = scored.metrics;
+  }
 
   ASSIGN_OR_RETURN(prompts::PromptArtifact artifact,
                    best->Serialize({{"job_id", job.id}, {"metrics", best_metrics}}));

@@ -3,8 +3,12 @@
 // already in the store as datasets), trains on the engine's executor
 // (interleaved with serving), reports progress and epoch checkpoints to the
 // job context, and returns the trained prompt's artifact for the store.
-// Length selection: with spec.length_candidates, one prompt per length is
-// trained and the best on the validation set is kept.
+// Prompt search: with length / template / verbalizer candidates, each
+// candidate trains for options.search_epochs, the best on the validation
+// set continues to options.epochs, and every candidate's figure is stored
+// under "search" (Job.candidates). With test data, the
+// kept prompt is scored on it (Engine::EvaluateModels) and the figures are
+// stored with the version's metrics under "test".
 //
 // Thread-safety: thread-safe (one job per Run call). Ownership: borrows the
 // store and the engine, which must outlive it.
@@ -36,6 +40,10 @@ class TrainingJobExecutor : public jobs::JobExecutor {
                                        jobs::JobContext& ctx) override;
 
  private:
+  // Scores `model` on `data` on the engine's executor; blocks until done.
+  absl::StatusOr<training::Evaluation> Evaluate(const prompts::PromptModel& model,
+                                                datasets::Dataset data);
+
   store::Store* const store_;
   engine::Engine* const engine_;
   const std::shared_ptr<const backbone::Backbone> backbone_;
@@ -57,9 +65,11 @@ class TrainingJobExecutor : public jobs::JobExecutor {
 absl::Status CheckStoredBytes(store::Store& store, const std::string& tenant,
                               int64_t bytes);
 
+// `test` (optional) is checked like `valid`.
 absl::StatusOr<std::vector<std::string>> RequestLabels(
     datasets::Task task, const std::vector<std::string>& declared,
-    const datasets::Dataset& train, const datasets::Dataset& valid, int max_labels);
+    const datasets::Dataset& train, const datasets::Dataset& valid, int max_labels,
+    const datasets::Dataset* test = nullptr);
 
 }  // namespace ptune::service
 

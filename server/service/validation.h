@@ -39,6 +39,10 @@ struct RequestLimits {
   // them), in all and per tenant: bounds the memory of unread exports.
   int max_concurrent_exports = 8;
   int max_concurrent_exports_per_tenant = 2;
+  // EvaluatePrompt calls in progress, in all and per tenant: each holds its
+  // parsed data and takes turns on the device with training.
+  int max_concurrent_evaluations = 4;
+  int max_concurrent_evaluations_per_tenant = 2;
 };
 
 // 1-64 characters of [A-Za-z0-9._-], starting with a letter or digit.

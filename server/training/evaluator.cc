@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <numeric>
+#include <string>
 
 #include <torch/torch.h>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "server/common/status_macros.h"
 #include "server/common/torch_call.h"
 #include "server/training/bio.h"
@@ -117,22 +120,24 @@ absl::StatusOr<Evaluation> EvaluationRun::Finish() {
   if (!done()) return absl::FailedPreconditionError("the evaluation has batches left");
   const prompts::PromptModel& model = *budget_;
   Evaluation eval = std::move(eval_);
+  eval.labels = model.labels();
   if (data_.task != datasets::Task::kTag) {
     std::vector<int> gold;
     for (const auto& ex : data_.classification) {
       const auto it = std::find(model.labels().begin(), model.labels().end(), ex.label);
       gold.push_back(static_cast<int>(it - model.labels().begin()));
     }
-    const double accuracy = Accuracy(gold, eval.predicted_labels);
-    eval.metrics = {{"accuracy", accuracy},
-                    {"macro_f1", MacroF1(gold, eval.predicted_labels,
-                                         static_cast<int>(model.labels().size()))}};
-    eval.primary = accuracy;
+    eval.classification = ScoreClassification(gold, eval.predicted_labels,
+                                               static_cast<int>(model.labels().size()));
+    eval.metrics = {{"accuracy", eval.classification.accuracy},
+                    {"macro_f1", eval.classification.macro_f1}};
+    eval.primary = eval.classification.accuracy;
     return eval;
   }
   std::vector<std::vector<datasets::Span>> gold;
   for (const auto& ex : data_.tagging) gold.push_back(ex.entities);
-  const EntityScores scores = ScoreSpans(gold, eval.predicted_entities);
+  eval.entities = ScoreSpans(gold, eval.predicted_entities);
+  const EntityScores& scores = eval.entities;
   nlohmann::json per_type = nlohmann::json::object();
   for (const auto& [type, s] : scores.per_type) {
     per_type[type] = {{"precision", s.precision}, {"recall", s.recall},
@@ -144,6 +149,37 @@ absl::StatusOr<Evaluation> EvaluationRun::Finish() {
                   {"per_type", per_type}};
   eval.primary = scores.f1;
   return eval;
+}
+
+absl::Status CheckEvaluationLabels(const prompts::PromptModel& model,
+                                   const datasets::Dataset& data) {
+  if (data.task != model.task()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the data is ", datasets::TaskName(data.task), " data; the prompt is a ",
+        datasets::TaskName(model.task()), " prompt"));
+  }
+  const std::vector<std::string>& labels = model.labels();
+  if (data.task == datasets::Task::kClassify) {
+    for (size_t i = 0; i < data.classification.size(); ++i) {
+      const std::string& label = data.classification[i].label;
+      if (std::find(labels.begin(), labels.end(), label) == labels.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "example ", i, " has label '", label, "', which is not one of the prompt's labels [",
+            absl::StrJoin(labels, ","), "]"));
+      }
+    }
+    return absl::OkStatus();
+  }
+  for (size_t i = 0; i < data.tagging.size(); ++i) {
+    for (const datasets::Span& span : data.tagging[i].entities) {
+      if (std::find(labels.begin(), labels.end(), "B-" + span.type) == labels.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "example ", i, " has an entity of type '", span.type,
+            "', which the prompt does not tag (its tags: [", absl::StrJoin(labels, ","), "])"));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Evaluation> Evaluate(

@@ -13,6 +13,7 @@
 #include "server/backbone/backbone.h"
 #include "server/datasets/dataset.h"
 #include "server/prompts/prompt_model.h"
+#include "server/training/metrics.h"
 
 namespace ptune::training {
 
@@ -22,7 +23,21 @@ struct Evaluation {
   double primary = 0;  // accuracy (classify) or f1 (tag): what training selects on
   std::vector<int> predicted_labels;                        // classify
   std::vector<std::vector<datasets::Span>> predicted_entities;  // tag
+  // The prompt's labels (classify) or BIO tags (tag), in head order.
+  std::vector<std::string> labels;
+  // The full report behind `metrics`: classify (per label in `labels`
+  // order) or tag.
+  ClassificationScores classification;
+  EntityScores entities;
 };
+
+// INVALID_ARGUMENT naming the first example whose gold label (classify) or
+// entity type (tag) the prompt cannot predict, or when the data's task is
+// not the prompt's. Evaluate itself scores such examples as errors; a
+// service checks first, since a label the prompt never had is a mistake in
+// the data, not a prediction to score.
+absl::Status CheckEvaluationLabels(const prompts::PromptModel& model,
+                                   const datasets::Dataset& data);
 
 absl::StatusOr<Evaluation> Evaluate(const backbone::Backbone& backbone,
                                     const prompts::PromptModel& model,

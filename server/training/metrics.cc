@@ -85,6 +85,34 @@ double MacroF1(const std::vector<int>& gold, const std::vector<int>& pred,
   return sum / static_cast<double>(counts.size());
 }
 
+ClassificationScores ScoreClassification(const std::vector<int>& gold,
+                                         const std::vector<int>& pred, int num_classes) {
+  ClassificationScores scores;
+  scores.accuracy = Accuracy(gold, pred);
+  scores.macro_f1 = MacroF1(gold, pred, num_classes);
+  const size_t n = static_cast<size_t>(std::max(num_classes, 0));
+  scores.per_label.resize(n);
+  scores.confusion.assign(n * n, 0);
+  const auto in_range = [n](int label) { return label >= 0 && static_cast<size_t>(label) < n; };
+  for (size_t i = 0; i < std::min(gold.size(), pred.size()); ++i) {
+    if (in_range(gold[i])) ++scores.per_label[gold[i]].support;
+    if (in_range(pred[i])) ++scores.per_label[pred[i]].predicted;
+    if (in_range(gold[i]) && in_range(pred[i])) {
+      ++scores.confusion[gold[i] * n + pred[i]];
+      if (gold[i] == pred[i]) ++scores.per_label[gold[i]].correct;
+    }
+  }
+  for (LabelScores& s : scores.per_label) {
+    const auto ratio = [](int64_t a, int64_t b) {
+      return b > 0 ? static_cast<double>(a) / static_cast<double>(b) : 0.0;
+    };
+    s.precision = ratio(s.correct, s.predicted);
+    s.recall = ratio(s.correct, s.support);
+    s.f1 = ratio(2 * s.correct, s.support + s.predicted);
+  }
+  return scores;
+}
+
 EntityScores ScoreSpans(const std::vector<std::vector<Span>>& gold_spans,
                         const std::vector<std::vector<Span>>& pred_spans) {
   EntityScores scores;

@@ -30,6 +30,34 @@ double Accuracy(const std::vector<int>& gold, const std::vector<int>& pred);
 double MacroF1(const std::vector<int>& gold, const std::vector<int>& pred,
                int num_classes);
 
+// Precision, recall and F1 of one class (sklearn's
+// precision_recall_fscore_support with zero_division=0).
+struct LabelScores {
+  double precision = 0;
+  double recall = 0;
+  double f1 = 0;
+  int64_t support = 0;    // gold examples of this label
+  int64_t predicted = 0;  // examples predicted as this label
+  int64_t correct = 0;
+};
+
+// A classification report: accuracy, macro-F1 (as MacroF1), every label's
+// scores in label order and the confusion matrix
+// (confusion[g * num_classes + p]: examples of gold label g predicted as p,
+// as sklearn's confusion_matrix).
+struct ClassificationScores {
+  double accuracy = 0;
+  double macro_f1 = 0;
+  std::vector<LabelScores> per_label;
+  std::vector<int64_t> confusion;
+};
+
+// Labels are 0 .. num_classes - 1 and gold and pred have one entry per
+// example (same length); an entry outside that range is counted in accuracy
+// and macro-F1 only.
+ClassificationScores ScoreClassification(const std::vector<int>& gold,
+                                         const std::vector<int>& pred, int num_classes);
+
 // Scores of one entity type.
 struct TypeScores {
   double precision = 0;

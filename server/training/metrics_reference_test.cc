@@ -76,6 +76,26 @@ TEST(MetricsReferenceTest, ClassificationMatchesScikitLearn) {
     EXPECT_NEAR(MacroF1(gold, pred, num_classes), c["macro_f1"].get<double>(),
                 kTolerance)
         << name;
+    const ClassificationScores report = ScoreClassification(gold, pred, num_classes);
+    EXPECT_NEAR(report.accuracy, c["accuracy"].get<double>(), kTolerance) << name;
+    EXPECT_NEAR(report.macro_f1, c["macro_f1"].get<double>(), kTolerance) << name;
+    const nlohmann::json& per_label = c["per_label"];
+    ASSERT_EQ(report.per_label.size(), per_label.size()) << name;
+    for (size_t l = 0; l < per_label.size(); ++l) {
+      const LabelScores& s = report.per_label[l];
+      EXPECT_NEAR(s.precision, per_label[l]["precision"].get<double>(), kTolerance)
+          << name << " label " << l;
+      EXPECT_NEAR(s.recall, per_label[l]["recall"].get<double>(), kTolerance)
+          << name << " label " << l;
+      EXPECT_NEAR(s.f1, per_label[l]["f1"].get<double>(), kTolerance)
+          << name << " label " << l;
+      EXPECT_EQ(s.support, per_label[l]["support"].get<int64_t>()) << name << " label " << l;
+    }
+    std::vector<int64_t> confusion;
+    for (const nlohmann::json& row : c["confusion"]) {
+      for (const nlohmann::json& cell : row) confusion.push_back(cell.get<int64_t>());
+    }
+    EXPECT_EQ(report.confusion, confusion) << name;
   }
 }
 

@@ -2,7 +2,10 @@
 // store, job runner, gRPC on loopback): the whole train → watch → use cycle,
 // authentication, tenant isolation on every RPC, input validation, mixed-
 // tenant batches, metrics, and restart.
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -550,6 +553,230 @@ TEST_F(ServiceTest, ExportThenImportServesTheSameScores) {
   EXPECT_EQ(deleted.deleted_versions(), 1);
   EXPECT_EQ(Classify(alice_->key, "sentiment-copy", {"x"}, &copy).error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+// EvaluatePrompt scores a prompt on labeled data: the report matches what
+// Classify answers for the same texts (the engine test holds it equal to
+// the offline evaluation), for inline examples and a stored dataset.
+TEST_F(ServiceTest, EvaluatePromptReportsWhatClassifyAnswers) {
+  WaitForJob(*server_, alice_->key, *sentiment_job_);
+  WaitForJob(*server_, alice_->key, *ner_job_);
+  const v1::ExampleSet reviews = ReadTsvExamples(ExamplesDir() + "/sentiment.tsv");
+  v1::EvaluatePromptRequest request;
+  request.set_prompt_name("sentiment");
+  *request.mutable_examples() = reviews;
+  v1::EvaluatePromptResponse report;
+  grpc::Status status =
+      server_->prompts().EvaluatePrompt(Call(alice_->key).get(), request, &report);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(report.version(), 1);
+  EXPECT_EQ(report.example_count(), reviews.examples_size());
+  ASSERT_TRUE(report.has_classification());
+  const v1::ClassificationMetrics& metrics = report.classification();
+
+  // What Classify says about the same texts, in calls of --max_texts (8).
+  std::vector<std::string> predicted;
+  for (int begin = 0; begin < reviews.examples_size(); begin += 8) {
+    std::vector<std::string> texts;
+    for (int i = begin; i < std::min(begin + 8, reviews.examples_size()); ++i) {
+      texts.push_back(reviews.examples(i).text());
+    }
+    v1::ClassifyResponse answer;
+    ASSERT_TRUE(Classify(alice_->key, "sentiment", texts, &answer).ok());
+    for (const v1::Classification& c : answer.results()) predicted.push_back(c.label());
+  }
+  std::vector<std::string> labels;
+  for (const v1::LabelMetrics& label : metrics.labels()) labels.push_back(label.label());
+  ASSERT_EQ(labels.size(), 2u);
+  const int n = static_cast<int>(labels.size());
+  ASSERT_EQ(metrics.confusion_size(), n * n);
+  int correct = 0;
+  std::vector<int64_t> confusion(n * n, 0);
+  for (int i = 0; i < reviews.examples_size(); ++i) {
+    const auto gold = std::find(labels.begin(), labels.end(), reviews.examples(i).label());
+    const auto pred = std::find(labels.begin(), labels.end(), predicted[i]);
+    ASSERT_NE(gold, labels.end());
+    ASSERT_NE(pred, labels.end());
+    ++confusion[(gold - labels.begin()) * n + (pred - labels.begin())];
+    correct += gold == pred ? 1 : 0;
+  }
+  EXPECT_DOUBLE_EQ(metrics.accuracy(), static_cast<double>(correct) / reviews.examples_size());
+  EXPECT_EQ(std::vector<int64_t>(metrics.confusion().begin(), metrics.confusion().end()),
+            confusion);
+  for (int l = 0; l < n; ++l) {
+    int64_t support = 0, as_label = 0;
+    for (int p = 0; p < n; ++p) support += confusion[l * n + p];
+    for (int g = 0; g < n; ++g) as_label += confusion[g * n + l];
+    EXPECT_EQ(metrics.labels(l).support(), support);
+    EXPECT_EQ(metrics.labels(l).predicted(), as_label);
+  }
+
+  // A stored dataset scores the same.
+  v1::Dataset dataset;
+  {
+    std::ifstream in(ExamplesDir() + "/sentiment.tsv", std::ios::binary);
+    std::stringstream content;
+    content << in.rdbuf();
+    auto context = Call(alice_->key);
+    auto writer = server_->prompts().UploadDataset(context.get(), &dataset);
+    v1::UploadDatasetRequest message;
+    message.mutable_header()->set_name("reviews-eval");
+    message.mutable_header()->set_task(v1::TASK_CLASSIFY);
+    message.mutable_header()->set_format(v1::DATASET_FORMAT_TSV);
+    message.set_chunk(content.str());
+    ASSERT_TRUE(writer->Write(message));
+    writer->WritesDone();
+    const grpc::Status uploaded = writer->Finish();
+    ASSERT_TRUE(uploaded.ok()) << uploaded.error_message();
+  }
+  request.set_dataset_id(dataset.id());
+  v1::EvaluatePromptResponse stored;
+  status = server_->prompts().EvaluatePrompt(Call(alice_->key).get(), request, &stored);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(stored.classification().accuracy(), metrics.accuracy());
+
+  // Tagging: entity scores per type.
+  v1::EvaluatePromptRequest tag;
+  tag.set_prompt_name("ner");
+  *tag.mutable_examples() = ReadConllExamples(ExamplesDir() + "/ner.conll");
+  status = server_->prompts().EvaluatePrompt(Call(alice_->key).get(), tag, &report);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(report.has_tagging());
+  EXPECT_GT(report.tagging().gold(), 0);
+  EXPECT_GT(report.tagging().types_size(), 0);
+  EXPECT_GE(report.tagging().f1(), 0.0);
+
+  // Clear errors.
+  v1::EvaluatePromptRequest bad = request;
+  bad.clear_dataset_id();
+  v1::EvaluatePromptResponse unused;
+  ExpectInvalid(server_->prompts().EvaluatePrompt(Call(alice_->key).get(), bad, &unused),
+                "examples or dataset_id is required");
+  *bad.mutable_examples() = reviews;
+  bad.mutable_examples()->mutable_examples(2)->set_label("meh");
+  ExpectInvalid(server_->prompts().EvaluatePrompt(Call(alice_->key).get(), bad, &unused),
+                "example 2 has label 'meh'");
+  *bad.mutable_examples() = reviews;
+  bad.add_ensemble()->set_name("ner");
+  ExpectInvalid(server_->prompts().EvaluatePrompt(Call(alice_->key).get(), bad, &unused),
+                "ensemble: prompt ner is a tag prompt");
+  v1::EvaluatePromptRequest wrong_task = tag;
+  wrong_task.set_prompt_name("sentiment");
+  ExpectInvalid(server_->prompts().EvaluatePrompt(Call(alice_->key).get(), wrong_task, &unused),
+                "examples");
+  bad.clear_ensemble();
+  bad.set_prompt_name("mood");  // Bob's
+  status = server_->prompts().EvaluatePrompt(Call(alice_->key).get(), bad, &unused);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+}
+
+// TrainPrompt's optional test data: the kept prompt is scored once training
+// ends and the figures are stored with the version, equal to what
+// EvaluatePrompt says about the same version and data.
+TEST_F(ServiceTest, TrainPromptScoresItsTestData) {
+  const v1::ExampleSet reviews = ReadTsvExamples(ExamplesDir() + "/sentiment.tsv");
+  v1::TrainPromptRequest request;
+  request.set_prompt_name("sentiment-tested");
+  request.set_task(v1::TASK_CLASSIFY);
+  *request.mutable_train_examples() = reviews;
+  *request.mutable_test_examples() = reviews;
+  request.mutable_spec()->set_length(4);
+  request.mutable_options()->set_epochs(1);
+  request.mutable_options()->set_batch_size(8);
+  // A test label outside the label set is refused before anything is queued.
+  v1::TrainPromptRequest bad = request;
+  bad.mutable_test_examples()->mutable_examples(0)->set_label("meh");
+  v1::TrainPromptResponse response;
+  ExpectInvalid(server_->prompts().TrainPrompt(Call(alice_->key).get(), bad, &response),
+                "label \"meh\" of the test data");
+  grpc::Status status = server_->prompts().TrainPrompt(Call(alice_->key).get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const v1::Job job = WaitForJob(*server_, alice_->key, response.job().id());
+  ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.reason();
+  ASSERT_TRUE(job.metrics().contains("test.accuracy"));
+  EXPECT_TRUE(job.metrics().contains("test.macro_f1"));
+  EXPECT_EQ(job.metrics().at("test_examples"), reviews.examples_size());
+
+  v1::EvaluatePromptRequest evaluate;
+  evaluate.set_prompt_name("sentiment-tested");
+  *evaluate.mutable_examples() = reviews;
+  v1::EvaluatePromptResponse report;
+  status = server_->prompts().EvaluatePrompt(Call(alice_->key).get(), evaluate, &report);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(report.classification().accuracy(), job.metrics().at("test.accuracy"));
+  EXPECT_EQ(report.classification().macro_f1(), job.metrics().at("test.macro_f1"));
+  v1::DeletePromptRequest del;
+  del.set_prompt_name("sentiment-tested");
+  v1::DeletePromptResponse deleted;
+  ASSERT_TRUE(server_->prompts().DeletePrompt(Call(alice_->key).get(), del, &deleted).ok());
+}
+
+// Prompt search: every length x template candidate trains for
+// search_epochs, the best continues, and the job reports g() of each.
+TEST_F(ServiceTest, PromptSearchReportsEveryCandidate) {
+  const v1::ExampleSet reviews = ReadTsvExamples(ExamplesDir() + "/sentiment.tsv");
+  v1::TrainPromptRequest request;
+  request.set_prompt_name("sentiment-searched");
+  request.set_task(v1::TASK_CLASSIFY);
+  *request.mutable_train_examples() = reviews;
+  *request.mutable_valid_examples() = reviews;
+  request.mutable_spec()->add_length_candidates(2);
+  request.mutable_spec()->add_length_candidates(4);
+  request.mutable_spec()->add_template_candidates("Review: {text}");
+  request.mutable_spec()->add_template_candidates("{text} All in all .");
+  request.mutable_options()->set_epochs(2);
+  request.mutable_options()->set_search_epochs(1);
+  request.mutable_options()->set_batch_size(8);
+
+  v1::TrainPromptResponse response;
+  const auto refused = [&](const v1::TrainPromptRequest& bad, const std::string& needle) {
+    ExpectInvalid(server_->prompts().TrainPrompt(Call(alice_->key).get(), bad, &response),
+                  needle);
+  };
+  v1::TrainPromptRequest bad = request;
+  bad.mutable_options()->set_search_epochs(3);
+  refused(bad, "options.search_epochs");
+  bad = request;
+  for (int i = 0; i < 7; ++i) bad.mutable_spec()->add_template_candidates("{text} .");
+  refused(bad, "at most 16");
+  bad = request;
+  bad.mutable_spec()->add_template_candidates("no text slot");
+  refused(bad, "search candidate (length 2, template \"no text slot\")");
+  bad = request;
+  bad.mutable_spec()->add_verbalizer_candidates()->add_words("bad");
+  refused(bad, "a verbalizer needs pooling mask");  // and one word per label
+
+  grpc::Status status = server_->prompts().TrainPrompt(Call(alice_->key).get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const v1::Job job = WaitForJob(*server_, alice_->key, response.job().id());
+  ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.reason();
+  ASSERT_EQ(job.candidates_size(), 4);
+  int chosen = -1;
+  double best = -1;
+  for (int i = 0; i < job.candidates_size(); ++i) {
+    const v1::SearchCandidate& c = job.candidates(i);
+    EXPECT_EQ(c.length(), i < 2 ? 2 : 4);
+    EXPECT_EQ(c.template_text(), i % 2 == 0 ? "Review: {text}" : "{text} All in all .");
+    if (c.chosen()) {
+      EXPECT_EQ(chosen, -1) << "two candidates chosen";
+      chosen = i;
+    }
+    best = std::max(best, c.valid_metric());
+  }
+  ASSERT_GE(chosen, 0);
+  EXPECT_EQ(job.candidates(chosen).valid_metric(), best);
+  // The version is the chosen candidate, trained on to options.epochs.
+  v1::GetPromptRequest get;
+  get.set_prompt_name("sentiment-searched");
+  v1::Prompt prompt;
+  ASSERT_TRUE(server_->prompts().GetPrompt(Call(alice_->key).get(), get, &prompt).ok());
+  EXPECT_EQ(prompt.spec().length(), job.candidates(chosen).length());
+  EXPECT_EQ(prompt.spec().template_text(), job.candidates(chosen).template_text());
+  EXPECT_EQ(job.metrics().at("epochs"), 2);
+  v1::DeletePromptRequest del;
+  del.set_prompt_name("sentiment-searched");
+  v1::DeletePromptResponse deleted;
+  ASSERT_TRUE(server_->prompts().DeletePrompt(Call(alice_->key).get(), del, &deleted).ok());
 }
 
 TEST_F(ServiceTest, ClassifyAndTagEntitiesTakeAnEnsemble) {

@@ -8,7 +8,8 @@ server/training/metrics_reference_test.cc reads it and checks that
 ptune::training::ScoreEntities reproduces seqeval (default, conlleval-
 compatible mode: micro precision / recall / F1 and the per-type
 classification_report) and that Accuracy / MacroF1 reproduce scikit-learn's
-accuracy_score and f1_score(average="macro"), all within 1e-9.
+accuracy_score and f1_score(average="macro"), and ScoreClassification
+precision_recall_fscore_support and confusion_matrix, all within 1e-9.
 
 The cases are seeded random BIO gold/prediction corpora (several sentences
 each) plus hand-picked edge cases: I- after O, type switches inside an
@@ -31,6 +32,7 @@ from seqeval.metrics import (classification_report, f1_score,
                              precision_score, recall_score)
 from sklearn.metrics import accuracy_score
 from sklearn.metrics import f1_score as sk_f1_score
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "tests", "fixtures", "metrics", "reference.json")
@@ -142,6 +144,15 @@ def classification_case(name, gold, pred, num_classes):
             "num_classes": num_classes,
             "accuracy": float(accuracy_score(gold, pred)),
             "macro_f1": float(sk_f1_score(gold, pred, average="macro")),
+            # Every label of 0..num_classes-1 (ScoreClassification).
+            "per_label": [
+                {"precision": float(p), "recall": float(r), "f1": float(f),
+                 "support": int(s)}
+                for p, r, f, s in zip(*precision_recall_fscore_support(
+                    gold, pred, labels=list(range(num_classes)),
+                    zero_division=0))],
+            "confusion": confusion_matrix(
+                gold, pred, labels=list(range(num_classes))).tolist(),
         }
 
 
