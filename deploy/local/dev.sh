@@ -36,7 +36,7 @@ APT_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev libcpp-httplib-dev libssl-dev
   libgtest-dev libgmock-dev libicu-dev nlohmann-json3-dev libsqlite3-dev
-  libpq-dev postgresql
+  libpq-dev postgresql prometheus
   python3 python3-pip
   clang libclang-rt-14-dev
 )
@@ -199,6 +199,9 @@ main() {
       # The README tour test runs the tour's grpcurl commands too.
       PTUNE_GRPCURL="$(grpcurl_binary)"
       export PTUNE_GRPCURL PTUNE_REQUIRE_GRPCURL=1
+      # The metrics test scrapes the server with Debian's prometheus and lints
+      # it with promtool (both from APT_PACKAGES).
+      export PTUNE_REQUIRE_PROMETHEUS=1
       PTUNE_BACKBONE_DIR="$backbone" \
         ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
       if [ "${PTUNE_SANITIZE:-1}" != 0 ]; then

@@ -1,6 +1,7 @@
 #include "server/auth/concurrency_limiter.h"
 
 #include "absl/strings/str_cat.h"
+#include "server/common/rejection.h"
 
 namespace ptune::auth {
 
@@ -8,15 +9,19 @@ absl::StatusOr<std::unique_ptr<ConcurrencyLimiter::Slot>> ConcurrencyLimiter::Ac
     const std::string& tenant) {
   absl::MutexLock lock(&mu_);
   if (max_total_ > 0 && total_ >= max_total_) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        total_, " ", what_, " are in progress on this server, the most at once (",
-        flag_, "); retry later"));
+    return common::Rejected(
+        absl::ResourceExhaustedError(absl::StrCat(
+            total_, " ", what_, " are in progress on this server, the most at once (", flag_,
+            "); retry later")),
+        "concurrency");
   }
   int& mine = per_tenant_[tenant];
   if (max_per_tenant_ > 0 && mine >= max_per_tenant_) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "this tenant has ", mine, " ", what_, " in progress, the most one tenant may have (",
-        flag_, "); retry later"));
+    return common::Rejected(
+        absl::ResourceExhaustedError(absl::StrCat("this tenant has ", mine, " ", what_,
+                                                  " in progress, the most one tenant may have (",
+                                                  flag_, "); retry later")),
+        "concurrency");
   }
   ++mine;
   ++total_;

@@ -1,6 +1,7 @@
 #include "server/auth/quotas.h"
 
 #include "absl/strings/str_cat.h"
+#include "server/common/rejection.h"
 
 namespace ptune::auth {
 
@@ -24,10 +25,10 @@ absl::Status CheckPromptQuota(int64_t existing_prompts, int64_t max_prompts) {
   if (max_prompts <= 0 || existing_prompts < max_prompts) {
     return absl::OkStatus();
   }
-  return absl::ResourceExhaustedError(
+  return common::Rejected(absl::ResourceExhaustedError(
       absl::StrCat("prompt quota exceeded: the tenant owns ", existing_prompts,
                    " prompts and max_prompts is ", max_prompts,
-                   "; delete a prompt or ask for a higher quota"));
+                   "; delete a prompt or ask for a higher quota")), "prompt_quota");
 }
 
 absl::Status CheckConcurrentJobQuota(int64_t running_jobs,
@@ -35,10 +36,12 @@ absl::Status CheckConcurrentJobQuota(int64_t running_jobs,
   if (max_concurrent_jobs <= 0 || running_jobs < max_concurrent_jobs) {
     return absl::OkStatus();
   }
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "job quota exceeded: ", running_jobs,
-      " training jobs are queued or running and max_concurrent_jobs is ",
-      max_concurrent_jobs, "; wait for one to finish or cancel one"));
+  return common::Rejected(
+      absl::ResourceExhaustedError(absl::StrCat(
+          "job quota exceeded: ", running_jobs,
+          " training jobs are queued or running and max_concurrent_jobs is ",
+          max_concurrent_jobs, "; wait for one to finish or cancel one")),
+      "job_quota");
 }
 
 absl::Status CheckStorageQuota(int64_t stored_bytes, int64_t additional_bytes,
@@ -49,12 +52,12 @@ absl::Status CheckStorageQuota(int64_t stored_bytes, int64_t additional_bytes,
       additional_bytes <= max_stored_bytes - stored_bytes) {
     return absl::OkStatus();
   }
-  return absl::ResourceExhaustedError(
+  return common::Rejected(absl::ResourceExhaustedError(
       absl::StrCat("storage quota exceeded: ", stored_bytes, " bytes stored + ",
                    additional_bytes, " new bytes is over max_stored_bytes of ",
                    max_stored_bytes,
                    "; delete datasets (ptune datasets delete) or prompts (ptune prompts delete), or ask for a "
-                   "higher quota"));
+                   "higher quota")), "storage_quota");
 }
 
 }  // namespace ptune::auth

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "server/common/rejection.h"
 
 namespace ptune::auth {
 namespace {
@@ -52,10 +53,11 @@ absl::Status RateLimiter::Admit(std::string_view tenant, double rate_per_second,
     return absl::OkStatus();
   }
   const double wait_seconds = (1.0 - bucket.tokens) / rate_per_second;
-  return absl::ResourceExhaustedError(absl::StrFormat(
-      "rate limit of %g requests/s exceeded (burst %g); retry in %d ms",
-      rate_per_second, burst,
-      static_cast<int64_t>(std::ceil(wait_seconds * 1000))));
+  return common::Rejected(
+      absl::ResourceExhaustedError(absl::StrFormat(
+          "rate limit of %g requests/s exceeded (burst %g); retry in %d ms", rate_per_second,
+          burst, static_cast<int64_t>(std::ceil(wait_seconds * 1000)))),
+      "rate_limit");
 }
 
 void RateLimiter::PruneFullBuckets(absl::Time now) {

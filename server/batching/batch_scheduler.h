@@ -22,6 +22,7 @@
 #include "server/batching/batch.h"
 #include "server/batching/clock.h"
 #include "server/batching/scheduler_options.h"
+#include "server/common/rejection.h"
 
 namespace ptune::batching {
 
@@ -280,18 +281,22 @@ class BatchScheduler {
     const int64_t share = std::max<int64_t>(1, options_.max_queue_size / active);
     if (queued + rows > options_.max_queue_per_tenant) {
       ++stats_.rejected_tenant_limit;
-      return absl::UnavailableError(absl::StrCat(
-          "this tenant has ", queued, " texts queued and asks for ", rows,
-          " more; one tenant may queue ", options_.max_queue_per_tenant,
-          " (--max_queue_per_tenant); retry later"));
+      return common::Rejected(
+          absl::UnavailableError(absl::StrCat(
+              "this tenant has ", queued, " texts queued and asks for ", rows,
+              " more; one tenant may queue ", options_.max_queue_per_tenant,
+              " (--max_queue_per_tenant); retry later")),
+          "tenant_queue");
     }
     const int64_t excess = queue_size_ + rows - options_.max_queue_size;
     if (excess <= 0) return absl::OkStatus();
     if (queued + rows > share) {
       ++stats_.rejected_queue_full;
-      return absl::UnavailableError(absl::StrCat(
-          "batch queue full (", options_.max_queue_size, " texts) and this tenant "
-          "would exceed its share (", share, "); retry later"));
+      return common::Rejected(
+          absl::UnavailableError(absl::StrCat(
+              "batch queue full (", options_.max_queue_size, " texts) and this tenant "
+              "would exceed its share (", share, "); retry later")),
+          "queue_full");
     }
     if (pushed_out == nullptr) return absl::OkStatus();
     // Under its share in a full queue: the tenants holding the most rows
@@ -305,10 +310,11 @@ class BatchScheduler {
       }
       pushed_out->push_back(
           {std::move(victim->entries.back().task),
-           absl::UnavailableError(absl::StrCat(
-               "batch queue full (", options_.max_queue_size,
-               " texts): this tenant held more than its share (", share,
-               ") when another tenant needed room; retry later"))});
+           common::Rejected(absl::UnavailableError(absl::StrCat(
+                                "batch queue full (", options_.max_queue_size,
+                                " texts): this tenant held more than its share (", share,
+                                ") when another tenant needed room; retry later")),
+                            "queue_full")});
       victim->entries.pop_back();
       --queue_size_;
       ++stats_.pushed_out;

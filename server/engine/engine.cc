@@ -426,6 +426,7 @@ class EngineImpl {
       stats = stats_;
     }
     stats.scheduler = scheduler_->stats();
+    stats.training_examples = driver_->stats().examples;
     return stats;
   }
 

@@ -185,6 +185,7 @@ struct ExecutorStats {
   // (text + shallow prompt) plus deep prefixes.
   double forward_flops = 0;
   int64_t training_steps = 0;     // executor turns given to training
+  int64_t training_examples = 0;  // rows trained in them (forward + backward)
   double training_seconds = 0;
   double longest_training_turn = 0;  // seconds: what a serving batch may wait
   batching::BatchSchedulerStats scheduler;

@@ -187,6 +187,7 @@ void JobRunner::RunOne(store::Job job) {
   } else {
     absl::StatusOr<store::Job> ended = Conclude(job, outcome, running->user_cancel.load());
     if (ended.ok()) {
+      if (options_.on_finished && store::IsTerminal(ended->state)) options_.on_finished(*ended);
       Publish(JobEvent::Kind::kStateChanged, *std::move(ended));
     } else {
       LogError(absl::StrCat("recording the end of job ", job.id), ended.status());

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,6 +65,10 @@ class JobRunner {
     absl::Duration reclaim_interval = absl::ZeroDuration();
     // How often jobs running on other replicas are read for local watchers.
     absl::Duration watch_poll_interval = absl::Seconds(1);
+    // Called (on a worker thread) when a job this runner ran has ended
+    // (succeeded, failed or cancelled) and the end is stored; not for jobs
+    // released at Stop. May be empty. Must be quick (metrics).
+    std::function<void(const store::Job& ended)> on_finished;
   };
 
   static absl::StatusOr<std::unique_ptr<JobRunner>> Create(

@@ -17,11 +17,20 @@ Boundaries ForwardSeconds() {
           0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
 }
 
-Boundaries BatchRows() { return {1, 2, 4, 8, 16, 32, 64, 128, 256}; }
+Boundaries BatchRows() {
+  return {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256};
+}
 
 Boundaries BatchTokens() {
-  return {64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768};
+  return {8,   16,   32,   48,   64,   96,   128,  192,  256,   384,
+          512, 1024, 2048, 4096, 8192, 16384, 32768};
 }
+
+Boundaries StreamSeconds() {
+  return {1, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400};
+}
+
+Boundaries JobSeconds() { return StreamSeconds(); }
 
 Boundaries PaddingRatio() {
   // 0 first: a bucket for batches with no padding at all (one length group).

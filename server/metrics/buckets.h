@@ -23,11 +23,23 @@ Boundaries QueueWaitSeconds();
 // One backbone forward of a batch, seconds.
 Boundaries ForwardSeconds();
 
-// Rows per batch: powers of two up to 256 (max_batch_size is at most that).
+// Rows per batch, 1 to 256 (max_batch_size is at most that), finer where
+// most batches are (a CPU forward holds a few rows, --cpu_max_forward_tokens).
+// histogram_quantile interpolates inside a bucket, so a p50 of 1-row batches
+// reads 0.5: the dashboard shows the exact mean beside the p90.
 Boundaries BatchRows();
 
-// Tokens per batch (rows x padded length): powers of two, 64 to 32768.
+// Real tokens per batch (padding excluded), 8 (one short text) to 32768 (a
+// full --max_batch_tokens GPU batch).
 Boundaries BatchTokens();
+
+// How long a server stream lived (WatchJob follows a job to its end),
+// seconds: 1 s to a day. Kept apart from RequestSeconds so that streams do
+// not stretch the unary latency panels.
+Boundaries StreamSeconds();
+
+// A training job's run time from its start to its end, seconds.
+Boundaries JobSeconds();
 
 // Share of padding tokens in a batch, 0 (none) to 1.
 Boundaries PaddingRatio();

@@ -3,6 +3,7 @@
 #include "absl/strings/string_view.h"
 #include "prometheus/labels.h"
 #include "server/metrics/buckets.h"
+#include "server/metrics/process_collector.h"
 
 namespace ptune::metrics {
 namespace {
@@ -40,14 +41,30 @@ void AdvanceCounter(Counter& counter, uint64_t previous, uint64_t now) {
 
 }  // namespace
 
-ServiceMetrics::ServiceMetrics(const BuildInfo& build_info)
+ServiceMetrics::ServiceMetrics(const BuildInfo& build_info, int max_tenant_series)
     : registry_(std::make_shared<Registry>()),
+      collectable_(std::make_shared<CombinedCollectable>(
+          std::vector<std::shared_ptr<prometheus::Collectable>>{
+              registry_, std::make_shared<ProcessCollector>()})),
+      max_tenant_series_(max_tenant_series),
       requests_total_(
           CounterFamily(*registry_, "ptune_requests_total",
                         "Finished RPCs by method and status code.")),
       request_duration_(
           HistogramFamily(*registry_, "ptune_request_duration_seconds",
-                          "RPC latency from arrival to response, by method.")),
+                          "Unary RPC latency from arrival to response, by method.")),
+      stream_duration_(
+          HistogramFamily(*registry_, "ptune_stream_duration_seconds",
+                          "How long a server stream (WatchJob) lived, by method.")),
+      rejections_(CounterFamily(*registry_, "ptune_rejections_total",
+                                "Calls refused by a rate limit, quota or full queue, by reason.")),
+      tenant_requests_(CounterFamily(
+          *registry_, "ptune_tenant_requests_total",
+          "Authenticated calls by tenant id (bounded: later tenants count as \"other\").")),
+      jobs_finished_(CounterFamily(*registry_, "ptune_jobs_finished_total",
+                                   "Training jobs this replica ran to an end, by final state.")),
+      job_duration_(HistogramFamily(*registry_, "ptune_job_duration_seconds",
+                                    "Training job run time from start to end, by final state.")),
       queue_depth_(GaugeFamily(*registry_, "ptune_queue_depth",
                                "Inference tasks waiting in the batch queue.")
                        .Add({})),
@@ -58,8 +75,8 @@ ServiceMetrics::ServiceMetrics(const BuildInfo& build_info)
                                   "Rows per backbone forward.")
                       .Add({}, buckets::BatchRows())),
       batch_tokens_(HistogramFamily(*registry_, "ptune_batch_tokens",
-                                    "Tokens per backbone forward, padding "
-                                    "included.")
+                                    "Real (unpadded) tokens per backbone "
+                                    "forward.")
                         .Add({}, buckets::BatchTokens())),
       batch_padding_ratio_(
           HistogramFamily(*registry_, "ptune_batch_padding_ratio",
@@ -103,6 +120,80 @@ ServiceMetrics::ServiceMetrics(const BuildInfo& build_info)
     job_gauges_.emplace(std::string(state),
                         &jobs_.Add({{"state", std::string(state)}}));
   }
+  // Series that alerts and panels read exist at 0 from the start, so that
+  // rate() over them is 0 rather than empty on a healthy server.
+  for (std::string_view reason : {"rate_limit", "prompt_quota", "job_quota", "storage_quota",
+                                  "concurrency", "queue_full", "tenant_queue"}) {
+    CounterOf(rejections_, rejection_counters_, "reason", reason);
+  }
+  for (std::string_view state : {"succeeded", "failed", "cancelled"}) {
+    CounterOf(jobs_finished_, finished_counters_, "state", state);
+  }
+}
+
+prometheus::Counter& ServiceMetrics::CounterOf(
+    Family<Counter>& family, absl::flat_hash_map<std::string, Counter*>& series,
+    const std::string& label, std::string_view value) {
+  auto it = series.find(absl::string_view(value.data(), value.size()));
+  if (it == series.end()) {
+    Counter& added = family.Add({{label, std::string(value)}});
+    it = series.emplace(std::string(value), &added).first;
+  }
+  return *it->second;
+}
+
+prometheus::Histogram& ServiceMetrics::HistogramOf(
+    Family<Histogram>& family, absl::flat_hash_map<std::string, Histogram*>& series,
+    const std::string& label, std::string_view value,
+    const Histogram::BucketBoundaries& buckets) {
+  auto it = series.find(absl::string_view(value.data(), value.size()));
+  if (it == series.end()) {
+    Histogram& added = family.Add({{label, std::string(value)}}, buckets);
+    it = series.emplace(std::string(value), &added).first;
+  }
+  return *it->second;
+}
+
+void ServiceMetrics::RecordStream(std::string_view method, absl::StatusCode code,
+                                  double seconds) {
+  Counter* counter;
+  Histogram* histogram;
+  {
+    absl::MutexLock lock(&mu_);
+    auto key = std::make_pair(std::string(method),
+                              std::string(absl::StatusCodeToString(code)));
+    auto it = request_counters_.find(key);
+    if (it == request_counters_.end()) {
+      Counter& added = requests_total_.Add({{"method", key.first}, {"code", key.second}});
+      it = request_counters_.emplace(std::move(key), &added).first;
+    }
+    counter = it->second;
+    histogram = &HistogramOf(stream_duration_, stream_histograms_, "method", method,
+                             buckets::StreamSeconds());
+  }
+  counter->Increment();
+  histogram->Observe(seconds);
+}
+
+void ServiceMetrics::RecordRejection(std::string_view reason) {
+  absl::MutexLock lock(&mu_);
+  CounterOf(rejections_, rejection_counters_, "reason", reason).Increment();
+}
+
+void ServiceMetrics::RecordTenantRequest(std::string_view tenant) {
+  absl::MutexLock lock(&mu_);
+  const bool known = tenant_counters_.contains(absl::string_view(tenant.data(), tenant.size()));
+  const bool room = static_cast<int>(tenant_counters_.size()) < max_tenant_series_;
+  CounterOf(tenant_requests_, tenant_counters_, "tenant",
+            known || room ? tenant : std::string_view("other"))
+      .Increment();
+}
+
+void ServiceMetrics::RecordJobFinished(std::string_view state, double seconds) {
+  absl::MutexLock lock(&mu_);
+  CounterOf(jobs_finished_, finished_counters_, "state", state).Increment();
+  HistogramOf(job_duration_, job_histograms_, "state", state, buckets::JobSeconds())
+      .Observe(seconds);
 }
 
 void ServiceMetrics::RecordRequest(std::string_view method,
@@ -198,6 +289,12 @@ void ServiceMetrics::SetJobs(
 
 void ServiceMetrics::AddTrainingExamples(uint64_t n) {
   training_examples_.Increment(static_cast<double>(n));
+}
+
+void ServiceMetrics::SetTrainingExamplesTotal(uint64_t total) {
+  absl::MutexLock lock(&mu_);
+  AdvanceCounter(training_examples_, last_training_examples_, total);
+  last_training_examples_ = total;
 }
 
 void ServiceMetrics::SetDeviceMemory(std::string_view device,

@@ -47,11 +47,21 @@ inline constexpr std::string_view kJobStates[] = {
 // singleton); tests construct their own. Families (ARCHITECTURE.md §8):
 //
 //   ptune_requests_total{method,code}        counter
-//   ptune_request_duration_seconds{method}   histogram
+//   ptune_request_duration_seconds{method}   histogram (unary calls)
+//   ptune_stream_duration_seconds{method}    histogram (WatchJob streams)
+//   ptune_rejections_total{reason}           counter: rate_limit,
+//                                            prompt_quota, job_quota,
+//                                            storage_quota, concurrency,
+//                                            queue_full, tenant_queue
+//   ptune_tenant_requests_total{tenant}      counter, at most
+//                                            max_tenant_series tenants (the
+//                                            rest as tenant="other")
+//   ptune_jobs_finished_total{state}         counter (this replica's runs)
+//   ptune_job_duration_seconds{state}        histogram
 //   ptune_queue_depth                        gauge
 //   ptune_queue_wait_seconds                 histogram
 //   ptune_batch_size                         histogram (rows)
-//   ptune_batch_tokens                       histogram
+//   ptune_batch_tokens                       histogram (real tokens)
 //   ptune_batch_padding_ratio                histogram
 //   ptune_forward_duration_seconds           histogram
 //   ptune_prompt_cache_{hits,misses,evictions}_total  counters
@@ -63,6 +73,8 @@ inline constexpr std::string_view kJobStates[] = {
 //                                            on CUDA builds also cuda:N/
 //                                            allocated|reserved|total
 //   ptune_build_info{version,backbone}       gauge, always 1
+//   process_*                                ProcessCollector, in
+//                                            collectable()
 //
 // Bucket boundaries come from buckets.h.
 //
@@ -71,12 +83,20 @@ inline constexpr std::string_view kJobStates[] = {
 // registry() shares it with the exposer (MetricsHttpServer).
 class ServiceMetrics {
  public:
-  explicit ServiceMetrics(const BuildInfo& build_info);
+  // Tenants that get their own ptune_tenant_requests_total series; later
+  // ones share tenant="other", so a server with many tenants cannot blow up
+  // Prometheus' series count.
+  static constexpr int kDefaultMaxTenantSeries = 100;
+
+  explicit ServiceMetrics(const BuildInfo& build_info,
+                          int max_tenant_series = kDefaultMaxTenantSeries);
   ServiceMetrics(const ServiceMetrics&) = delete;
   ServiceMetrics& operator=(const ServiceMetrics&) = delete;
 
   // The registry to serve (MetricsHttpServer) or to add more families to.
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+  // What a /metrics endpoint serves: the registry and the process_* metrics.
+  std::shared_ptr<prometheus::Collectable> collectable() const { return collectable_; }
 
   // One finished RPC. `method` is the short RPC name ("Classify"); `code` the
   // canonical status name as absl::StatusCodeToString writes it ("OK",
@@ -85,6 +105,17 @@ class ServiceMetrics {
                      double seconds);
   void RecordRequest(std::string_view method, absl::StatusCode code,
                      double seconds);
+  // A finished server stream: counted in ptune_requests_total, its life in
+  // ptune_stream_duration_seconds.
+  void RecordStream(std::string_view method, absl::StatusCode code, double seconds);
+
+  // A call refused for `reason` (see the family list), e.g. "rate_limit".
+  void RecordRejection(std::string_view reason);
+  // A call authenticated as `tenant` (its id).
+  void RecordTenantRequest(std::string_view tenant);
+  // A training job this replica ran ended in `state` ("succeeded",
+  // "failed", "cancelled") after `seconds` from its start.
+  void RecordJobFinished(std::string_view state, double seconds);
 
   // One backbone forward over a batch of `rows` rows and `tokens` tokens
   // (padding included); padding_ratio in [0, 1].
@@ -113,8 +144,11 @@ class ServiceMetrics {
   void SetJobs(const absl::flat_hash_map<std::string, int64_t>& counts);
 
   // Training examples processed (forward + backward); rate() gives
-  // examples per second.
+  // examples per second. Event style (Add) or snapshot style (Set: the
+  // engine's cumulative count, read per step; the counter advances by the
+  // difference, as SetPromptCacheTotals). One style per process.
   void AddTrainingExamples(uint64_t n);
+  void SetTrainingExamplesTotal(uint64_t total);
 
   // Device memory in bytes, e.g. ("cuda:0", "allocated"), ("cuda:0",
   // "reserved"), ("cpu", "resident").
@@ -122,10 +156,27 @@ class ServiceMetrics {
                        int64_t bytes);
 
  private:
+  prometheus::Counter& CounterOf(prometheus::Family<prometheus::Counter>& family,
+                     absl::flat_hash_map<std::string, prometheus::Counter*>& series,
+                     const std::string& label, std::string_view value)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  prometheus::Histogram& HistogramOf(
+      prometheus::Family<prometheus::Histogram>& family,
+      absl::flat_hash_map<std::string, prometheus::Histogram*>& series,
+      const std::string& label, std::string_view value,
+      const prometheus::Histogram::BucketBoundaries& buckets) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<prometheus::Collectable> collectable_;
+  const int max_tenant_series_;
 
   prometheus::Family<prometheus::Counter>& requests_total_;
   prometheus::Family<prometheus::Histogram>& request_duration_;
+  prometheus::Family<prometheus::Histogram>& stream_duration_;
+  prometheus::Family<prometheus::Counter>& rejections_;
+  prometheus::Family<prometheus::Counter>& tenant_requests_;
+  prometheus::Family<prometheus::Counter>& jobs_finished_;
+  prometheus::Family<prometheus::Histogram>& job_duration_;
   prometheus::Gauge& queue_depth_;
   prometheus::Histogram& queue_wait_;
   prometheus::Histogram& batch_size_;
@@ -150,7 +201,18 @@ class ServiceMetrics {
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, prometheus::Gauge*> job_gauges_
       ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, prometheus::Histogram*> stream_histograms_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, prometheus::Counter*> rejection_counters_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, prometheus::Counter*> tenant_counters_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, prometheus::Counter*> finished_counters_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, prometheus::Histogram*> job_histograms_
+      ABSL_GUARDED_BY(mu_);
   PromptCacheTotals last_totals_ ABSL_GUARDED_BY(mu_);
+  uint64_t last_training_examples_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace ptune::metrics

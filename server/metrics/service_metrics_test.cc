@@ -238,3 +238,62 @@ TEST(ServiceMetricsInstancesTest, ConcurrentRecordingLosesNothing) {
 
 }  // namespace
 }  // namespace ptune::metrics
+
+namespace ptune::metrics {
+namespace {
+
+TEST(ServiceMetricsFamiliesTest, StreamsHaveTheirOwnHistogram) {
+  ServiceMetrics metrics{BuildInfo{"1", "b"}};
+  metrics.RecordRequest("Classify", "OK", 0.01);
+  metrics.RecordStream("WatchJob", absl::StatusCode::kOk, 120);
+  const auto s = ParseSamples(Scrape(metrics));
+  EXPECT_THAT(Find(s, "ptune_requests_total", {{"method", "WatchJob"}, {"code", "OK"}}),
+              Optional(1.0));
+  EXPECT_THAT(Find(s, "ptune_stream_duration_seconds_count", {{"method", "WatchJob"}}),
+              Optional(1.0));
+  EXPECT_EQ(Find(s, "ptune_request_duration_seconds_count", {{"method", "WatchJob"}}),
+            std::nullopt);
+  EXPECT_THAT(Find(s, "ptune_request_duration_seconds_count", {{"method", "Classify"}}),
+              Optional(1.0));
+}
+
+TEST(ServiceMetricsFamiliesTest, RejectionsAndJobEndsStartAtZero) {
+  ServiceMetrics metrics{BuildInfo{"1", "b"}};
+  auto s = ParseSamples(Scrape(metrics));
+  for (const char* reason : {"rate_limit", "prompt_quota", "job_quota", "storage_quota",
+                             "concurrency", "queue_full", "tenant_queue"}) {
+    EXPECT_THAT(Find(s, "ptune_rejections_total", {{"reason", reason}}), Optional(0.0))
+        << reason;
+  }
+  EXPECT_THAT(Find(s, "ptune_jobs_finished_total", {{"state", "failed"}}), Optional(0.0));
+  metrics.RecordRejection("rate_limit");
+  metrics.RecordJobFinished("failed", 42);
+  s = ParseSamples(Scrape(metrics));
+  EXPECT_THAT(Find(s, "ptune_rejections_total", {{"reason", "rate_limit"}}), Optional(1.0));
+  EXPECT_THAT(Find(s, "ptune_jobs_finished_total", {{"state", "failed"}}), Optional(1.0));
+  EXPECT_THAT(Find(s, "ptune_job_duration_seconds_sum", {{"state", "failed"}}),
+              Optional(42.0));
+}
+
+TEST(ServiceMetricsFamiliesTest, TenantSeriesAreBounded) {
+  ServiceMetrics metrics{BuildInfo{"1", "b"}, /*max_tenant_series=*/2};
+  for (const char* tenant : {"ten_a", "ten_b", "ten_c", "ten_a", "ten_d"}) {
+    metrics.RecordTenantRequest(tenant);
+  }
+  const auto s = ParseSamples(Scrape(metrics));
+  EXPECT_THAT(Find(s, "ptune_tenant_requests_total", {{"tenant", "ten_a"}}), Optional(2.0));
+  EXPECT_THAT(Find(s, "ptune_tenant_requests_total", {{"tenant", "ten_b"}}), Optional(1.0));
+  EXPECT_THAT(Find(s, "ptune_tenant_requests_total", {{"tenant", "other"}}), Optional(2.0));
+  EXPECT_EQ(Find(s, "ptune_tenant_requests_total", {{"tenant", "ten_c"}}), std::nullopt);
+}
+
+TEST(ServiceMetricsFamiliesTest, CollectableAddsProcessMetrics) {
+  ServiceMetrics metrics{BuildInfo{"1", "b"}};
+  const std::string text =
+      prometheus::TextSerializer().Serialize(metrics.collectable()->Collect());
+  EXPECT_THAT(text, HasSubstr("# TYPE process_cpu_seconds_total counter"));
+  EXPECT_THAT(text, HasSubstr("ptune_build_info"));
+}
+
+}  // namespace
+}  // namespace ptune::metrics

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "server/common/rejection.h"
 #include "server/common/status_macros.h"
 #include "server/service/grpc_status.h"
 
@@ -27,6 +28,7 @@ absl::StatusOr<auth::Principal> Authorize(const ServiceDeps& deps,
         "the admin key owns no prompts, datasets or jobs; use a tenant's key");
   }
   ASSIGN_OR_RETURN(store::Tenant tenant, deps.store->GetTenant(principal.tenant_id));
+  if (deps.metrics != nullptr) deps.metrics->RecordTenantRequest(tenant.id);
   RETURN_IF_ERROR(deps.rate_limiter->Admit(tenant.id, tenant.quotas.requests_per_second,
                                            static_cast<double>(tenant.quotas.burst)));
   return principal;
@@ -43,8 +45,15 @@ absl::Time CallDeadline(const grpc::ServerContextBase& context) {
 grpc::Status CallRecorder::Done(const absl::Status& status) const {
   const grpc::Status out = ClientStatus(status, method_);
   if (metrics_ != nullptr) {
-    metrics_->RecordRequest(method_, status.code(),
-                            absl::ToDoubleSeconds(absl::Now() - start_));
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - start_);
+    if (const std::optional<std::string> reason = common::RejectionReason(status)) {
+      metrics_->RecordRejection(*reason);
+    }
+    if (stream_) {
+      metrics_->RecordStream(method_, status.code(), seconds);
+    } else {
+      metrics_->RecordRequest(method_, status.code(), seconds);
+    }
   }
   return out;
 }

@@ -48,18 +48,21 @@ absl::StatusOr<auth::Principal> Authorize(const ServiceDeps& deps,
 // The call's deadline as absl::Time (InfiniteFuture when none).
 absl::Time CallDeadline(const grpc::ServerContextBase& context);
 
-// Records one call in the metrics when it ends. Construct at the start of a
+// Records one call in the metrics when it ends: its code and duration (a
+// `stream`'s in the stream histogram, apart from unary latency), and the
+// reason of a refusal (common::Rejected). Construct at the start of a
 // handler; call Done(status) exactly once.
 class CallRecorder {
  public:
-  CallRecorder(metrics::ServiceMetrics* metrics, std::string method)
-      : metrics_(metrics), method_(std::move(method)), start_(absl::Now()) {}
+  CallRecorder(metrics::ServiceMetrics* metrics, std::string method, bool stream = false)
+      : metrics_(metrics), method_(std::move(method)), stream_(stream), start_(absl::Now()) {}
   // Returns the gRPC status to finish the call with.
   grpc::Status Done(const absl::Status& status) const;
 
  private:
   metrics::ServiceMetrics* const metrics_;
   const std::string method_;
+  const bool stream_;
   const absl::Time start_;
 };
 

@@ -11,6 +11,9 @@ ABSL_FLAG(std::string, listen, "0.0.0.0:8500",
           "gRPC address (host:port). Port 0 picks a free port.");
 ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9090",
           "Prometheus /metrics address on its own port; empty turns metrics off.");
+ABSL_FLAG(int, metrics_max_tenants, 100,
+          "Tenants with their own ptune_tenant_requests_total series; later tenants count "
+          "as tenant=\"other\" (bounds the series a server with many tenants exports).");
 ABSL_FLAG(std::string, backbone_dir, "",
           "Hugging Face folder of the frozen backbone (config.json, model.safetensors, "
           "vocab.txt). Default: $PTUNE_BACKBONE_DIR. Prompts are bound to this "
@@ -140,6 +143,10 @@ absl::StatusOr<Server::Options> ServerOptionsFromFlags() {
   Server::Options o;
   o.listen_address = absl::GetFlag(FLAGS_listen);
   o.metrics_address = absl::GetFlag(FLAGS_metrics_listen);
+  o.metrics_max_tenants = absl::GetFlag(FLAGS_metrics_max_tenants);
+  if (o.metrics_max_tenants < 0) {
+    return absl::InvalidArgumentError("--metrics_max_tenants must be >= 0");
+  }
   o.backbone_dir = absl::GetFlag(FLAGS_backbone_dir);
   if (o.backbone_dir.empty()) {
     if (const char* env = std::getenv("PTUNE_BACKBONE_DIR")) o.backbone_dir = env;

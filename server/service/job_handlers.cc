@@ -197,7 +197,7 @@ grpc::ServerWriteReactor<v1::Job>* PromptServiceImpl::WatchJob(
     grpc::CallbackServerContext* context, const v1::WatchJobRequest* request) {
   auto* reactor =
       new WatchReactor(this, [this](const store::Job& job) { return JobView(job); },
-                       CallRecorder(deps_.metrics, "WatchJob"));
+                       CallRecorder(deps_.metrics, "WatchJob", /*stream=*/true));
   {
     absl::MutexLock lock(&watches_mu_);
     if (watches_ended_) {

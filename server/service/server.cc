@@ -147,6 +147,8 @@ struct Server::Components {
       if (n.ok()) counts[std::string(store::JobStateName(state))] = *n;
     }
     metrics->SetJobs(counts);
+    metrics->SetTrainingExamplesTotal(
+        static_cast<uint64_t>(engine->executor_stats().training_examples));
     metrics->SetDeviceMemory("cpu", "resident", ResidentBytes());
     // The GPU's figures in CUDA builds (UNIMPLEMENTED elsewhere: skipped).
     const c10::Device gpu = backbone->device();
@@ -180,7 +182,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
                                                .dtype = options.dtype}));
   c->backbone = std::move(backbone);
   c->metrics = std::make_unique<metrics::ServiceMetrics>(
-      metrics::BuildInfo{.version = "0.1.0", .backbone = c->backbone->name()});
+      metrics::BuildInfo{.version = "0.1.0", .backbone = c->backbone->name()},
+      options.metrics_max_tenants);
 
   const std::string store_url = options.store_url.empty()
                                     ? absl::StrCat("sqlite://", options.data_dir, "/ptune.db")
@@ -224,9 +227,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
   }
   c->executor =
       std::make_unique<TrainingJobExecutor>(c->store.get(), c->engine.get(), c->backbone,
-                                            c->metrics.get(), options.limits.max_labels);
+                                            options.limits.max_labels);
   jobs::JobRunner::Options runner_options;
   runner_options.concurrency = options.training_concurrency;
+  runner_options.on_finished = [metrics = c->metrics.get()](const store::Job& ended) {
+    const double seconds = ended.started_at && ended.finished_at
+                               ? absl::ToDoubleSeconds(*ended.finished_at - *ended.started_at)
+                               : 0;
+    metrics->RecordJobFinished(std::string(store::JobStateName(ended.state)), seconds);
+  };
   ASSIGN_OR_RETURN(c->runner, jobs::JobRunner::Create(c->queue.get(), c->executor.get(),
                                                       runner_options));
 
@@ -281,7 +290,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
   if (!options.metrics_address.empty()) {
     ASSIGN_OR_RETURN(c->http, metrics::MetricsHttpServer::Create(
                                   {.address = options.metrics_address},
-                                  c->metrics->registry()));
+                                  c->metrics->collectable()));
     RETURN_IF_ERROR(c->http->Start());
   }
   Components* raw = c.get();

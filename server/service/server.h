@@ -31,6 +31,8 @@ class Server {
     std::string listen_address = "0.0.0.0:8500";
     // Prometheus /metrics address (own port); empty turns it off.
     std::string metrics_address = "0.0.0.0:9090";
+    // Tenants with their own ptune_tenant_requests_total series.
+    int metrics_max_tenants = 100;
     // Hugging Face folder of the backbone (config.json, model.safetensors,
     // vocab.txt). Every prompt is bound to this backbone's checksum.
     std::string backbone_dir;

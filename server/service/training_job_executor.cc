@@ -174,10 +174,6 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
         std::move(trial),
         [&](const training::EpochReport& report) {
           last = ToProgress(report, steps_per_epoch, epochs_before, total_epochs, started);
-          if (metrics_ != nullptr) {
-            metrics_->AddTrainingExamples(static_cast<uint64_t>(
-                std::llround(report.examples_per_second * report.seconds)));
-          }
           absl::Status s = ctx.ReportProgress(last);
           if (!s.ok()) side_error = s;
         },

@@ -20,21 +20,19 @@
 #include "server/backbone/backbone.h"
 #include "server/engine/engine.h"
 #include "server/jobs/job_executor.h"
-#include "server/metrics/service_metrics.h"
 #include "server/store/store.h"
 
 namespace ptune::service {
 
 class TrainingJobExecutor : public jobs::JobExecutor {
  public:
-  // `metrics` (may be null) counts the training examples processed.
-  // `max_labels` caps the head's classes (RequestLabels).
+  // `max_labels` caps the head's classes (RequestLabels). (Training
+  // examples are counted by the server from the engine's stats.)
   TrainingJobExecutor(store::Store* store, engine::Engine* engine,
                       std::shared_ptr<const backbone::Backbone> backbone,
-                      metrics::ServiceMetrics* metrics = nullptr,
                       int max_labels = 256)
       : store_(store), engine_(engine), backbone_(std::move(backbone)),
-        metrics_(metrics), max_labels_(max_labels) {}
+        max_labels_(max_labels) {}
 
   absl::StatusOr<jobs::JobOutcome> Run(const store::Job& job,
                                        jobs::JobContext& ctx) override;
@@ -47,7 +45,6 @@ class TrainingJobExecutor : public jobs::JobExecutor {
   store::Store* const store_;
   engine::Engine* const engine_;
   const std::shared_ptr<const backbone::Backbone> backbone_;
-  metrics::ServiceMetrics* const metrics_;
   const int max_labels_;
 };
 

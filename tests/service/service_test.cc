@@ -499,6 +499,13 @@ TEST_F(ServiceTest, RateLimitGivesResourceExhausted) {
                .error_code();
   }
   EXPECT_EQ(last, grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // Counted by reason, and carol's calls by her tenant id.
+  httplib::Client http("127.0.0.1", server_->metrics_port());
+  auto got = http.Get("/metrics");
+  ASSERT_TRUE(got);
+  EXPECT_THAT(got->body, ::testing::ContainsRegex(
+                             "ptune_rejections_total\\{reason=\"rate_limit\"\\} [1-9]"));
+  EXPECT_THAT(got->body, HasSubstr("ptune_tenant_requests_total{tenant=\"" + carol.id + "\"} 3"));
 }
 
 TEST_F(ServiceTest, RevokedKeyNoLongerAuthenticates) {
