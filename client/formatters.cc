@@ -5,6 +5,7 @@
 #include <map>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -44,6 +45,15 @@ std::string FormatBytes(int64_t bytes) {
     return absl::StrFormat("%.1f MiB", bytes / 1048576.0);
   }
   return absl::StrFormat("%.1f GiB", bytes / 1073741824.0);
+}
+
+// Metrics that count (epochs, examples, entities, a flag) print as integers.
+bool IsCount(absl::string_view name) {
+  for (absl::string_view count : {"best_epoch", "epochs", "early_stopped", "train_examples",
+                                  "valid_examples", "test_examples", "length"}) {
+    if (name == count) return true;
+  }
+  return absl::EndsWith(name, ".support") || absl::EndsWith(name, "_examples");
 }
 
 std::string JobProgressCell(const v1::Job& job) {
@@ -172,7 +182,8 @@ std::string FormatMetrics(
   const std::map<std::string, double> sorted(metrics.begin(), metrics.end());
   std::vector<std::string> parts;
   for (const auto& [name, value] : sorted) {
-    parts.push_back(absl::StrFormat("%s=%.4f", name, value));
+    parts.push_back(IsCount(name) ? absl::StrFormat("%s=%.0f", name, value)
+                                  : absl::StrFormat("%s=%.4f", name, value));
   }
   return absl::StrJoin(parts, " ");
 }
@@ -234,8 +245,9 @@ std::string FormatJob(const v1::Job& job) {
   fields.push_back({"progress", JobProgressCell(job)});
   if (p.total_steps() > 0) {
     fields.push_back({"train_loss", absl::StrFormat("%.4f", p.train_loss())});
+    // The best epoch's figure is metrics.valid_metric.
     fields.push_back(
-        {"valid_metric", absl::StrFormat("%.4f", p.valid_metric())});
+        {"last_epoch_valid", absl::StrFormat("%.4f", p.valid_metric())});
     fields.push_back({"eta", FormatSeconds(p.eta_seconds())});
   }
   fields.push_back({"metrics", FormatMetrics(job.metrics())});

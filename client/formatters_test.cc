@@ -174,6 +174,19 @@ TEST(ProgressTest, LineAndBar) {
   done.set_state(v1::JOB_STATE_SUCCEEDED);
   (*done.mutable_metrics())["valid_f1"] = 0.9;
   EXPECT_EQ(FormatProgress(done), "succeeded  valid_f1=0.9000");
+  // A job that stopped early says so, counts print as integers, and its bar
+  // is full.
+  v1::Job early = RunningJob();
+  early.set_state(v1::JOB_STATE_SUCCEEDED);
+  (*early.mutable_metrics())["best_epoch"] = 1;
+  (*early.mutable_metrics())["epochs"] = 3;
+  (*early.mutable_metrics())["early_stopped"] = 1;
+  (*early.mutable_metrics())["valid_metric"] = 0.875;
+  EXPECT_EQ(FormatProgress(early),
+            "succeeded  best_epoch=1 early_stopped=1 epochs=3 valid_metric=0.8750\n"
+            "stopped early after epoch 3 of 5: the validation metric did not improve for "
+            "--patience epochs; kept epoch 1");
+  EXPECT_EQ(ProgressBar(early, 10), "[##########] 100%");
 }
 
 TEST(ProgressTest, PlainOutputIsOneLinePerChange) {

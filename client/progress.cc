@@ -23,6 +23,14 @@ std::string FormatProgress(const v1::Job& job) {
     if (!job.metrics().empty()) {
       absl::StrAppend(&line, "  ", FormatMetrics(job.metrics()));
     }
+    const auto& m = job.metrics();
+    if (m.contains("early_stopped") && m.at("early_stopped") == 1 && m.contains("epochs")) {
+      absl::StrAppend(
+          &line, absl::StrFormat("\nstopped early after epoch %.0f of %d: the validation metric "
+                                 "did not improve for --patience epochs; kept epoch %.0f",
+                                 m.at("epochs"), job.progress().epochs(),
+                                 m.contains("best_epoch") ? m.at("best_epoch") : 0.0));
+    }
     return line;
   }
   const v1::JobProgress& p = job.progress();
@@ -46,9 +54,12 @@ std::string FormatProgress(const v1::Job& job) {
 std::string ProgressBar(const v1::Job& job, int width) {
   const v1::JobProgress& p = job.progress();
   if (p.total_steps() <= 0) return "";
-  const double fraction = std::clamp(
-      static_cast<double>(p.step()) / static_cast<double>(p.total_steps()), 0.0,
-      1.0);
+  // A job that succeeded is done, also when it stopped early.
+  const double fraction =
+      job.state() == v1::JOB_STATE_SUCCEEDED
+          ? 1.0
+          : std::clamp(static_cast<double>(p.step()) / static_cast<double>(p.total_steps()),
+                       0.0, 1.0);
   const int filled = static_cast<int>(fraction * width);
   return absl::StrFormat("[%s%s] %3d%%", std::string(filled, '#'),
                          std::string(width - filled, '-'),

@@ -139,7 +139,9 @@ absl::Status ExportPeftAdapter(const PromptModel& model,
   if (spec.case_embeddings) {
     return absl::FailedPreconditionError(
         "PEFT has no case embeddings; a prompt trained with case_embeddings "
-        "does not export");
+        "does not export (tagging prompts have them by default): train a version "
+        "with spec.case_embeddings = false (ptune train --case_embeddings=false) "
+        "to export it");
   }
   const backbone::BertConfig& c = backbone.config();
   at::Tensor prompt, weight, bias;

@@ -23,6 +23,8 @@ void Flatten(const json& value, const std::string& prefix,
              google::protobuf::Map<std::string, double>* out) {
   if (value.is_number()) {
     (*out)[prefix] = value.get<double>();
+  } else if (value.is_boolean()) {  // e.g. early_stopped: 1 or 0
+    (*out)[prefix] = value.get<bool>() ? 1.0 : 0.0;
   } else if (value.is_object()) {
     for (const auto& [key, child] : value.items()) {
       Flatten(child, prefix.empty() ? key : absl::StrCat(prefix, ".", key), out);
