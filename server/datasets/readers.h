@@ -16,7 +16,13 @@
 
 namespace ptune::datasets {
 
-// Tab-separated values with a header row, no quoting. Classification only.
+// Tab-separated values with a header row, quoted as pandas'
+// to_csv(sep="\t") and spreadsheet exports write them: a field that starts
+// with '"' and whose closing '"' is followed by a tab or the line's end is a
+// quoted field (it may hold tabs, line breaks and doubled quotes); any other
+// field, also one that starts with a quote but does not end like that, is
+// read literally up to the next tab or line end. LF or CRLF line ends.
+// Classification only.
 absl::StatusOr<Dataset> ParseTsv(absl::string_view contents,
                                  absl::string_view source, Task task);
 
@@ -50,6 +56,13 @@ struct CsvRecord {
 // closing quote and an unterminated quote are errors naming the line.
 absl::StatusOr<std::vector<CsvRecord>> ParseCsvRecords(
     absl::string_view contents, absl::string_view source);
+
+// The same for any one-character `separator`. `strict` = RFC 4180's errors
+// (CSV); otherwise a field that is not well quoted is read literally (TSV,
+// see ParseTsv).
+absl::StatusOr<std::vector<CsvRecord>> ParseDelimitedRecords(absl::string_view contents,
+                                                             absl::string_view source,
+                                                             char separator, bool strict);
 
 }  // namespace ptune::datasets
 

@@ -7,7 +7,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "server/common/status_macros.h"
 #include "server/datasets/readers.h"
@@ -98,34 +97,42 @@ absl::Status AddRow(const std::vector<Field>& fields, const Columns& columns,
   return absl::OkStatus();
 }
 
+// The header record names the columns; every later record is a row.
+absl::StatusOr<Dataset> TableToDataset(const std::vector<CsvRecord>& records,
+                                       absl::string_view source, Task task) {
+  Dataset dataset;
+  dataset.task = task;
+  if (records.empty()) return dataset;
+  ASSIGN_OR_RETURN(Columns columns,
+                   FindColumns(records[0].fields, source, records[0].line));
+  for (size_t r = 1; r < records.size(); ++r) {
+    RETURN_IF_ERROR(
+        AddRow(records[r].fields, columns, source, records[r].line, &dataset));
+  }
+  return dataset;
+}
+
 }  // namespace
 
 absl::StatusOr<Dataset> ParseTsv(absl::string_view contents,
                                  absl::string_view source, Task task) {
   RETURN_IF_ERROR(RequireClassification("TSV", source, task));
-  Dataset dataset;
-  dataset.task = task;
-  bool have_header = false;
-  Columns columns;
-  for (const Line& line : SplitLines(contents)) {
-    if (line.text.empty()) continue;  // Blank lines hold no row.
-    std::vector<absl::string_view> fields = absl::StrSplit(line.text, '\t');
-    if (!have_header) {
-      ASSIGN_OR_RETURN(columns, FindColumns(fields, source, line.number));
-      have_header = true;
-      continue;
-    }
-    RETURN_IF_ERROR(AddRow(fields, columns, source, line.number, &dataset));
-  }
-  return dataset;
+  ASSIGN_OR_RETURN(std::vector<CsvRecord> records,
+                   ParseDelimitedRecords(contents, source, '\t', /*strict=*/false));
+  return TableToDataset(records, source, task);
 }
 
-absl::StatusOr<std::vector<CsvRecord>> ParseCsvRecords(
-    absl::string_view contents, absl::string_view source) {
+absl::StatusOr<std::vector<CsvRecord>> ParseDelimitedRecords(absl::string_view contents,
+                                                             absl::string_view source,
+                                                             char separator, bool strict) {
   std::vector<CsvRecord> records;
   const size_t n = contents.size();
   size_t i = 0;
   int64_t line = 1;
+  const auto at_record_end = [&](size_t k) {
+    return k >= n || contents[k] == '\n' ||
+           (contents[k] == '\r' && k + 1 < n && contents[k + 1] == '\n');
+  };
   while (i < n) {
     // An empty line is not a record.
     if (contents[i] == '\n') {
@@ -143,48 +150,58 @@ absl::StatusOr<std::vector<CsvRecord>> ParseCsvRecords(
     bool record_done = false;
     while (!record_done) {
       std::string field;
+      bool quoted = false;
       if (i < n && contents[i] == '"') {
+        // A quoted field: up to the closing quote, "" standing for one.
+        const size_t field_start = i;
         const int64_t quote_line = line;
-        ++i;
+        size_t k = i + 1;
+        int64_t k_line = line;
         bool closed = false;
-        while (i < n) {
-          const char c = contents[i];
+        while (k < n) {
+          const char c = contents[k];
           if (c == '"') {
-            if (i + 1 < n && contents[i + 1] == '"') {
+            if (k + 1 < n && contents[k + 1] == '"') {
               field.push_back('"');
-              i += 2;
+              k += 2;
               continue;
             }
-            ++i;
+            ++k;
             closed = true;
             break;
           }
-          if (c == '\n') ++line;
+          if (c == '\n') ++k_line;
           field.push_back(c);
-          ++i;
+          ++k;
         }
-        if (!closed) {
-          return LineError(source, quote_line,
-                           "unterminated quoted field (no closing '\"' before "
-                           "the end of the file)");
-        }
-        // After the closing quote: a separator, the end of the record or
-        // the end of the file.
-        if (i < n && contents[i] != ',' && contents[i] != '\n' &&
-            !(contents[i] == '\r' && i + 1 < n && contents[i + 1] == '\n')) {
+        const bool well_ended = closed && (at_record_end(k) || contents[k] == separator);
+        if (well_ended) {
+          i = k;
+          line = k_line;
+          quoted = true;
+        } else if (strict) {
+          if (!closed) {
+            return LineError(source, quote_line,
+                             "unterminated quoted field (no closing '\"' before "
+                             "the end of the file)");
+          }
           return LineError(
-              source, line,
-              absl::StrCat("unexpected ",
-                           QuoteForMessage(contents.substr(i, 1)),
+              source, k_line,
+              absl::StrCat("unexpected ", QuoteForMessage(contents.substr(k, 1)),
                            " after a closing quote (a quote inside a quoted "
                            "field must be doubled)"));
+        } else {
+          // Lenient (TSV): not a quoted field after all; read it literally.
+          field.clear();
+          i = field_start;
         }
-      } else {
+      }
+      if (!quoted) {
         while (i < n) {
           const char c = contents[i];
-          if (c == ',' || c == '\n') break;
+          if (c == separator || c == '\n') break;
           if (c == '\r' && i + 1 < n && contents[i + 1] == '\n') break;
-          if (c == '"') {
+          if (c == '"' && strict) {
             return LineError(source, line,
                              "quote inside an unquoted field (quote the whole "
                              "field and double the quote)");
@@ -196,7 +213,7 @@ absl::StatusOr<std::vector<CsvRecord>> ParseCsvRecords(
       record.fields.push_back(std::move(field));
       if (i >= n) {
         record_done = true;
-      } else if (contents[i] == ',') {
+      } else if (contents[i] == separator) {
         ++i;  // Another field follows (possibly empty, at the end).
       } else {
         i += contents[i] == '\r' ? 2 : 1;
@@ -209,21 +226,17 @@ absl::StatusOr<std::vector<CsvRecord>> ParseCsvRecords(
   return records;
 }
 
+absl::StatusOr<std::vector<CsvRecord>> ParseCsvRecords(absl::string_view contents,
+                                                       absl::string_view source) {
+  return ParseDelimitedRecords(contents, source, ',', /*strict=*/true);
+}
+
 absl::StatusOr<Dataset> ParseCsv(absl::string_view contents,
                                  absl::string_view source, Task task) {
   RETURN_IF_ERROR(RequireClassification("CSV", source, task));
   ASSIGN_OR_RETURN(std::vector<CsvRecord> records,
                    ParseCsvRecords(contents, source));
-  Dataset dataset;
-  dataset.task = task;
-  if (records.empty()) return dataset;
-  ASSIGN_OR_RETURN(Columns columns,
-                   FindColumns(records[0].fields, source, records[0].line));
-  for (size_t r = 1; r < records.size(); ++r) {
-    RETURN_IF_ERROR(
-        AddRow(records[r].fields, columns, source, records[r].line, &dataset));
-  }
-  return dataset;
+  return TableToDataset(records, source, task);
 }
 
 }  // namespace ptune::datasets

@@ -36,9 +36,32 @@ TEST(TsvTest, ReadsRowsVerbatim) {
   EXPECT_EQ(d->classification[0].text, "it 's good . ");
   EXPECT_EQ(d->classification[0].label, "1");
   EXPECT_EQ(d->classification[1].label, "0");
-  EXPECT_EQ(d->classification[2].text, "ugly \"x\"");  // No quoting in TSV.
+  EXPECT_EQ(d->classification[2].text, "ugly \"x\"");  // A quote mid-field is literal.
   EXPECT_THAT(d->labels, ElementsAre("0", "1"));
   EXPECT_TRUE(d->tagging.empty());
+}
+
+// As pandas' to_csv(sep="\t") and spreadsheets write TSV: a field with a
+// tab, a line break or a quote is quoted, quotes doubled; CRLF line ends.
+TEST(TsvTest, ReadsQuotedFieldsAsPandasWritesThem) {
+  absl::StatusOr<Dataset> d = Tsv(
+      "text\tlabel\r\n"
+      "\"a tab\there\"\tpos\r\n"
+      "\"two\r\nlines\"\tneg\r\n"
+      "\"she said \"\"wow\"\"\"\tpos\r\n"
+      "\"Good\" movie\tpos\r\n"   // not a quoted field: read literally
+      "\"open quote\tneg\r\n");    // neither
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_EQ(d->classification.size(), 5u);
+  EXPECT_EQ(d->classification[0].text, "a tab\there");
+  EXPECT_EQ(d->classification[1].text, "two\r\nlines");
+  EXPECT_EQ(d->classification[1].label, "neg");
+  EXPECT_EQ(d->classification[2].text, "she said \"wow\"");
+  EXPECT_EQ(d->classification[3].text, "\"Good\" movie");
+  EXPECT_EQ(d->classification[4].text, "\"open quote");
+  // A broken row after a multi-line field names its own line (5).
+  EXPECT_THAT(Error(Tsv("text\tlabel\n\"a\nb\"\tpos\nok\tneg\nno label here\n")),
+              HasSubstr("data.tsv:5: missing column"));
 }
 
 TEST(TsvTest, HeaderIsCaseInsensitiveAndOtherColumnsAreIgnored) {
