@@ -68,7 +68,8 @@ std::vector<FlagSpec> QuotaFlags() {
 std::vector<FlagSpec> TrainFlags() {
   return {
       {"name", "N", "Prompt name (a new version if it exists)."},
-      {"task", "classify|tag", "What the prompt does."},
+      {"task", "classify|tag",
+       "What the prompt does (with --train_dataset alone: the dataset's task)."},
       {"train", "FILE",
        "Training data: TSV, CSV, JSONL or CoNLL (by extension)."},
       {"train_dataset", "ID",

@@ -299,6 +299,25 @@ TEST_F(CliTest, TrainBuildsTheRequestFromFlagsAndFiles) {
   EXPECT_EQ(r.options().seed(), 7u);
 }
 
+TEST_F(CliTest, TrainOnADatasetTakesItsTask) {
+  {
+    absl::MutexLock lock(&server_.state.mu);
+    v1::Dataset& dataset = server_.state.datasets.emplace_back();
+    dataset.set_id("ds_ner");
+    dataset.set_task(v1::TASK_TAG);
+  }
+  CliResult result = Run({"train", "--name", "ner", "--train_dataset", "ds_ner"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  {
+    absl::MutexLock lock(&server_.state.mu);
+    EXPECT_EQ(server_.state.train_request.task(), v1::TASK_TAG);
+    EXPECT_EQ(server_.state.train_request.train_dataset_id(), "ds_ner");
+  }
+  CliResult missing = Run({"train", "--name", "ner", "--train_dataset", "ds_gone"});
+  EXPECT_NE(missing.code, 0);
+  EXPECT_THAT(missing.err, HasSubstr("--train_dataset ds_gone: no such dataset"));
+}
+
 TEST_F(CliTest, TrainRejectsBadFlagsBeforeCalling) {
   const std::string train = TempPath("train2.tsv");
   ASSERT_TRUE(WriteLocalFile(train, "text\tlabel\ngood\tpos\n").ok());
@@ -310,6 +329,9 @@ TEST_F(CliTest, TrainRejectsBadFlagsBeforeCalling) {
             kExitInvalidArgument);
   EXPECT_EQ(Run({"train", "--task", "tag", "--train", train}).code,
             kExitInvalidArgument);
+  CliResult no_task = Run({"train", "--name", "s", "--train", train});
+  EXPECT_EQ(no_task.code, kExitInvalidArgument);
+  EXPECT_THAT(no_task.err, HasSubstr("--task is required"));
   absl::MutexLock lock(&server_.state.mu);
   EXPECT_TRUE(server_.state.methods.empty());
 }

@@ -55,6 +55,7 @@ struct FakeState {
   v1::ExportPromptResponse export_response;
   v1::Prompt prompt;
   std::vector<v1::Prompt> prompts;
+  std::vector<v1::Dataset> datasets;  // ListDatasets answers these
   v1::Tenant tenant;
 };
 
@@ -173,6 +174,15 @@ class FakePromptService final : public v1::PromptService::Service {
     Record(context, "TagEntities");
     s_->tag_request = *request;
     *response = s_->tag_response;
+    return s_->status;
+  }
+
+  grpc::Status ListDatasets(grpc::ServerContext* context,
+                            const v1::ListDatasetsRequest* request,
+                            v1::ListDatasetsResponse* response) override {
+    absl::MutexLock lock(&s_->mu);
+    Record(context, "ListDatasets");
+    for (const v1::Dataset& dataset : s_->datasets) *response->add_datasets() = dataset;
     return s_->status;
   }
 

@@ -154,9 +154,16 @@ absl::StatusOr<v1::TrainPromptRequest> BuildTrainRequest(
     return absl::InvalidArgumentError("--name is required");
   }
   request.set_prompt_name(args.GetString("name"));
-  if (!args.Has("task"))
-    return absl::InvalidArgumentError("--task is required");
-  ASSIGN_OR_RETURN(v1::Task task, ParseTask(args.GetString("task")));
+  // With --train_dataset alone the dataset's task is used (RunTrain asks
+  // the server); files need --task to be read.
+  v1::Task task = v1::TASK_UNSPECIFIED;
+  if (args.Has("task")) {
+    ASSIGN_OR_RETURN(task, ParseTask(args.GetString("task")));
+  } else if (!args.Has("train_dataset") || args.Has("valid") || args.Has("test")) {
+    return absl::InvalidArgumentError(
+        "--task is required (it may be left out with --train_dataset ID alone: the "
+        "dataset's task is used)");
+  }
   request.set_task(task);
   for (const std::string& label : args.GetList("labels")) {
     request.add_labels(label);
@@ -200,6 +207,17 @@ absl::StatusOr<v1::TrainPromptRequest> BuildTrainRequest(
 
 absl::Status RunTrain(const ParsedArgs& args, const CommandContext& context) {
   ASSIGN_OR_RETURN(v1::TrainPromptRequest request, BuildTrainRequest(args));
+  if (request.task() == v1::TASK_UNSPECIFIED) {
+    ASSIGN_OR_RETURN(const v1::ListDatasetsResponse datasets, context.client->ListDatasets());
+    for (const v1::Dataset& dataset : datasets.datasets()) {
+      if (dataset.id() == request.train_dataset_id()) request.set_task(dataset.task());
+    }
+    if (request.task() == v1::TASK_UNSPECIFIED) {
+      return absl::NotFoundError(
+          absl::StrCat("--train_dataset ", request.train_dataset_id(),
+                       ": no such dataset (ptune datasets list shows yours)"));
+    }
+  }
   ASSIGN_OR_RETURN(v1::TrainPromptResponse response,
                    context.client->TrainPrompt(request));
   if (context.json) {
