@@ -238,8 +238,10 @@ TEST_F(TrainingDriverTest, SlicesBoundEachStepAndEqualWholeBatches) {
   EXPECT_EQ(most_rows[2], 1);
   EXPECT_GT(steps[1], steps[0]);
   EXPECT_GT(steps[2], steps[0]);
-  EXPECT_LE(MaxParameterDifference(*models[0], *models[1]), 1e-5);
-  EXPECT_LE(MaxParameterDifference(*models[0], *models[2]), 1e-5);
+  // Up to float rounding, which Adam amplifies for near-zero gradients
+  // (multi_job_trainer_test.cc, SlicedStepsEqualWholeSteps).
+  EXPECT_LE(MaxParameterDifference(*models[0], *models[1]), 1e-4);
+  EXPECT_LE(MaxParameterDifference(*models[0], *models[2]), 1e-4);
 }
 
 TEST_F(TrainingDriverTest, AbortEndsWaitingRunsAndRefusesNewOnes) {

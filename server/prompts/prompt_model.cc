@@ -3,9 +3,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <sstream>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include "absl/strings/str_cat.h"
@@ -61,11 +61,6 @@ absl::Status CheckShape(const at::Tensor& tensor, absl::string_view name,
       "], expected [", absl::StrJoin(expected, ", "), "]"));
 }
 
-std::mutex& GlobalSeedMutex() {
-  static std::mutex* const mutex = new std::mutex();
-  return *mutex;
-}
-
 // Embeddings of `text`'s tokens (no [CLS]/[SEP]) repeated or cut to m rows.
 absl::StatusOr<at::Tensor> TextEmbeddings(const backbone::Backbone& backbone,
                                           const std::string& text, int64_t m) {
@@ -80,9 +75,20 @@ absl::StatusOr<at::Tensor> TextEmbeddings(const backbone::Backbone& backbone,
       .to(at::kCPU, at::kFloat);
 }
 
-absl::Status Initialize(const backbone::Backbone& backbone,
-                        const PromptSpec& spec, PromptModuleImpl& module) {
+// Fills every parameter of `module` (still on the CPU) from `generator`
+// alone: never from LibTorch's global generators, which training jobs of
+// several tenants (and CUDA kernels) share.
+absl::Status Initialize(const backbone::Backbone& backbone, const PromptSpec& spec,
+                        PromptModuleImpl& module, at::Generator generator) {
   torch::NoGradGuard no_grad;
+  // An MLP reparameterization's layers as torch.nn.Linear initializes them
+  // (kaiming_uniform_(a = sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+  // the bias likewise), but from the job's generator.
+  for (torch::nn::Linear* layer : module.mlp_layers()) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>((*layer)->weight.size(1)));
+    (*layer)->weight.uniform_(-bound, bound, generator);
+    (*layer)->bias.uniform_(-bound, bound, generator);
+  }
   const PromptShape& shape = module.shape();
   const at::Tensor& words = backbone.word_embeddings();
   // The tensor the init fills: the prompt itself, or Z under an MLP (Z then
@@ -92,14 +98,14 @@ absl::Status Initialize(const backbone::Backbone& backbone,
     case PromptInit::kRandom:
       if (shape.kind == PromptKind::kShallow || module.reparameterized()) {
         // Same scale as real token embeddings.
-        target.normal_(0, words.std().item<double>());
+        target.normal_(0, words.std().item<double>(), generator);
       } else {
-        target.normal_(0, 1);  // PEFT / P-tuning v2 prefix embedding init
+        target.normal_(0, 1, generator);  // PEFT / P-tuning v2 prefix embedding init
       }
       break;
     case PromptInit::kVocab: {
-      const at::Tensor ids = torch::randint(
-          kFirstWordId, backbone.config().vocab_size, {shape.length}, torch::kLong);
+      const at::Tensor ids = at::randint(kFirstWordId, backbone.config().vocab_size,
+                                         {shape.length}, generator, at::kLong);
       target.copy_(words.index_select(0, ids.to(words.device())));
       break;
     }
@@ -138,7 +144,7 @@ absl::Status Initialize(const backbone::Backbone& backbone,
   }
   // Heads start as Hugging Face initializes classifiers, or, with a
   // verbalizer, each label's row from its label word's embedding.
-  module.head->weight.normal_(0, 0.02);
+  module.head->weight.normal_(0, 0.02, generator);
   module.head->bias.zero_();
   if (!spec.verbalizer.empty()) {
     if (static_cast<int64_t>(spec.verbalizer.size()) != shape.num_labels) {
@@ -182,16 +188,14 @@ absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::Create(
   model->spec_ = spec;
   model->labels_ = std::move(labels);
   RETURN_IF_ERROR(common::TorchCall("creating a prompt", [&]() -> absl::Status {
-    // Initialization draws from LibTorch's global generator: hold it while
-    // seeding and drawing, so that models created on several threads at
-    // once (e.g. training jobs of several tenants) each get their seed's
-    // values.
-    std::lock_guard<std::mutex> seeded(GlobalSeedMutex());
-    torch::manual_seed(seed);
+    // The model's own generator: creating a prompt never reseeds LibTorch's
+    // global (CPU or CUDA) generators, so jobs of several tenants created at
+    // once each get their seed's values without a lock.
     model->module_ = std::make_shared<PromptModuleImpl>(
         ShapeFor(backbone, spec, model->labels_.size()), spec.reparam,
         spec.mlp_hidden);
-    RETURN_IF_ERROR(Initialize(backbone, spec, *model->module_));
+    RETURN_IF_ERROR(Initialize(backbone, spec, *model->module_,
+                               at::make_generator<at::CPUGeneratorImpl>(seed)));
     model->module_->to(backbone.device());
     return absl::OkStatus();
   }));

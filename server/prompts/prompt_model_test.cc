@@ -74,6 +74,45 @@ TEST_F(PromptModelTest, EveryKindPlacementAndReparamGivesLogits) {
   EXPECT_EQ(token_logits.size(2), 3);
 }
 
+// Initialization draws from the model's own generator only: the same seed
+// gives the same parameters whatever LibTorch's global generator holds, and
+// another seed other ones (a prompt never reseeds the global generators,
+// which CUDA kernels and other tenants' jobs share).
+TEST_F(PromptModelTest, InitializationUsesItsOwnGeneratorOnly) {
+  std::vector<PromptSpec> specs(3);
+  specs[0].kind = PromptKind::kShallow;
+  specs[0].init = PromptInit::kVocab;
+  specs[0].length = 6;
+  specs[1].length = 4;  // deep, random
+  specs[2].length = 4;
+  specs[2].reparam = Reparam::kMlp;
+  for (const PromptSpec& spec : specs) {
+    const auto make = [&](uint64_t global_seed, uint64_t seed) {
+      torch::manual_seed(global_seed);
+      auto model = PromptModel::Create(*backbone_, datasets::Task::kClassify,
+                                       {"neg", "pos"}, spec, seed);
+      EXPECT_TRUE(model.ok()) << model.status();
+      return std::move(*model);
+    };
+    auto a = make(1, 7), b = make(999, 7), c = make(1, 8);
+    auto pa = a->NamedParameters(), pb = b->NamedParameters(), pc = c->NamedParameters();
+    ASSERT_EQ(pa.size(), pb.size());
+    bool any_differs = false;
+    for (size_t i = 0; i < pa.size(); ++i) {
+      EXPECT_TRUE(torch::equal(pa[i].second, pb[i].second)) << pa[i].first;
+      if (!torch::equal(pa[i].second, pc[i].second)) any_differs = true;
+    }
+    EXPECT_TRUE(any_differs) << "seeds 7 and 8 gave the same prompt";
+    // The global stream after a prompt was created does not depend on the
+    // prompt's seed: nothing reseeded it (manual_seed(seed) would).
+    make(123, 7);
+    const at::Tensor after_7 = torch::randn({4});
+    make(123, 8);
+    const at::Tensor after_8 = torch::randn({4});
+    EXPECT_TRUE(torch::equal(after_7, after_8));
+  }
+}
+
 TEST_F(PromptModelTest, PromptDropoutOnlyWhileTraining) {
   PromptSpec spec;
   spec.kind = PromptKind::kShallow;

@@ -4,6 +4,8 @@
 #ifndef PTUNE_SERVER_PROMPTS_PROMPT_MODULE_H_
 #define PTUNE_SERVER_PROMPTS_PROMPT_MODULE_H_
 
+#include <vector>
+
 #include <torch/nn/module.h>
 #include <torch/nn/modules/linear.h>
 
@@ -34,6 +36,11 @@ class PromptModuleImpl : public torch::nn::Module {
 
   const PromptShape& shape() const { return shape_; }
   bool reparameterized() const { return !mlp_in_.is_empty(); }
+  // The MLP's two layers (reparam mlp; none otherwise), for initialization.
+  std::vector<torch::nn::Linear*> mlp_layers() {
+    if (!reparameterized()) return {};
+    return {&mlp_in_, &mlp_out_};
+  }
 
   at::Tensor prompt;  // reparam none
   at::Tensor z;       // reparam mlp

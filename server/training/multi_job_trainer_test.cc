@@ -185,7 +185,11 @@ TEST_F(MultiJobTrainerTest, SlicedStepsEqualWholeSteps) {
     }
     EXPECT_GE(slices, kSteps * 3) << "job " << j;
     EXPECT_GT(MaxParameterDifference(*sliced.model, *Build(spec).model), 1e-4) << "job " << j;
-    EXPECT_LE(MaxParameterDifference(*sliced.model, *whole.model), 1e-5) << "job " << j;
+    // Float rounding differs between a sum of slice gradients and one
+    // batch's; Adam's normalized update (m / sqrt(v)) amplifies it for
+    // near-zero gradients up to ~1e-5..1e-4 after a few steps, while a
+    // wrong scale or a lost slice moves parameters by ~lr (3e-2).
+    EXPECT_LE(MaxParameterDifference(*sliced.model, *whole.model), 1e-4) << "job " << j;
     // The epoch's mean loss: the slices' losses add up to each batch's mean.
     ASSERT_EQ(whole.job->phase(), TrainingJob::Phase::kEvaluate);
     ASSERT_EQ(sliced.job->phase(), TrainingJob::Phase::kEvaluate);
@@ -217,7 +221,7 @@ TEST_F(MultiJobTrainerTest, SlicedStepsEqualWholeSteps) {
   }
   for (size_t j = 0; j < specs_.size(); ++j) {
     EXPECT_EQ(batched[j].job->step(), kSteps);
-    EXPECT_LE(MaxParameterDifference(*batched[j].model, *alone[j].model), 1e-5) << "job " << j;
+    EXPECT_LE(MaxParameterDifference(*batched[j].model, *alone[j].model), 1e-4) << "job " << j;
   }
 }
 
