@@ -213,50 +213,111 @@ absl::StatusOr<std::vector<at::Tensor>> MixedLogits(
   return common::TorchCall("mixed heads", [&]() -> std::vector<at::Tensor> {
     const at::Tensor states = out.TextStates();  // [B, T, H]
     const int64_t b = batch.rows;
-    // Rows grouped by model (first appearance order): a few tensor ops per
-    // distinct prompt, however many rows it has.
-    std::vector<const PromptModel*> order;
-    std::unordered_map<const PromptModel*, std::vector<int64_t>> groups;
-    for (int64_t r = 0; r < b; ++r) {
-      auto [it, inserted] = groups.try_emplace(batch.models[r]);
-      if (inserted) order.push_back(batch.models[r]);
-      it->second.push_back(r);
-    }
     const auto device = states.device();
-    std::vector<at::Tensor> logits(b);
-    for (const PromptModel* model : order) {
-      const std::vector<int64_t>& rows = groups[model];
+    const auto on_device = [&](const std::vector<int64_t>& v) {
+      return device::ToDevice(v, device);
+    };
+    // Every head of the batch in one batched product per task, so a batch
+    // spread over many prompts costs a constant number of kernels: the
+    // distinct prompts' head weights stacked (padded to the most classes),
+    // gathered per row, one baddbmm.
+    std::vector<const PromptModel*> order;
+    std::unordered_map<const PromptModel*, int64_t> model_index;
+    std::vector<int64_t> row_model(b);
+    for (int64_t r = 0; r < b; ++r) {
+      auto [it, inserted] = model_index.try_emplace(batch.models[r], order.size());
+      if (inserted) order.push_back(batch.models[r]);
+      row_model[r] = it->second;
+    }
+    std::vector<int64_t> classify_rows, tag_rows;
+    for (int64_t r = 0; r < b; ++r) {
+      (batch.models[r]->task() == datasets::Task::kTag ? tag_rows : classify_rows).push_back(r);
+    }
+    // Per row: [n, C_max, H] weights and [n, C_max] biases of `rows`' heads.
+    const auto gathered_heads = [&](const std::vector<int64_t>& rows) {
+      std::vector<int64_t> models;  // indexes into `order` used by these rows
+      std::unordered_map<int64_t, int64_t> slot;
+      std::vector<int64_t> row_slot;
+      for (int64_t r : rows) {
+        auto [it, inserted] = slot.try_emplace(row_model[r], models.size());
+        if (inserted) models.push_back(row_model[r]);
+        row_slot.push_back(it->second);
+      }
+      int64_t classes = 0;
+      for (int64_t m : models) classes = std::max(classes, order[m]->HeadWeight().size(0));
+      const at::ScalarType dtype = order[models.front()]->HeadWeight().scalar_type();
+      std::vector<at::Tensor> weights, biases;
+      for (int64_t m : models) {
+        weights.push_back(PadTo(order[m]->HeadWeight().to(dtype), 0, classes));
+        biases.push_back(PadTo(order[m]->HeadBias().to(dtype), 0, classes));
+      }
+      at::Tensor w = at::stack(weights), bias = at::stack(biases);
       const int64_t n = static_cast<int64_t>(rows.size());
-      const bool all = n == b;  // one model: no gather needed
-      const at::Tensor index = all ? at::Tensor() : device::ToDevice(rows, device);
-      const at::Tensor own = all ? states : states.index_select(0, index);
-      if (model->task() == datasets::Task::kTag) {
-        const std::vector<at::Tensor> per_row = model->Head(own).unbind(0);
-        for (int64_t i = 0; i < n; ++i) {
-          logits[rows[i]] = per_row[i].narrow(0, 0, batch.text_lengths[rows[i]]);
-        }
-        continue;
+      if (models.size() == 1) {  // one prompt: a view, no copy
+        return std::make_pair(w.expand({n, -1, -1}), bias.expand({n, -1}));
       }
-      at::Tensor pooled;
-      switch (model->spec().pooling) {
-        case HeadPooling::kCls:
-          pooled = own.select(1, 0);
-          break;
-        case HeadPooling::kMask: {
-          std::vector<int64_t> slots;
-          for (int64_t r : rows) slots.push_back(batch.slot_positions[r]);
-          pooled = own.index({at::arange(n, at::TensorOptions().dtype(at::kLong).device(device)),
-                              device::ToDevice(slots, device)});
-          break;
-        }
-        case HeadPooling::kMean: {
-          const at::Tensor mask = all ? out.text_mask : out.text_mask.index_select(0, index);
-          pooled = backbone::Pool(own, mask, backbone::PoolingMode::kMean);
-          break;
+      const at::Tensor index = on_device(row_slot);
+      return std::make_pair(w.index_select(0, index), bias.index_select(0, index));
+    };
+    const auto subset = [&](const at::Tensor& t, const std::vector<int64_t>& rows) {
+      return static_cast<int64_t>(rows.size()) == b ? t : t.index_select(0, on_device(rows));
+    };
+
+    std::vector<at::Tensor> logits(b);
+    if (!tag_rows.empty()) {
+      const auto [w, bias] = gathered_heads(tag_rows);
+      const at::Tensor own = subset(states, tag_rows).to(w.scalar_type());  // [n, T, H]
+      // [n, T, C_max] = bias + states @ w^T
+      const at::Tensor all = at::baddbmm(bias.unsqueeze(1), own, w.transpose(1, 2));
+      const std::vector<at::Tensor> per_row = all.unbind(0);
+      for (size_t i = 0; i < tag_rows.size(); ++i) {
+        const int64_t r = tag_rows[i];
+        logits[r] = per_row[i]
+                        .narrow(0, 0, batch.text_lengths[r])
+                        .narrow(1, 0, batch.models[r]->HeadWeight().size(0));
+      }
+    }
+    if (!classify_rows.empty()) {
+      const int64_t n = static_cast<int64_t>(classify_rows.size());
+      const at::Tensor own = subset(states, classify_rows);  // [n, T, H]
+      // Each row's pooling: [CLS], the [MASK] slot, or the text mean.
+      std::vector<int64_t> mean_rows, slot_rows, slots;
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t r = classify_rows[i];
+        switch (batch.models[r]->spec().pooling) {
+          case HeadPooling::kCls:
+            break;
+          case HeadPooling::kMask:
+            slot_rows.push_back(i);
+            slots.push_back(batch.slot_positions[r]);
+            break;
+          case HeadPooling::kMean:
+            mean_rows.push_back(i);
+            break;
         }
       }
-      const std::vector<at::Tensor> per_row = model->Head(pooled).unbind(0);
-      for (int64_t i = 0; i < n; ++i) logits[rows[i]] = per_row[i];
+      at::Tensor pooled = own.select(1, 0);
+      if (!mean_rows.empty() || !slot_rows.empty()) pooled = pooled.clone();
+      if (!mean_rows.empty()) {
+        const at::Tensor index = on_device(mean_rows);
+        const at::Tensor mask = subset(out.text_mask, classify_rows).index_select(0, index);
+        pooled = pooled.index_copy(
+            0, index,
+            backbone::Pool(own.index_select(0, index), mask, backbone::PoolingMode::kMean));
+      }
+      if (!slot_rows.empty()) {
+        const at::Tensor index = on_device(slot_rows);
+        pooled = pooled.index_copy(0, index, own.index({index, on_device(slots)}));
+      }
+      const auto [w, bias] = gathered_heads(classify_rows);
+      // [n, C_max] = bias + w @ pooled
+      const at::Tensor all =
+          at::baddbmm(bias.unsqueeze(2), w, pooled.to(w.scalar_type()).unsqueeze(2)).squeeze(2);
+      const std::vector<at::Tensor> per_row = all.unbind(0);
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t r = classify_rows[i];
+        logits[r] = per_row[i].narrow(0, 0, batch.models[r]->HeadWeight().size(0));
+      }
     }
     return logits;
   });

@@ -1,5 +1,6 @@
 #include "server/prompts/mixed_batch.h"
 
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
 #include "gtest/gtest.h"
@@ -50,11 +51,19 @@ class MixedBatchTest : public ::testing::Test {
     s.kind = PromptKind::kShallow;
     s.init = PromptInit::kVocab;
     Add(s);  // shallow classification with case embeddings
+    // Heads of other sizes share the batched product (padded classes).
+    s = {};
+    s.length = 4;
+    Add(s, datasets::Task::kClassify, {"yes", "no"});
+    Add(s, datasets::Task::kTag, {"O", "B-LOC", "I-LOC", "B-PER", "I-PER"});
   }
 
-  void Add(const PromptSpec& spec, datasets::Task task = datasets::Task::kClassify) {
-    std::vector<std::string> labels = {"neg", "pos", "neu"};
-    if (task == datasets::Task::kTag) labels = {"O", "B-PER", "I-PER"};
+  void Add(const PromptSpec& spec, datasets::Task task = datasets::Task::kClassify,
+           std::vector<std::string> labels = {}) {
+    if (labels.empty()) {
+      labels = task == datasets::Task::kTag ? std::vector<std::string>{"O", "B-PER", "I-PER"}
+                                            : std::vector<std::string>{"neg", "pos", "neu"};
+    }
     auto model = PromptModel::Create(*backbone_, task, labels, spec,
                                      static_cast<uint64_t>(models_.size() + 7));
     ASSERT_TRUE(model.ok()) << model.status();
@@ -110,6 +119,52 @@ TEST_F(MixedBatchTest, EveryRowEqualsItsPromptAlone) {
     ASSERT_EQ(mixed.sizes(), alone.sizes()) << "row " << i;
     EXPECT_LE((mixed - alone).abs().max().item<double>(), 1e-5) << "row " << i;
   }
+}
+
+// The heads of a batch run as one batched product per task: a batch over 8
+// prompts launches as many matrix products as one over a single prompt.
+TEST_F(MixedBatchTest, HeadsCostTheSameKernelsForOneOrManyPrompts) {
+  torch::NoGradGuard no_grad;
+  PromptSpec spec;
+  spec.kind = PromptKind::kShallow;
+  spec.init = PromptInit::kVocab;
+  spec.length = 5;
+  std::vector<std::unique_ptr<PromptModel>> prompts;
+  for (uint64_t seed = 1; seed <= 8; ++seed) {
+    auto model = PromptModel::Create(*backbone_, datasets::Task::kClassify,
+                                     {"neg", "pos", "neu"}, spec, seed);
+    ASSERT_TRUE(model.ok()) << model.status();
+    prompts.push_back(std::move(*model));
+  }
+  static thread_local int products = 0;
+  const auto count_products = [&](int distinct) {
+    std::vector<MixedRow> rows;
+    for (int i = 0; i < 16; ++i) {
+      auto made = MakeMixedRows(*backbone_, *prompts[i % distinct], {texts_[i % 2]}, 64);
+      EXPECT_TRUE(made.ok()) << made.status();
+      rows.push_back(std::move(made->front()));
+    }
+    auto batch = MakeMixedBatch(*backbone_, std::move(rows), false);
+    EXPECT_TRUE(batch.ok()) << batch.status();
+    products = 0;
+    const at::CallbackHandle handle = at::addThreadLocalCallback(
+        at::RecordFunctionCallback(+[](const at::RecordFunction& fn)
+                                       -> std::unique_ptr<at::ObserverContext> {
+          const std::string name = fn.name();
+          if (name == "aten::addmm" || name == "aten::mm" || name == "aten::bmm" ||
+              name == "aten::baddbmm" || name == "aten::linear" || name == "aten::matmul") {
+            ++products;
+          }
+          return nullptr;
+        }));
+    auto logits = MixedLogits(*backbone_, *batch, false);
+    at::removeCallback(handle);
+    EXPECT_TRUE(logits.ok()) << logits.status();
+    return products;
+  };
+  const int one = count_products(1);
+  EXPECT_GT(one, 0);
+  EXPECT_EQ(count_products(8), one);
 }
 
 TEST_F(MixedBatchTest, StatsCountRealAndPaddedTokens) {

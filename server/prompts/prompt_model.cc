@@ -487,6 +487,9 @@ at::Tensor PromptModel::Head(const at::Tensor& states) const {
   return module_->head->forward(states.to(module_->head->weight.scalar_type()));
 }
 
+const at::Tensor& PromptModel::HeadWeight() const { return module_->head->weight; }
+const at::Tensor& PromptModel::HeadBias() const { return module_->head->bias; }
+
 absl::Status PromptModel::CastForServing(at::ScalarType dtype) {
   return common::TorchCall("cast prompt", [&] { module_->to(dtype); });
 }

@@ -98,6 +98,10 @@ class PromptModel {
 
   // The head on hidden states: [..., H] → [..., C].
   at::Tensor Head(const at::Tensor& states) const;
+  // The head's parameters ([C, H] and [C]; trainable while training), for
+  // applying many prompts' heads in one batched product (MixedLogits).
+  const at::Tensor& HeadWeight() const;
+  const at::Tensor& HeadBias() const;
 
   // The case table [text::kNumWordCases, H] (the parameter itself, so
   // gradients reach it); undefined unless spec.case_embeddings.
