@@ -433,6 +433,16 @@ class TrainingDriver::Impl {
   Stats stats_ ABSL_GUARDED_BY(mu_);
 };
 
+TrainingDriverOptions TrainingDriverOptions::ForDevice(const c10::Device& device) {
+  TrainingDriverOptions options;
+  if (device.is_cuda()) {
+    options.max_rows_per_slice = 64;
+    options.max_tokens_per_slice = 4096;
+    options.max_eval_rows_per_slice = 256;
+  }
+  return options;
+}
+
 TrainingDriver::TrainingDriver(std::shared_ptr<const backbone::Backbone> backbone,
                                TrainingDriverOptions options)
     : impl_(std::make_unique<Impl>(std::move(backbone), options)) {}

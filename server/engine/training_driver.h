@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include <c10/core/Device.h>
 #include <nlohmann/json.hpp>
 
 #include "absl/functional/any_invocable.h"
@@ -116,6 +117,13 @@ struct TrainingDriverOptions {
   // a third of a training row's forward + backward). 0 = the job's
   // eval_batch_size.
   int max_eval_rows_per_slice = 16;
+
+  // The slice sizes for `device`: on a CPU the measured defaults above (a
+  // slice is ~30-70 ms of a 2-core CPU); on a GPU, where one forward of
+  // many rows costs little more than one of a few, 64 rows / 4096 tokens /
+  // 256 evaluation rows (estimates until a GPU run measures them:
+  // tests/bench/README.md).
+  static TrainingDriverOptions ForDevice(const c10::Device& device);
 };
 
 class TrainingDriver {

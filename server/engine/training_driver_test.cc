@@ -258,3 +258,21 @@ TEST_F(TrainingDriverTest, AbortEndsWaitingRunsAndRefusesNewOnes) {
 
 }  // namespace
 }  // namespace ptune::engine
+
+namespace ptune::engine {
+namespace {
+
+TEST(TrainingDriverOptionsTest, SlicesFollowTheDevice) {
+  const TrainingDriverOptions cpu = TrainingDriverOptions::ForDevice(c10::Device(c10::kCPU));
+  EXPECT_EQ(cpu.max_rows_per_slice, 8);
+  EXPECT_EQ(cpu.max_tokens_per_slice, 32);
+  EXPECT_EQ(cpu.max_eval_rows_per_slice, 16);
+  const TrainingDriverOptions gpu =
+      TrainingDriverOptions::ForDevice(c10::Device(c10::kCUDA, 0));
+  EXPECT_EQ(gpu.max_rows_per_slice, 64);
+  EXPECT_EQ(gpu.max_tokens_per_slice, 4096);
+  EXPECT_EQ(gpu.max_eval_rows_per_slice, 256);
+}
+
+}  // namespace
+}  // namespace ptune::engine

@@ -87,6 +87,19 @@ ABSL_FLAG(int, light_tenant_rows, 8,
           "fills the forward in progress, runs inside it, after its next attention or "
           "feed-forward block: it waits for one block, not the whole forward (light tenant p99 under a flood: "
           "1.0-1.6x idle, 5.4x with 0). 0 = never preempt.");
+ABSL_FLAG(int, cpu_max_forward_tokens, 256,
+          "CPU only: padded positions a serving forward aims for; bounds how long another "
+          "tenant's text waits behind a flooding tenant's forward. <= 0 = --max_batch_tokens.");
+ABSL_FLAG(int, training_slice_rows, -1,
+          "Rows of one training forward/backward slice (a job's batch runs as slices, "
+          "serving in between). -1 = the device's default (CPU 8, GPU 64); 0 = whole "
+          "batches.");
+ABSL_FLAG(int, training_slice_tokens, -1,
+          "Text tokens of one training slice beyond its first row. -1 = the device's "
+          "default (CPU 32: serving p99 within 1.5x of idle; GPU 4096); 0 = no limit.");
+ABSL_FLAG(int, eval_slice_rows, -1,
+          "Rows of one validation/evaluation batch per executor turn. -1 = the device's "
+          "default (CPU 16, GPU 256).");
 ABSL_FLAG(int64_t, prompt_cache_bytes, int64_t{1} << 30,
           "Device bytes of resident prompts (LRU). Larger keeps more tenants warm at the "
           "cost of memory taken from activations.");
@@ -166,6 +179,15 @@ absl::StatusOr<Server::Options> ServerOptionsFromFlags() {
   o.batching.max_queue_size = absl::GetFlag(FLAGS_max_queue);
   o.batching.max_queue_per_tenant = absl::GetFlag(FLAGS_max_queue_per_tenant);
   RETURN_IF_ERROR(o.batching.Validate());
+  o.cpu_max_forward_tokens = absl::GetFlag(FLAGS_cpu_max_forward_tokens);
+  o.training_slice_rows = absl::GetFlag(FLAGS_training_slice_rows);
+  o.training_slice_tokens = absl::GetFlag(FLAGS_training_slice_tokens);
+  o.eval_slice_rows = absl::GetFlag(FLAGS_eval_slice_rows);
+  if (o.training_slice_rows < -1 || o.training_slice_tokens < -1 || o.eval_slice_rows < -1) {
+    return absl::InvalidArgumentError(
+        "--training_slice_rows, --training_slice_tokens and --eval_slice_rows must be >= -1 "
+        "(-1 = the device's default)");
+  }
   o.light_tenant_rows = absl::GetFlag(FLAGS_light_tenant_rows);
   if (o.light_tenant_rows < 0) {
     return absl::InvalidArgumentError("--light_tenant_rows must be >= 0");

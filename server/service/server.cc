@@ -204,8 +204,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
   engine_options.prompt_cache_bytes = options.prompt_cache_bytes;
   engine_options.training_share = options.training_share;
   engine_options.max_texts_per_request = options.limits.max_texts;
+  engine_options.cpu_max_forward_tokens = options.cpu_max_forward_tokens;
+  engine::TrainingDriverOptions training =
+      engine::TrainingDriverOptions::ForDevice(c->backbone->device());
+  if (options.training_slice_rows >= 0) training.max_rows_per_slice = options.training_slice_rows;
+  if (options.training_slice_tokens >= 0) {
+    training.max_tokens_per_slice = options.training_slice_tokens;
+  }
+  if (options.eval_slice_rows >= 0) training.max_eval_rows_per_slice = options.eval_slice_rows;
   ASSIGN_OR_RETURN(c->engine, engine::Engine::Create(engine_options, c->backbone,
-                                                     c->loader.get(), c->observer.get()));
+                                                     c->loader.get(), c->observer.get(),
+                                                     training));
 
   // Jobs a crashed replica left running come back when their lease expires
   // (the runner's reclaim); those of this replica's own previous process

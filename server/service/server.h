@@ -75,6 +75,12 @@ class Server {
     // Tenants with at most this many texts queued run inside (at a pause of)
     // a flooding tenant's forward (engine::EngineOptions::light_tenant_rows).
     int light_tenant_rows = 8;
+    // engine::EngineOptions::cpu_max_forward_tokens.
+    int cpu_max_forward_tokens = 256;
+    // engine::TrainingDriverOptions slices; -1 = ForDevice's default.
+    int training_slice_rows = -1;
+    int training_slice_tokens = -1;
+    int eval_slice_rows = -1;
     // Device bytes for resident prompts (LRU).
     int64_t prompt_cache_bytes = int64_t{1} << 30;
     // Training jobs running at once on this replica.
