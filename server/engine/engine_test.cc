@@ -537,9 +537,12 @@ TEST_F(EngineTest, TrainingShareCapsTrainingWhileServingHasTraffic) {
   while (engine->executor_stats().training_steps == 0) {
     absl::SleepFor(absl::Milliseconds(1));
   }
-  // Training's share of the executor over `seconds` of wall time.
+  // Training's share of the executor over `seconds` of wall time, at least
+  // 5 training turns long: a turn is counted when it ends, so a window
+  // shorter than a turn (ASan on a loaded machine: ~1 s) could see none.
   const auto measure = [&](double seconds) {
     const ExecutorStats before = engine->executor_stats();
+    seconds = std::max(seconds, 5 * before.longest_training_turn);
     const absl::Time start = absl::Now();
     while (absl::Now() - start < absl::Seconds(seconds)) absl::SleepFor(absl::Milliseconds(1));
     const ExecutorStats after = engine->executor_stats();
