@@ -713,11 +713,16 @@ class EngineImpl {
         continue;
       }
       if (train && may_use_gap) {
-        // Nothing to serve: training takes the gap.
+        // Nothing to serve: training takes the gap. Only a gap between
+        // requests costs credit and balance: time training takes while
+        // there is no traffic at all is free, so it is no debt that starves
+        // training for seconds once traffic returns.
         const double seconds = RunTrainingStep();
-        if (serving_active) gap_credit -= seconds;
-        balance -= (1 - share) * seconds;
-        balance = std::max(balance, -kMaxBalance);
+        if (serving_active) {
+          gap_credit -= seconds;
+          balance -= (1 - share) * seconds;
+          balance = std::max(balance, -kMaxBalance);
+        }
         just_trained = true;
         continue;
       }

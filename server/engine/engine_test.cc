@@ -537,12 +537,14 @@ TEST_F(EngineTest, TrainingShareCapsTrainingWhileServingHasTraffic) {
   while (engine->executor_stats().training_steps == 0) {
     absl::SleepFor(absl::Milliseconds(1));
   }
-  // Training's share of the executor over `seconds` of wall time, at least
-  // 5 training turns long: a turn is counted when it ends, so a window
-  // shorter than a turn (ASan on a loaded machine: ~1 s) could see none.
+  // Training's share of the executor over `seconds` of wall time, and at
+  // least 3 turns' worth of its share: under traffic a turn that used a
+  // serving gap is paid back at `share` of wall time (turn / share seconds)
+  // and counts only when it ends, so on a loaded machine or under ASan
+  // (turns of 0.3-1 s) a 2 s window could see none.
   const auto measure = [&](double seconds) {
     const ExecutorStats before = engine->executor_stats();
-    seconds = std::max(seconds, 5 * before.longest_training_turn);
+    seconds = std::max(seconds, 3 * before.longest_training_turn / 0.2);
     const absl::Time start = absl::Now();
     while (absl::Now() - start < absl::Seconds(seconds)) absl::SleepFor(absl::Milliseconds(1));
     const ExecutorStats after = engine->executor_stats();
