@@ -106,4 +106,14 @@ absl::Status RunAdminSetQuota(const ParsedArgs& args,
   return absl::OkStatus();
 }
 
+absl::Status RunHealth(const ParsedArgs& args, const CommandContext& context) {
+  ASSIGN_OR_RETURN(const auto status, context.client->Health(args.GetString("service")));
+  const std::string name = grpc::health::v1::HealthCheckResponse::ServingStatus_Name(status);
+  *context.out << name << "\n";
+  if (status != grpc::health::v1::HealthCheckResponse::SERVING) {
+    return absl::UnavailableError(absl::StrCat("the server is ", name));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace ptune::client

@@ -69,6 +69,10 @@ absl::Status RunDatasetsList(const ParsedArgs& args,
 absl::Status RunDatasetsDelete(const ParsedArgs& args,
                                const CommandContext& context);
 
+// health: grpc.health.v1 Check; prints the status, OK only when SERVING
+// (UNAVAILABLE otherwise): for container HEALTHCHECKs and scripts.
+absl::Status RunHealth(const ParsedArgs& args, const CommandContext& context);
+
 absl::Status RunAdminCreateTenant(const ParsedArgs& args,
                                   const CommandContext& context);
 absl::Status RunAdminListTenants(const ParsedArgs& args,

@@ -65,7 +65,17 @@ PtuneClient::PtuneClient(std::shared_ptr<grpc::Channel> channel,
     : options_(options),
       channel_(std::move(channel)),
       prompts_(v1::PromptService::NewStub(channel_)),
-      admin_(v1::AdminService::NewStub(channel_)) {}
+      admin_(v1::AdminService::NewStub(channel_)),
+      health_(grpc::health::v1::Health::NewStub(channel_)) {}
+
+absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> PtuneClient::Health(
+    const std::string& service) const {
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  ASSIGN_OR_RETURN(const grpc::health::v1::HealthCheckResponse response,
+                   Unary(&grpc::health::v1::Health::Stub::Check, health_.get(), request));
+  return response.status();
+}
 
 void PtuneClient::Prepare(grpc::ClientContext* context,
                           absl::Duration timeout) const {

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "ptune/v1/ptune.grpc.pb.h"
 
 namespace ptune::client {
@@ -56,6 +57,11 @@ class PtuneClient {
   PtuneClient& operator=(const PtuneClient&) = delete;
 
   const ClientOptions& options() const { return options_; }
+
+  // ---- grpc.health.v1 (no key needed): the serving status of `service`
+  // ("" = the whole server), e.g. SERVING or NOT_SERVING while draining.
+  absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> Health(
+      const std::string& service = "") const;
 
   // ---- PromptService
   absl::StatusOr<v1::TrainPromptResponse> TrainPrompt(
@@ -135,6 +141,7 @@ class PtuneClient {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::PromptService::Stub> prompts_;
   std::unique_ptr<v1::AdminService::Stub> admin_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };
 
 }  // namespace ptune::client

@@ -51,6 +51,10 @@ class E2eTest : public ::testing::Test {
 };
 
 TEST_F(E2eTest, TrainWatchServeThenRestartServesTheSameAnswers) {
+  // `ptune health` (the image's HEALTHCHECK) needs no key.
+  const CommandResult health = h_->Cli("", {"health"});
+  EXPECT_EQ(health.exit_code(), 0) << health.DebugString();
+  EXPECT_EQ(health.out, "SERVING\n");
   absl::StatusOr<Tenant> alice = h_->CreateTenant("alice");
   ASSERT_TRUE(alice.ok()) << alice.status();
 
