@@ -1,6 +1,8 @@
 # ptune-server image: Debian 12, LibTorch (CPU) from Debian with OpenBLAS, the
-# default backbone baked in.
-#   docker build -t ptune .
+# default backbone baked in. deploy/docker/build.sh builds it (tags
+# ptune:<version> and ptune:<version>-<git revision>, the base image made
+# locally when no registry is reachable); tests/image/image_test.sh runs it.
+#   docker build --network host -t ptune:0.1.0 .
 #   docker run -p 8500:8500 -p 9090:9090 -v ptune-data:/data \
 #     -v "$PWD/admin.key:/etc/ptune/admin/key:ro" ptune \
 #     --listen=0.0.0.0:8500 --metrics_listen=0.0.0.0:9090 \
@@ -54,6 +56,12 @@ RUN for b in /opt/ptune/bin/*; do ldd "$b"; done \
 
 # ---------------------------------------------------------------- runtime
 FROM debian:12
+ARG VERSION=dev
+ARG GIT_REVISION=unknown
+LABEL org.opencontainers.image.title="ptune-server" \
+      org.opencontainers.image.description="Multi-tenant prompt-tuning gRPC service over one frozen encoder" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${GIT_REVISION}"
 COPY --from=build /opt/ptune/runtime-packages.txt /tmp/runtime-packages.txt
 # libopenblas0-pthread is named explicitly: without it LibTorch falls back to
 # the reference BLAS, 50x slower (PLATFORM-NOTES.md).
@@ -77,4 +85,8 @@ USER 10001:10001
 WORKDIR /data
 # gRPC API (with grpc.health.v1) and Prometheus /metrics.
 EXPOSE 8500 9090
+# The gRPC health service (NOT_SERVING while draining); loading the
+# backbone takes a few seconds. Assumes the default --listen port.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["ptune", "health", "--addr=127.0.0.1:8500", "--timeout=4"]
 ENTRYPOINT ["ptune-server"]

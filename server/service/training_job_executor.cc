@@ -243,7 +243,11 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
     engine::TrainingRequest trial = make_trial(candidates[best_index], true);
     trial.resume_checkpoint = std::move(best_checkpoint);
     epochs_before -= search_epochs;  // its reports count from search_epochs + 1
-    ASSIGN_OR_RETURN(engine::TrainingOutcome outcome, run_phase(std::move(trial), nullptr));
+    // A search job that resumes after a crash restarts its candidates, so
+    // its checkpoints stay in memory.
+    std::string checkpoint;
+    ASSIGN_OR_RETURN(engine::TrainingOutcome outcome,
+                     run_phase(std::move(trial), &checkpoint));
     best = std::move(outcome.model);
     best_metrics = outcome.metrics;
   }
