@@ -103,6 +103,7 @@ class TrainingDriver::Impl {
     job->checkpoint = std::move(checkpoint);
     job->cancelled = std::move(cancelled);
     TrainingRequest& r = job->request;
+    RETURN_IF_ERROR(CheckTrainableDtype(backbone_->dtype()));
     if (r.train.task != r.task || r.valid.task != r.task) {
       return absl::InvalidArgumentError("the datasets' task differs from the request's");
     }
@@ -432,6 +433,14 @@ class TrainingDriver::Impl {
   absl::Status aborted_ ABSL_GUARDED_BY(mu_);
   Stats stats_ ABSL_GUARDED_BY(mu_);
 };
+
+absl::Status CheckTrainableDtype(at::ScalarType dtype) {
+  if (dtype != at::kHalf) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      "this server's backbone is float16, which serves but does not train (no loss "
+      "scaling: small gradients would underflow); train on a replica started with "
+      "--dtype bfloat16 or float32");
+}
 
 TrainingDriverOptions TrainingDriverOptions::ForDevice(const c10::Device& device) {
   TrainingDriverOptions options;

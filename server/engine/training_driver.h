@@ -33,6 +33,7 @@
 #include <vector>
 
 #include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
 #include <nlohmann/json.hpp>
 
 #include "absl/functional/any_invocable.h"
@@ -125,6 +126,12 @@ struct TrainingDriverOptions {
   // tests/bench/README.md).
   static TrainingDriverOptions ForDevice(const c10::Device& device);
 };
+
+// FAILED_PRECONDITION for a backbone dtype training does not support:
+// float16 (no loss scaling: small gradients would underflow to zero), with
+// what to do instead; OK for float32 and bfloat16 (float32 master weights,
+// bfloat16 forwards).
+absl::Status CheckTrainableDtype(at::ScalarType dtype);
 
 class TrainingDriver {
  public:

@@ -276,3 +276,17 @@ TEST(TrainingDriverOptionsTest, SlicesFollowTheDevice) {
 
 }  // namespace
 }  // namespace ptune::engine
+
+namespace ptune::engine {
+namespace {
+
+TEST(CheckTrainableDtypeTest, Float16IsRefusedWithWhatToDo) {
+  EXPECT_TRUE(CheckTrainableDtype(at::kFloat).ok());
+  EXPECT_TRUE(CheckTrainableDtype(at::kBFloat16).ok());
+  const absl::Status half = CheckTrainableDtype(at::kHalf);
+  EXPECT_EQ(half.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(half.message().find("--dtype bfloat16 or float32"), std::string::npos) << half;
+}
+
+}  // namespace
+}  // namespace ptune::engine

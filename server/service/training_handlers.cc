@@ -82,6 +82,8 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
                                               const v1::TrainPromptRequest& in,
                                               v1::TrainPromptResponse* response) {
   RETURN_IF_ERROR(ValidateName(in.prompt_name(), "prompt_name"));
+  // Refused before anything is stored (a job would fail at its start).
+  RETURN_IF_ERROR(engine::CheckTrainableDtype(deps_.backbone->dtype()));
   ASSIGN_OR_RETURN(const datasets::Task task, TaskFromProto(in.task(), "task"));
   ASSIGN_OR_RETURN(prompts::PromptSpec spec, SpecFromProto(in.spec()));
   RETURN_IF_ERROR(prompts::ValidatePromptSpec(spec, deps_.backbone->config()));
