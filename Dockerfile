@@ -23,6 +23,9 @@ ARG PTUNE_JOBS=
 ENV PTUNE_CACHE_DIR=/opt/ptune/cache
 WORKDIR /src
 
+# The build machine's local CAs (an egress proxy's; build.sh copies them),
+# trusted by apt and pip in this stage only.
+COPY deploy/docker/extra-ca/ /usr/local/share/ca-certificates/
 # System packages and the backbone first, from dev.sh alone, so that this
 # layer survives source changes. dev.sh holds the one package list.
 COPY deploy/local/dev.sh deploy/local/dev.sh

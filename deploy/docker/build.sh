@@ -48,6 +48,11 @@ if ! "$DOCKER" image inspect debian:12 >/dev/null 2>&1; then
   tar -C "$rootfs" -c . | "$DOCKER" import - debian:12 >/dev/null
 fi
 
+# This machine's local CAs (e.g. an egress proxy's) for apt and pip inside
+# the build stage (deploy/docker/extra-ca/README.md).
+rm -f "$ROOT"/deploy/docker/extra-ca/*.crt
+cp /usr/local/share/ca-certificates/*.crt "$ROOT/deploy/docker/extra-ca/" 2>/dev/null || true
+
 log "building ptune:$VERSION (revision $REVISION)"
 start=$(date +%s)
 "$DOCKER" build --network host \

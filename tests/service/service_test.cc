@@ -253,6 +253,7 @@ TEST_F(ServiceTest, AnotherTenantsObjectsAreNotFoundOnEveryRpc) {
 
 TEST_F(ServiceTest, BadInputsGetInvalidArgumentNamingTheField) {
   WaitForJob(*server_, alice_->key, *sentiment_job_);
+  WaitForJob(*server_, alice_->key, *ner_job_);  // "ner" must be ready to be refused as a tag prompt
   v1::ClassifyResponse r;
   ExpectInvalid(Classify(alice_->key, "sentiment", {}, &r), "texts");
   ExpectInvalid(Classify(alice_->key, "sentiment", std::vector<std::string>(9, "x"), &r),
