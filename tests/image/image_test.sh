@@ -68,24 +68,29 @@ wait_serving() {
 wait_serving
 log "SERVING (grpcurl grpc.health.v1.Health/Check)"
 
-cli() { docker exec "$NAME" ptune --addr=127.0.0.1:8500 "$@"; }
+# cli KEY COMMAND... : the image's own CLI, inside the container.
+cli() {
+  local key="$1"
+  shift
+  docker exec "$NAME" ptune "$@" --addr=127.0.0.1:8500 --api_key="$key"
+}
 ADMIN="$(cat "$WORK/admin.key")"
-TENANT="$(cli --api_key="$ADMIN" admin create-tenant acme | awk '/^id:/ {print $2}')"
+TENANT="$(cli "$ADMIN" admin create-tenant acme | awk '/^id:/ {print $2}')"
 [ -n "$TENANT" ] || fail "no tenant id"
-KEY="$(cli --api_key="$ADMIN" admin create-key "$TENANT" | awk '/^api_key:/ {print $2}')"
+KEY="$(cli "$ADMIN" admin create-key "$TENANT" | awk '/^api_key:/ {print $2}')"
 [ -n "$KEY" ] || fail "no api key"
 docker cp "$ROOT/client/examples/sentiment.tsv" "$NAME:/tmp/sentiment.tsv"
-cli --api_key="$KEY" train --name sentiment --task classify --train /tmp/sentiment.tsv \
+cli "$KEY" train --name sentiment --task classify --train /tmp/sentiment.tsv \
   --epochs 15 --patience 15 --wait | tail -n1 | grep -q '^succeeded' || fail "training failed"
 TEXTS=("the staff were friendly and the food was great" "it broke after one day")
-before="$(cli --api_key="$KEY" classify --prompt sentiment "${TEXTS[@]}")"
+before="$(cli "$KEY" classify --prompt sentiment "${TEXTS[@]}")"
 log "classify: $(echo "$before" | tr '\n' '|')"
 echo "$before" | grep -q '^positive' || fail "the friendly review is not positive: $before"
 
 # Restart on the same volume (docker restart sends SIGTERM first).
 docker restart -t 60 "$NAME" >/dev/null
 wait_serving
-after="$(cli --api_key="$KEY" classify --prompt sentiment "${TEXTS[@]}")"
+after="$(cli "$KEY" classify --prompt sentiment "${TEXTS[@]}")"
 [ "$before" = "$after" ] || fail "answers changed across the restart: $before vs $after"
 log "same answers after the restart"
 
