@@ -160,14 +160,7 @@ void ServiceMetrics::RecordStream(std::string_view method, absl::StatusCode code
   Histogram* histogram;
   {
     absl::MutexLock lock(&mu_);
-    auto key = std::make_pair(std::string(method),
-                              std::string(absl::StatusCodeToString(code)));
-    auto it = request_counters_.find(key);
-    if (it == request_counters_.end()) {
-      Counter& added = requests_total_.Add({{"method", key.first}, {"code", key.second}});
-      it = request_counters_.emplace(std::move(key), &added).first;
-    }
-    counter = it->second;
+    counter = &RequestCounterOf(method, absl::StatusCodeToString(code));
     histogram = &HistogramOf(stream_duration_, stream_histograms_, "method", method,
                              buckets::StreamSeconds());
   }
@@ -202,25 +195,23 @@ void ServiceMetrics::RecordRequest(std::string_view method,
   Histogram* histogram;
   {
     absl::MutexLock lock(&mu_);
-    auto key = std::make_pair(std::string(method), std::string(code));
-    auto it = request_counters_.find(key);
-    if (it == request_counters_.end()) {
-      Counter& added =
-          requests_total_.Add({{"method", key.first}, {"code", key.second}});
-      it = request_counters_.emplace(std::move(key), &added).first;
-    }
-    counter = it->second;
-    auto hit = request_histograms_.find(
-        absl::string_view(method.data(), method.size()));
-    if (hit == request_histograms_.end()) {
-      Histogram& added = request_duration_.Add(
-          {{"method", std::string(method)}}, buckets::RequestSeconds());
-      hit = request_histograms_.emplace(std::string(method), &added).first;
-    }
-    histogram = hit->second;
+    counter = &RequestCounterOf(method, code);
+    histogram = &HistogramOf(request_duration_, request_histograms_, "method", method,
+                             buckets::RequestSeconds());
   }
   counter->Increment();
   histogram->Observe(seconds);
+}
+
+prometheus::Counter& ServiceMetrics::RequestCounterOf(std::string_view method,
+                                                      std::string_view code) {
+  auto key = std::make_pair(std::string(method), std::string(code));
+  auto it = request_counters_.find(key);
+  if (it == request_counters_.end()) {
+    Counter& added = requests_total_.Add({{"method", key.first}, {"code", key.second}});
+    it = request_counters_.emplace(std::move(key), &added).first;
+  }
+  return *it->second;
 }
 
 void ServiceMetrics::RecordRequest(std::string_view method,

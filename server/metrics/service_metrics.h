@@ -156,6 +156,9 @@ class ServiceMetrics {
                        int64_t bytes);
 
  private:
+  // ptune_requests_total{method, code}, created on first use.
+  prometheus::Counter& RequestCounterOf(std::string_view method, std::string_view code)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   prometheus::Counter& CounterOf(prometheus::Family<prometheus::Counter>& family,
                      absl::flat_hash_map<std::string, prometheus::Counter*>& series,
                      const std::string& label, std::string_view value)
