@@ -1,6 +1,7 @@
 // ptune train: builds a TrainPromptRequest from flags and files, submits it
 // and optionally watches the job.
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -38,6 +39,28 @@ absl::StatusOr<int32_t> Int32Flag(const ParsedArgs& args,
         absl::StrCat("--", name, " out of range"));
   }
   return static_cast<int32_t>(value);
+}
+
+// Optional data of a request: --PART FILE (read for `task`) or --PART_dataset
+// ID, at most one; neither gives an empty result.
+struct OptionalData {
+  std::optional<v1::ExampleSet> examples;
+  std::string dataset_id;
+};
+absl::StatusOr<OptionalData> ReadOptionalData(const ParsedArgs& args, const std::string& part,
+                                              v1::Task task) {
+  const std::string dataset_flag = part + "_dataset";
+  if (args.Has(part) && args.Has(dataset_flag)) {
+    return absl::InvalidArgumentError(absl::StrCat("give at most one of --", part, " FILE and --",
+                                                   dataset_flag, " ID"));
+  }
+  OptionalData data;
+  if (args.Has(part)) {
+    ASSIGN_OR_RETURN(data.examples, ReadExampleSet(args.GetString(part), task));
+  } else if (args.Has(dataset_flag)) {
+    data.dataset_id = args.GetString(dataset_flag);
+  }
+  return data;
 }
 
 absl::Status FillSpec(const ParsedArgs& args, v1::PromptSpec* spec) {
@@ -180,25 +203,17 @@ absl::StatusOr<v1::TrainPromptRequest> BuildTrainRequest(
   } else {
     request.set_train_dataset_id(args.GetString("train_dataset"));
   }
-  if (args.Has("valid") && args.Has("valid_dataset")) {
-    return absl::InvalidArgumentError(
-        "give at most one of --valid FILE and --valid_dataset ID");
+  ASSIGN_OR_RETURN(OptionalData valid, ReadOptionalData(args, "valid", task));
+  if (valid.examples.has_value()) {
+    *request.mutable_valid_examples() = *std::move(valid.examples);
+  } else if (!valid.dataset_id.empty()) {
+    request.set_valid_dataset_id(valid.dataset_id);
   }
-  if (args.Has("valid")) {
-    ASSIGN_OR_RETURN(*request.mutable_valid_examples(),
-                     ReadExampleSet(args.GetString("valid"), task));
-  } else if (args.Has("valid_dataset")) {
-    request.set_valid_dataset_id(args.GetString("valid_dataset"));
-  }
-  if (args.Has("test") && args.Has("test_dataset")) {
-    return absl::InvalidArgumentError(
-        "give at most one of --test FILE and --test_dataset ID");
-  }
-  if (args.Has("test")) {
-    ASSIGN_OR_RETURN(*request.mutable_test_examples(),
-                     ReadExampleSet(args.GetString("test"), task));
-  } else if (args.Has("test_dataset")) {
-    request.set_test_dataset_id(args.GetString("test_dataset"));
+  ASSIGN_OR_RETURN(OptionalData test, ReadOptionalData(args, "test", task));
+  if (test.examples.has_value()) {
+    *request.mutable_test_examples() = *std::move(test.examples);
+  } else if (!test.dataset_id.empty()) {
+    request.set_test_dataset_id(test.dataset_id);
   }
   RETURN_IF_ERROR(FillSpec(args, request.mutable_spec()));
   RETURN_IF_ERROR(FillOptions(args, request.mutable_options()));
