@@ -79,6 +79,10 @@ std::vector<FlagSpec> TrainFlags() {
       {"test", "FILE",
        "Held-out test data, scored once training ends (metrics test.*)."},
       {"test_dataset", "ID", "Or an uploaded test dataset."},
+      {"aux_datasets", "ID,ID,...",
+       "Multi-task pre-training: uploaded datasets (either task) that train the "
+       "same prompt, each through its own head (start new tasks from it with "
+       "--init_prompt)."},
       {"labels", "A,B,...",
        "Label set / entity types (default: as seen in the data)."},
       {"kind", "deep|shallow", "Per-layer prefixes (default) or input tokens."},

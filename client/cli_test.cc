@@ -267,7 +267,8 @@ TEST_F(CliTest, TrainBuildsTheRequestFromFlagsAndFiles) {
            "3",          "--batch_size", "8",       "--lr",
            "0.1",        "--seed",       "7",       "--case_embeddings",
            "--test_dataset", "ds_test", "--templates", "A {text}|{text} B",
-           "--verbalizers", "bad,good|awful,great", "--search_epochs", "2"});
+           "--verbalizers", "bad,good|awful,great", "--search_epochs", "2",
+           "--aux_datasets", "ds_a,ds_b"});
   ASSERT_EQ(result.code, 0) << result.err;
   EXPECT_EQ(result.out, "job job-1 queued: prompt sent v1\n");
   absl::MutexLock lock(&server_.state.mu);
@@ -280,6 +281,8 @@ TEST_F(CliTest, TrainBuildsTheRequestFromFlagsAndFiles) {
   EXPECT_EQ(r.train_examples().examples(1).label(), "neg");
   EXPECT_FALSE(r.has_valid_examples());
   EXPECT_EQ(r.test_dataset_id(), "ds_test");
+  ASSERT_EQ(r.auxiliary_tasks_size(), 2);
+  EXPECT_EQ(r.auxiliary_tasks(1).dataset_id(), "ds_b");
   EXPECT_THAT(r.spec().template_candidates(), ElementsAre("A {text}", "{text} B"));
   ASSERT_EQ(r.spec().verbalizer_candidates_size(), 2);
   EXPECT_THAT(r.spec().verbalizer_candidates(1).words(), ElementsAre("awful", "great"));

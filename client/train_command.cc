@@ -215,6 +215,9 @@ absl::StatusOr<v1::TrainPromptRequest> BuildTrainRequest(
   } else if (!test.dataset_id.empty()) {
     request.set_test_dataset_id(test.dataset_id);
   }
+  for (const std::string& id : args.GetList("aux_datasets")) {
+    request.add_auxiliary_tasks()->set_dataset_id(id);
+  }
   RETURN_IF_ERROR(FillSpec(args, request.mutable_spec()));
   RETURN_IF_ERROR(FillOptions(args, request.mutable_options()));
   return request;

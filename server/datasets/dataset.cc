@@ -57,6 +57,13 @@ absl::string_view TaskName(Task task) {
   return "unknown";
 }
 
+absl::StatusOr<Task> TaskFromName(absl::string_view name) {
+  for (Task task : {Task::kClassify, Task::kTag}) {
+    if (name == TaskName(task)) return task;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown task \"", name, "\""));
+}
+
 absl::string_view FormatName(Format format) {
   switch (format) {
     case Format::kAuto:

@@ -68,6 +68,9 @@ struct Dataset {
 // "classify" / "tag" and "tsv" / "csv" / "jsonl" / "conll" / "auto", for
 // messages and flags.
 absl::string_view TaskName(Task task);
+// The inverse of TaskName (e.g. a stored record's task); INVALID_ARGUMENT
+// for any other name.
+absl::StatusOr<Task> TaskFromName(absl::string_view name);
 absl::string_view FormatName(Format format);
 
 // The format for a file name: .tsv, .csv, .jsonl or .json, .conll or .txt or

@@ -27,6 +27,7 @@ using training::TrainingJob;
 struct Job {
   TrainingRequest request;
   std::unique_ptr<prompts::PromptModel> model;
+  std::vector<std::unique_ptr<prompts::PromptModel>> auxiliary_models;
   std::unique_ptr<TrainingJob> job;
   std::function<void(const training::EpochReport&)> progress;
   std::function<void(std::string)> checkpoint;
@@ -79,9 +80,57 @@ absl::StatusOr<std::unique_ptr<prompts::PromptModel>> MakeModel(
     torch::NoGradGuard no_grad;
     for (auto& [name, tensor] : model->NamedParameters()) {
       if (name == "prompt") tensor.copy_(source->PromptTensor());
+      // The case table transfers too when both prompts have one (as
+      // PromptModel::Create's init from a folder does).
+      if (name == "case_embeddings" && source->spec().case_embeddings) {
+        tensor.copy_(source->CaseEmbeddings());
+      }
     }
   }));
   return model;
+}
+
+// The spec of an auxiliary task's model: the main spec, read by a head of
+// its own that starts at random (a verbalizer names the main task's labels;
+// the init applies to the shared prompt, which is the main model's).
+prompts::PromptSpec AuxiliarySpec(prompts::PromptSpec spec, datasets::Task task) {
+  spec.init = prompts::PromptInit::kRandom;
+  spec.init_prompt.clear();
+  spec.init_text.clear();
+  spec.verbalizer.clear();
+  spec.reparam = prompts::Reparam::kNone;
+  if (task == datasets::Task::kTag) {
+    spec.template_text.clear();
+    spec.pooling = prompts::HeadPooling::kCls;
+  } else if (spec.pooling == prompts::HeadPooling::kMask && spec.template_text.empty()) {
+    spec.pooling = prompts::HeadPooling::kCls;
+  }
+  return spec;
+}
+
+// The models of `request.auxiliary`, and the tasks a TrainingJob gets.
+absl::StatusOr<std::vector<training::JobTask>> MakeAuxiliaryTasks(
+    const backbone::Backbone& backbone, const TrainingRequest& request,
+    std::vector<std::unique_ptr<prompts::PromptModel>>* models) {
+  std::vector<training::JobTask> tasks;
+  for (size_t i = 0; i < request.auxiliary.size(); ++i) {
+    const AuxiliaryTraining& aux = request.auxiliary[i];
+    if (aux.train.task != aux.task) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "auxiliary task ", i + 1, ": its dataset's task differs from its task"));
+    }
+    absl::StatusOr<std::unique_ptr<prompts::PromptModel>> model =
+        prompts::PromptModel::Create(
+            backbone, aux.task, aux.labels.empty() ? training::ModelLabels(aux.train) : aux.labels,
+            AuxiliarySpec(request.spec, aux.task), request.options.seed + i + 1);
+    if (!model.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("auxiliary task ", i + 1, ": ", model.status().message()));
+    }
+    models->push_back(*std::move(model));
+    tasks.push_back({models->back().get(), &aux.train});
+  }
+  return tasks;
 }
 
 }  // namespace
@@ -111,8 +160,10 @@ class TrainingDriver::Impl {
         r.labels.empty() ? training::ModelLabels(r.train) : r.labels;
     ASSIGN_OR_RETURN(job->model, MakeModel(*backbone_, r, labels));
     r.options.checkpoint_path.clear();  // checkpoints go to the callback
+    ASSIGN_OR_RETURN(std::vector<training::JobTask> auxiliary,
+                     MakeAuxiliaryTasks(*backbone_, r, &job->auxiliary_models));
     ASSIGN_OR_RETURN(job->job, TrainingJob::Create(*backbone_, *job->model, r.train,
-                                                   r.valid, r.options));
+                                                   r.valid, r.options, std::move(auxiliary)));
     if (!r.resume_checkpoint.empty()) {
       const absl::Status restored = job->job->RestoreCheckpoint(r.resume_checkpoint);
       if (!restored.ok()) {

@@ -48,6 +48,15 @@
 
 namespace ptune::engine {
 
+// A further task of multi-task prompt pre-training (TrainingRequest::
+// auxiliary): its training data and labels train the request's prompt
+// through a head of its own (training::TrainingJob).
+struct AuxiliaryTraining {
+  datasets::Task task = datasets::Task::kClassify;
+  std::vector<std::string> labels;  // as TrainingRequest::labels
+  datasets::Dataset train;
+};
+
 struct TrainingRequest {
   datasets::Task task = datasets::Task::kClassify;
   // Classification labels, or the BIO label set for tagging (empty = derived
@@ -60,6 +69,11 @@ struct TrainingRequest {
   // is used when this is null).
   std::shared_ptr<const prompts::PromptModel> init_prompt;
   std::string resume_checkpoint;  // bytes of a checkpoint; empty = fresh
+  // Multi-task pre-training: tasks whose examples train the same prompt
+  // alongside `train`. Each reads the texts as `spec` says, except that a
+  // tagging task has no template; its head starts from `options.seed` + its
+  // position, without a verbalizer, and is discarded when the run ends.
+  std::vector<AuxiliaryTraining> auxiliary;
 };
 
 struct TrainingOutcome {

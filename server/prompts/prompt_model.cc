@@ -526,17 +526,35 @@ std::vector<at::Tensor> PromptModel::Parameters() const {
   return module_->parameters();
 }
 
-std::vector<PromptModel::ParameterGroup> PromptModel::ParameterGroups() const {
+namespace {
+
+// The groups of ParameterGroups and HeadParameterGroups: every parameter but
+// the case table at the job's rate (or only the head's, without
+// `with_prompt`), the case table at a 20th of it.
+std::vector<PromptModel::ParameterGroup> Groups(const PromptModuleImpl& module,
+                                                bool case_embeddings, bool with_prompt) {
   constexpr double kCaseLearningRateScale = 0.05;
-  std::vector<ParameterGroup> groups(1);
-  for (const at::Tensor& p : module_->parameters()) {
-    if (spec_.case_embeddings && p.is_same(module_->case_embeddings)) continue;
+  std::vector<PromptModel::ParameterGroup> groups(1);
+  const std::vector<at::Tensor> parameters =
+      with_prompt ? module.parameters() : module.head->parameters();
+  for (const at::Tensor& p : parameters) {
+    if (case_embeddings && p.is_same(module.case_embeddings)) continue;
     groups[0].parameters.push_back(p);
   }
-  if (spec_.case_embeddings) {
-    groups.push_back({{module_->case_embeddings}, kCaseLearningRateScale});
+  if (case_embeddings) {
+    groups.push_back({{module.case_embeddings}, kCaseLearningRateScale});
   }
   return groups;
+}
+
+}  // namespace
+
+std::vector<PromptModel::ParameterGroup> PromptModel::ParameterGroups() const {
+  return Groups(*module_, spec_.case_embeddings, /*with_prompt=*/true);
+}
+
+std::vector<PromptModel::ParameterGroup> PromptModel::HeadParameterGroups() const {
+  return Groups(*module_, spec_.case_embeddings, /*with_prompt=*/false);
 }
 
 std::vector<std::pair<std::string, at::Tensor>> PromptModel::NamedParameters() const {

@@ -134,6 +134,10 @@ class PromptModel {
     double learning_rate_scale = 1.0;
   };
   std::vector<ParameterGroup> ParameterGroups() const;
+  // ParameterGroups() without the prompt (or its MLP): the head and the
+  // case table, for a model whose rows read another model's prompt (an
+  // auxiliary task of multi-task pre-training, training::TrainingJob).
+  std::vector<ParameterGroup> HeadParameterGroups() const;
   // Named parameters, for checkpoints.
   std::vector<std::pair<std::string, at::Tensor>> NamedParameters() const;
 

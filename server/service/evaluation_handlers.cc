@@ -61,8 +61,7 @@ grpc::ServerUnaryReactor* PromptServiceImpl::EvaluatePrompt(
     ASSIGN_OR_RETURN(engine::PromptKey key,
                      ResolveServingVersion(tenant, request->prompt_name(), request->version(),
                                            "", &task_name));
-    const datasets::Task task =
-        task_name == "tag" ? datasets::Task::kTag : datasets::Task::kClassify;
+    ASSIGN_OR_RETURN(const datasets::Task task, datasets::TaskFromName(task_name));
     engine::EvaluateRequest call;
     std::vector<v1::PromptRef> answered;
     RETURN_IF_ERROR(

@@ -180,6 +180,23 @@ absl::Status PromptServiceImpl::DoTrainPrompt(const std::string& tenant,
       const std::vector<std::string> head_labels,
       RequestLabels(task, declared, train.data, valid.data, deps_.limits.max_labels,
                     &test.data));
+  if (in.auxiliary_tasks_size() > kMaxAuxiliaryTasks) {
+    return absl::InvalidArgumentError(absl::StrCat("auxiliary_tasks has ",
+                                                   in.auxiliary_tasks_size(),
+                                                   " entries; the limit is ",
+                                                   kMaxAuxiliaryTasks));
+  }
+  for (int i = 0; i < in.auxiliary_tasks_size(); ++i) {
+    const std::string field = absl::StrCat("auxiliary_tasks[", i, "]");
+    const v1::AuxiliaryTask& entry = in.auxiliary_tasks(i);
+    if (!entry.dataset_id().empty()) {
+      RETURN_IF_ERROR(ValidateId(entry.dataset_id(), field + ".dataset_id"));
+    }
+    ASSIGN_OR_RETURN(const engine::AuxiliaryTraining aux,
+                     LoadAuxiliaryTask(*deps_.store, tenant, entry,
+                                       deps_.limits.max_labels, field));
+    RETURN_IF_ERROR(ValidateExampleSizes(aux.train, deps_.limits, field));
+  }
   for (const prompts::PromptSpec& candidate : candidates) {
     if (!candidate.verbalizer.empty() && task == datasets::Task::kClassify &&
         candidate.verbalizer.size() != head_labels.size()) {

@@ -92,6 +92,29 @@ absl::StatusOr<std::vector<std::string>> RequestLabels(
   return labels;
 }
 
+absl::StatusOr<engine::AuxiliaryTraining> LoadAuxiliaryTask(
+    store::Store& store, const std::string& tenant, const v1::AuxiliaryTask& task,
+    int max_labels, absl::string_view field) {
+  if (task.dataset_id().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".dataset_id is required"));
+  }
+  ASSIGN_OR_RETURN(store::Dataset stored, store.GetDataset(tenant, task.dataset_id()));
+  engine::AuxiliaryTraining out;
+  ASSIGN_OR_RETURN(out.task, datasets::TaskFromName(stored.task));
+  ASSIGN_OR_RETURN(out.train,
+                   datasets::ParseDataset(stored.content,
+                                          absl::StrCat(field, " (dataset ", stored.id, ")"),
+                                          out.task, StoredFormat(stored.format)));
+  const std::vector<std::string> declared(task.labels().begin(), task.labels().end());
+  absl::StatusOr<std::vector<std::string>> labels =
+      RequestLabels(out.task, declared, out.train, datasets::Dataset(), max_labels);
+  if (!labels.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", labels.status().message()));
+  }
+  out.labels = *std::move(labels);
+  return out;
+}
+
 absl::StatusOr<training::Evaluation> TrainingJobExecutor::Evaluate(
     const prompts::PromptModel& model, datasets::Dataset data) {
   absl::Notification done;
@@ -137,6 +160,15 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
                                           request.labels().end());
   ASSIGN_OR_RETURN(std::vector<std::string> labels,
                    RequestLabels(task, declared, train, valid, max_labels_));
+  std::vector<engine::AuxiliaryTraining> auxiliary;
+  size_t auxiliary_examples = 0;
+  for (int i = 0; i < request.auxiliary_tasks_size(); ++i) {
+    ASSIGN_OR_RETURN(engine::AuxiliaryTraining aux,
+                     LoadAuxiliaryTask(*store_, job.tenant_id, request.auxiliary_tasks(i),
+                                       max_labels_, absl::StrCat("auxiliary_tasks[", i, "]")));
+    auxiliary_examples += aux.train.size();
+    auxiliary.push_back(std::move(aux));
+  }
 
   std::shared_ptr<const prompts::PromptModel> init_prompt;
   if (spec.init == prompts::PromptInit::kPrompt) {
@@ -151,8 +183,12 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
   }
 
   const size_t train_examples = train.size(), valid_examples = valid.size();
-  const int64_t steps_per_epoch =
+  int64_t steps_per_epoch =
       (static_cast<int64_t>(train.size()) + options.batch_size - 1) / options.batch_size;
+  for (const engine::AuxiliaryTraining& aux : auxiliary) {
+    steps_per_epoch +=
+        (static_cast<int64_t>(aux.train.size()) + options.batch_size - 1) / options.batch_size;
+  }
   const absl::Time started = absl::Now();
   // A search trains every candidate for search_epochs, then the best one
   // continues from where it stopped to options.epochs.
@@ -199,6 +235,7 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
     // --max_dataset_bytes is a large share of a job's memory.
     trial.train = take_data ? std::move(train) : train;
     trial.valid = take_data ? std::move(valid) : valid;
+    trial.auxiliary = take_data ? std::move(auxiliary) : auxiliary;
     trial.init_prompt = init_prompt;
     return trial;
   };
@@ -263,6 +300,9 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
   }
   best_metrics["train_examples"] = train_examples;
   best_metrics["valid_examples"] = valid_examples;
+  if (request.auxiliary_tasks_size() > 0) {
+    best_metrics["auxiliary_examples"] = auxiliary_examples;
+  }
   if (!request.test_dataset_id().empty()) {
     ASSIGN_OR_RETURN(datasets::Dataset test, LoadDataset(*store_, job.tenant_id,
                                                          request.test_dataset_id(), task));

@@ -6,9 +6,11 @@
 
 #include <torch/torch.h>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/training/evaluator.h"
 #include "server/training/task_batch.h"
+#include "server/training/training_job.h"
 #include "tests/testing/shared_backbone.h"
 
 namespace ptune::training {
@@ -250,6 +252,116 @@ TEST_F(TrainerTest, EnsembleAveragesProbabilitiesOfOneLabelSet) {
   ASSERT_TRUE(other.ok());
   EXPECT_EQ(Evaluate(*backbone_, {a.get(), other->get()}, data, 16, 64).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// Drives `job` to its end, as Train does (without checkpoints).
+void RunToEnd(TrainingJob& job) {
+  while (job.phase() != TrainingJob::Phase::kDone) {
+    if (job.phase() == TrainingJob::Phase::kStep) {
+      ASSERT_TRUE(job.Step().ok());
+    } else {
+      ASSERT_TRUE(job.EndEpoch().ok());
+    }
+  }
+}
+
+// The aux model scoring through `main`'s prompt, as its rows did in
+// training: a copy of the aux model with the main model's prompt.
+std::unique_ptr<prompts::PromptModel> WithPromptOf(const backbone::Backbone& backbone,
+                                                   const prompts::PromptModel& aux,
+                                                   const prompts::PromptModel& main) {
+  auto model = prompts::PromptModel::FromTensors(
+      backbone, aux.task(), aux.labels(), aux.spec(), main.PromptTensor(), aux.HeadWeight(),
+      aux.HeadBias(), aux.CaseEmbeddings());
+  EXPECT_TRUE(model.ok()) << model.status();
+  return std::move(*model);
+}
+
+TEST_F(TrainerTest, MultiTaskJobTrainsOneSharedPromptThroughEveryHead) {
+  const Dataset sentiment = Sentiment(), people = People();
+  prompts::PromptSpec spec;
+  spec.length = 4;
+  auto main = Make(sentiment, spec);
+  auto aux = Make(people, spec);
+  const at::Tensor aux_prompt_before = aux->PromptTensor().clone();
+  TrainOptions options = Quick(6);
+  auto job = TrainingJob::Create(*backbone_, *main, sentiment, sentiment, options,
+                                 {{aux.get(), &people}});
+  ASSERT_TRUE(job.ok()) << job.status();
+  while ((*job)->phase() == TrainingJob::Phase::kStep) ASSERT_TRUE((*job)->Step().ok());
+  // One epoch is a pass over both sets: 40 / 8 + ceil(18 / 8) steps.
+  EXPECT_EQ((*job)->step(), 5 + 3);
+  RunToEnd(**job);
+  auto result = (*job)->Finish();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_GE(result->best_valid_metric, 0.9);
+  // The tagging head learned its task through the main model's prompt; its
+  // own prompt was never read, so never trained.
+  EXPECT_TRUE(aux->PromptTensor().equal(aux_prompt_before));
+  auto tagger = WithPromptOf(*backbone_, *aux, *main);
+  auto tagged = Evaluate(*backbone_, *tagger, people, 16, 64);
+  ASSERT_TRUE(tagged.ok()) << tagged.status();
+  EXPECT_GE(tagged->primary, 0.8) << tagged->metrics.dump();
+  // The tagging rows moved the shared prompt: without them it ends elsewhere.
+  auto alone = Make(sentiment, spec);
+  ASSERT_TRUE(Train(*backbone_, *alone, sentiment, sentiment, options).ok());
+  EXPECT_FALSE(alone->PromptTensor().allclose(main->PromptTensor(), 1e-4, 1e-5));
+}
+
+TEST_F(TrainerTest, MultiTaskCheckpointResumesEveryHeadExactly) {
+  const Dataset sentiment = Sentiment(), people = People();
+  prompts::PromptSpec spec;
+  spec.length = 3;
+  spec.dropout = 0.2;
+  spec.case_embeddings = true;
+  struct Run {
+    std::unique_ptr<prompts::PromptModel> main, aux;
+    std::unique_ptr<TrainingJob> job;
+  };
+  const auto start = [&]() {
+    Run run{Make(sentiment, spec), Make(people, spec), nullptr};
+    auto job = TrainingJob::Create(*backbone_, *run.main, sentiment, sentiment, Quick(2),
+                                   {{run.aux.get(), &people}});
+    EXPECT_TRUE(job.ok()) << job.status();
+    run.job = std::move(*job);
+    return run;
+  };
+  Run straight = start();
+  RunToEnd(*straight.job);
+  Run first = start();
+  while (first.job->phase() == TrainingJob::Phase::kStep) ASSERT_TRUE(first.job->Step().ok());
+  ASSERT_TRUE(first.job->EndEpoch().ok());
+  auto bytes = first.job->CheckpointBytes();
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  Run resumed = start();
+  ASSERT_TRUE(resumed.job->RestoreCheckpoint(*bytes).ok());
+  RunToEnd(*resumed.job);
+  ASSERT_TRUE(straight.job->Finish().ok() && resumed.job->Finish().ok());
+  EXPECT_TRUE(resumed.main->PromptTensor().equal(straight.main->PromptTensor()));
+  EXPECT_TRUE(resumed.aux->HeadWeight().equal(straight.aux->HeadWeight()));
+  EXPECT_TRUE(resumed.aux->CaseEmbeddings().equal(straight.aux->CaseEmbeddings()));
+  EXPECT_GT(straight.aux->CaseEmbeddings().abs().sum().item<double>(), 0);
+}
+
+TEST_F(TrainerTest, MultiTaskJobRefusesHeadsThatCannotShareThePrompt) {
+  const Dataset sentiment = Sentiment(), people = People();
+  prompts::PromptSpec spec;
+  spec.length = 4;
+  auto main = Make(sentiment, spec);
+  prompts::PromptSpec shorter = spec;
+  shorter.length = 2;
+  auto short_aux = Make(people, shorter);
+  auto job = TrainingJob::Create(*backbone_, *main, sentiment, sentiment, Quick(1),
+                                 {{short_aux.get(), &people}});
+  ASSERT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(job.status().message()), ::testing::HasSubstr("share one prompt"));
+  auto tagger = Make(people, spec);
+  job = TrainingJob::Create(*backbone_, *main, sentiment, sentiment, Quick(1),
+                            {{tagger.get(), &sentiment}});
+  EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
+  job = TrainingJob::Create(*backbone_, *main, sentiment, sentiment, Quick(1),
+                            {{main.get(), &sentiment}});
+  EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(TrainerScheduleTest, WarmupThenLinearDecay) {

@@ -44,6 +44,15 @@ std::vector<std::vector<size_t>> EpochBatches(const datasets::Dataset& data,
 
 constexpr int kReportFields = 7;
 
+// Where task `t`'s parameters sit in a checkpoint.
+std::string CheckpointPrefix(size_t t) {
+  return t == 0 ? "model." : absl::StrCat("aux", t, ".");
+}
+
+int64_t BatchesPerEpoch(const datasets::Dataset& data, int batch_size) {
+  return (static_cast<int64_t>(data.size()) + batch_size - 1) / batch_size;
+}
+
 // torch::nn::utils::clip_grad_norm_ (L2) without its read of the norm back
 // to the host: the same scale, min(1, max_norm / (norm + 1e-6)), is applied
 // on the device, so a CUDA step does not synchronize here.
@@ -76,9 +85,30 @@ TrainingJob::~TrainingJob() = default;
 absl::StatusOr<std::unique_ptr<TrainingJob>> TrainingJob::Create(
     const backbone::Backbone& backbone, prompts::PromptModel& model,
     const datasets::Dataset& train, const datasets::Dataset& valid,
-    const TrainOptions& options) {
+    const TrainOptions& options, std::vector<JobTask> auxiliary) {
   if (train.size() == 0 || valid.size() == 0) {
     return absl::InvalidArgumentError("training and validation sets must not be empty");
+  }
+  for (size_t i = 0; i < auxiliary.size(); ++i) {
+    const JobTask& aux = auxiliary[i];
+    const std::string which = absl::StrCat("auxiliary task ", i + 1);
+    if (aux.model == nullptr || aux.train == nullptr || aux.model == &model) {
+      return absl::InvalidArgumentError(absl::StrCat(which, " needs its own model and data"));
+    }
+    if (aux.train->size() == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(which, " has no training examples"));
+    }
+    if ((aux.train->task == datasets::Task::kTag) !=
+        (aux.model->task() == datasets::Task::kTag)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(which, ": dataset task differs from its model's task"));
+    }
+    if (aux.model->spec().kind != model.spec().kind ||
+        aux.model->spec().length != model.spec().length) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          which, ": its model's prompt kind or length differs from the main model's "
+                 "(the tasks share one prompt)"));
+    }
   }
   if (options.epochs < 1 || options.batch_size < 1 || options.learning_rate <= 0) {
     return absl::InvalidArgumentError("epochs, batch_size and learning_rate must be positive");
@@ -88,10 +118,21 @@ absl::StatusOr<std::unique_ptr<TrainingJob>> TrainingJob::Create(
   }
   std::unique_ptr<TrainingJob> job(
       new TrainingJob(backbone, model, train, valid, options));
+  job->tasks_.push_back({&model, &train});
+  job->tasks_.insert(job->tasks_.end(), auxiliary.begin(), auxiliary.end());
   RETURN_IF_ERROR(common::TorchCall("creating a training job", [&] {
-    job->parameters_ = model.Parameters();
+    // The main model's prompt, head and case table, then each auxiliary
+    // task's head and case table.
+    std::vector<prompts::PromptModel::ParameterGroup> model_groups = model.ParameterGroups();
+    for (const JobTask& aux : auxiliary) {
+      for (auto& group : aux.model->HeadParameterGroups()) {
+        model_groups.push_back(std::move(group));
+      }
+    }
     std::vector<torch::optim::OptimizerParamGroup> groups;
-    for (const prompts::PromptModel::ParameterGroup& group : model.ParameterGroups()) {
+    for (const prompts::PromptModel::ParameterGroup& group : model_groups) {
+      job->parameters_.insert(job->parameters_.end(), group.parameters.begin(),
+                              group.parameters.end());
       groups.emplace_back(group.parameters,
                           std::make_unique<torch::optim::AdamWOptions>(
                               torch::optim::AdamWOptions(options.learning_rate *
@@ -104,8 +145,10 @@ absl::StatusOr<std::unique_ptr<TrainingJob>> TrainingJob::Create(
                                .weight_decay(options.weight_decay));
     job->rng_ = at::make_generator<at::CPUGeneratorImpl>(options.seed);
   }));
-  const int64_t steps_per_epoch =
-      (static_cast<int64_t>(train.size()) + options.batch_size - 1) / options.batch_size;
+  int64_t steps_per_epoch = 0;
+  for (const JobTask& task : job->tasks_) {
+    steps_per_epoch += BatchesPerEpoch(*task.train, options.batch_size);
+  }
   // The schedule spans every epoch; max_steps only stops early, so a run
   // stopped by it and resumed later follows the same learning rates.
   job->total_steps_ = steps_per_epoch * options.epochs;
@@ -124,7 +167,19 @@ void TrainingJob::StartEpochOrFinish() {
     phase_ = Phase::kDone;
     return;
   }
-  batches_ = EpochBatches(train_, options_.seed, state_.epoch, options_.batch_size);
+  batches_.clear();
+  for (size_t t = 0; t < tasks_.size(); ++t) {
+    // Task 0 draws exactly what a job without auxiliary tasks draws.
+    for (std::vector<size_t>& indices :
+         EpochBatches(*tasks_[t].train, options_.seed + t * 0x9E3779B9ULL, state_.epoch,
+                      options_.batch_size)) {
+      batches_.push_back({t, std::move(indices)});
+    }
+  }
+  if (tasks_.size() > 1) {
+    datasets::Random random(options_.seed * 104729 + state_.epoch * 7919 + 29);
+    random.Shuffle(&batches_);
+  }
   next_batch_ = 0;
   loss_sum_ = 0;
   loss_count_ = epoch_examples_ = 0;
@@ -154,17 +209,24 @@ absl::StatusOr<std::vector<prompts::MixedRow>> TrainingJob::BeginSlice(int max_r
     return absl::InvalidArgumentError("max_rows and max_tokens must not be negative");
   }
   if (!step_open_) {
-    pending_indices_ = batches_[next_batch_];
-    ASSIGN_OR_RETURN(pending_, MakeTaskBatch(backbone_, model_, train_, pending_indices_,
-                                             options_.max_tokens));
-    pending_rows_ = prompts::MixedRowsFromTokens(model_, pending_.tokens);
+    pending_task_ = batches_[next_batch_].task;
+    pending_indices_ = batches_[next_batch_].indices;
+    const JobTask& task = tasks_[pending_task_];
+    ASSIGN_OR_RETURN(pending_, MakeTaskBatch(backbone_, *task.model, *task.train,
+                                             pending_indices_, options_.max_tokens));
+    pending_rows_ = prompts::MixedRowsFromTokens(*task.model, pending_.tokens);
     RETURN_IF_ERROR(common::TorchCall("prompt for a step", [&] {
-      optimizer_->zero_grad();
+      // Gradients are cleared to none, not zeroed: AdamW then leaves a
+      // parameter this step does not reach (another task's head) as it is,
+      // instead of moving it by its momentum, so the update never depends
+      // on whether an earlier step in this process touched it, and a
+      // resumed job steps exactly as the uninterrupted one.
+      for (at::Tensor& p : parameters_) p.mutable_grad().reset();
       // The slices read a leaf holding the prompt's values; its gradient
       // goes through the prompt's graph once, after the last slice.
       prompt_ = model_.Prompt(/*training=*/true, &rng_);
       prompt_leaf_ = prompt_.detach().requires_grad_(prompt_.requires_grad());
-      if (train_.task == datasets::Task::kTag) {
+      if (task.train->task == datasets::Task::kTag) {
         loss_denominator_ = static_cast<double>(pending_.scored_targets);
       } else {
         loss_denominator_ = static_cast<double>(pending_rows_.size());
@@ -208,7 +270,7 @@ absl::StatusOr<at::Tensor> TrainingJob::StepLoss(
     // Summed over the slice and divided by the whole batch's count: the
     // slices' losses add up to the batch's mean loss.
     at::Tensor loss;
-    if (train_.task == datasets::Task::kTag) {
+    if (tasks_[pending_task_].train->task == datasets::Task::kTag) {
       // Each row's logits cover its own tokens: cut its targets to match.
       std::vector<at::Tensor> targets;
       for (size_t r = 0; r < row_logits.size(); ++r) {
@@ -351,8 +413,10 @@ void TrainingJob::Cancel() {
 absl::StatusOr<std::string> TrainingJob::CheckpointBytes() const {
   return common::TorchCall("writing a checkpoint", [&] {
     torch::serialize::OutputArchive archive;
-    for (const auto& [name, tensor] : model_.NamedParameters()) {
-      archive.write("model." + name, tensor.detach());
+    for (size_t t = 0; t < tasks_.size(); ++t) {
+      for (const auto& [name, tensor] : tasks_[t].model->NamedParameters()) {
+        archive.write(absl::StrCat(CheckpointPrefix(t), name), tensor.detach());
+      }
     }
     for (size_t i = 0; i < state_.best_parameters.size(); ++i) {
       archive.write(absl::StrCat("best.", i), state_.best_parameters[i]);
@@ -391,10 +455,12 @@ absl::Status TrainingJob::RestoreCheckpoint(const std::string& bytes) {
     torch::serialize::InputArchive archive;
     std::istringstream in(bytes);
     archive.load_from(in);
-    for (auto& [name, tensor] : model_.NamedParameters()) {
-      at::Tensor saved;
-      archive.read("model." + name, saved);
-      tensor.copy_(saved);
+    for (size_t t = 0; t < tasks_.size(); ++t) {
+      for (auto& [name, tensor] : tasks_[t].model->NamedParameters()) {
+        at::Tensor saved;
+        archive.read(absl::StrCat(CheckpointPrefix(t), name), saved);
+        tensor.copy_(saved);
+      }
     }
     for (size_t i = 0; i < parameters_.size(); ++i) {
       at::Tensor saved;

@@ -23,8 +23,17 @@
 // its gradient backpropagated into the prompt's parameters (reparam MLP
 // included) once, after the last slice. step() counts completed steps.
 //
+// Multi-task prompt pre-training: a job may carry auxiliary tasks, each
+// with its own head (a model of the same prompt kind and length) and its own
+// training set, that train the main model's prompt alongside the main task:
+// every step's batch comes from one task and goes through the shared prompt
+// and that task's head; an epoch is one pass over every task's training set,
+// the batches of all tasks shuffled together (examples-proportional mixing).
+// Validation, best-epoch selection and early stopping read the main task's
+// validation set only; the auxiliary heads are discarded with the job.
+//
 // Thread-safety: not thread-safe; one thread drives a job at a time.
-// Ownership: the model and datasets are borrowed and must outlive the job.
+// Ownership: the models and datasets are borrowed and must outlive the job.
 #ifndef PTUNE_SERVER_TRAINING_TRAINING_JOB_H_
 #define PTUNE_SERVER_TRAINING_TRAINING_JOB_H_
 
@@ -52,15 +61,26 @@ class AdamW;
 
 namespace ptune::training {
 
+// A task of the job: the model whose head (and case table) scores its rows,
+// and its training data. For an auxiliary task the model's own prompt goes
+// unused: its rows read the main model's.
+struct JobTask {
+  prompts::PromptModel* model = nullptr;
+  const datasets::Dataset* train = nullptr;
+};
+
 class TrainingJob {
  public:
   enum class Phase { kStep, kEvaluate, kDone };
 
   // `options.checkpoint_path` is ignored here (Train handles the file).
+  // `auxiliary`: the tasks of multi-task pre-training (see above); each
+  // model must have the main model's prompt kind and length, and its data
+  // its task.
   static absl::StatusOr<std::unique_ptr<TrainingJob>> Create(
       const backbone::Backbone& backbone, prompts::PromptModel& model,
       const datasets::Dataset& train, const datasets::Dataset& valid,
-      const TrainOptions& options);
+      const TrainOptions& options, std::vector<JobTask> auxiliary = {});
   ~TrainingJob();
 
   Phase phase() const { return phase_; }
@@ -137,6 +157,12 @@ class TrainingJob {
     nlohmann::json best_metrics = nlohmann::json::object();
   };
 
+  // One step's batch: rows `indices` of tasks_[task]'s training set.
+  struct PlannedBatch {
+    size_t task = 0;
+    std::vector<size_t> indices;
+  };
+
   TrainingJob(const backbone::Backbone& backbone, prompts::PromptModel& model,
               const datasets::Dataset& train, const datasets::Dataset& valid,
               const TrainOptions& options);
@@ -151,6 +177,7 @@ class TrainingJob {
   const datasets::Dataset& train_;
   const datasets::Dataset& valid_;
   const TrainOptions options_;
+  std::vector<JobTask> tasks_;  // [0] = the main model and `train_`
   std::vector<at::Tensor> parameters_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   std::vector<double> group_lr_scales_;  // per optimizer param group
@@ -162,7 +189,7 @@ class TrainingJob {
   bool cancelled_ = false;
   bool early_stopped_ = false;
   // The current epoch.
-  std::vector<std::vector<size_t>> batches_;
+  std::vector<PlannedBatch> batches_;
   std::unique_ptr<EvaluationRun> eval_run_;  // phase kEvaluate, once begun
   size_t next_batch_ = 0;
   double loss_sum_ = 0;
@@ -173,6 +200,7 @@ class TrainingJob {
   // read; its gradient accumulates over the slices), and the pending slice
   // [slice_begin_, slice_end_) of its rows.
   std::vector<size_t> pending_indices_;
+  size_t pending_task_ = 0;
   TaskBatch pending_;
   std::vector<prompts::MixedRow> pending_rows_;
   at::Tensor prompt_, prompt_leaf_;

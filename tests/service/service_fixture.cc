@@ -115,6 +115,27 @@ v1::ExampleSet ReadConllExamples(const std::string& path) {
   return set;
 }
 
+v1::Dataset UploadFile(InProcessServer& server, const std::string& key,
+                       const std::string& name, v1::Task task, v1::DatasetFormat format,
+                       const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  v1::Dataset dataset;
+  auto context = Call(key);
+  auto writer = server.prompts().UploadDataset(context.get(), &dataset);
+  v1::UploadDatasetRequest message;
+  message.mutable_header()->set_name(name);
+  message.mutable_header()->set_task(task);
+  message.mutable_header()->set_format(format);
+  message.set_chunk(content.str());
+  EXPECT_TRUE(writer->Write(message));
+  writer->WritesDone();
+  const grpc::Status uploaded = writer->Finish();
+  EXPECT_TRUE(uploaded.ok()) << path << ": " << uploaded.error_message();
+  return uploaded.ok() ? dataset : v1::Dataset();
+}
+
 v1::Job WaitForJob(InProcessServer& server, const std::string& key,
                    const std::string& job_id) {
   auto context = Call(key, 600);

@@ -59,6 +59,13 @@ std::unique_ptr<grpc::ClientContext> Call(const std::string& key, int timeout_s 
 v1::ExampleSet ReadTsvExamples(const std::string& path);
 v1::ExampleSet ReadConllExamples(const std::string& path);
 
+// Uploads the file at `path` as a dataset of `key`'s tenant (UploadDataset,
+// one chunk); a failed upload fails the calling test and returns an empty
+// Dataset.
+v1::Dataset UploadFile(InProcessServer& server, const std::string& key,
+                       const std::string& name, v1::Task task, v1::DatasetFormat format,
+                       const std::string& path);
+
 // Waits for the job to end (WatchJob) and returns its last state.
 v1::Job WaitForJob(InProcessServer& server, const std::string& key,
                    const std::string& job_id);

@@ -620,23 +620,10 @@ TEST_F(ServiceTest, EvaluatePromptReportsWhatClassifyAnswers) {
   }
 
   // A stored dataset scores the same.
-  v1::Dataset dataset;
-  {
-    std::ifstream in(ExamplesDir() + "/sentiment.tsv", std::ios::binary);
-    std::stringstream content;
-    content << in.rdbuf();
-    auto context = Call(alice_->key);
-    auto writer = server_->prompts().UploadDataset(context.get(), &dataset);
-    v1::UploadDatasetRequest message;
-    message.mutable_header()->set_name("reviews-eval");
-    message.mutable_header()->set_task(v1::TASK_CLASSIFY);
-    message.mutable_header()->set_format(v1::DATASET_FORMAT_TSV);
-    message.set_chunk(content.str());
-    ASSERT_TRUE(writer->Write(message));
-    writer->WritesDone();
-    const grpc::Status uploaded = writer->Finish();
-    ASSERT_TRUE(uploaded.ok()) << uploaded.error_message();
-  }
+  const v1::Dataset dataset =
+      UploadFile(*server_, alice_->key, "reviews-eval", v1::TASK_CLASSIFY,
+                 v1::DATASET_FORMAT_TSV, ExamplesDir() + "/sentiment.tsv");
+  ASSERT_FALSE(dataset.id().empty());
   request.set_dataset_id(dataset.id());
   v1::EvaluatePromptResponse stored;
   status = server_->prompts().EvaluatePrompt(Call(alice_->key).get(), request, &stored);
@@ -785,6 +772,71 @@ TEST_F(ServiceTest, PromptSearchReportsEveryCandidate) {
   del.set_prompt_name("sentiment-searched");
   v1::DeletePromptResponse deleted;
   ASSERT_TRUE(server_->prompts().DeletePrompt(Call(alice_->key).get(), del, &deleted).ok());
+}
+
+// Multi-task prompt pre-training: a classification prompt trained together
+// with a tagging dataset (one shared prompt, a head per task), then a new
+// tagging task started from that prompt.
+TEST_F(ServiceTest, PromptPreTrainingSharesOnePromptAcrossTasks) {
+  const v1::Dataset ner = UploadFile(*server_, alice_->key, "ner-aux", v1::TASK_TAG,
+                                     v1::DATASET_FORMAT_CONLL, ExamplesDir() + "/ner.conll");
+  ASSERT_FALSE(ner.id().empty());
+  const v1::ExampleSet reviews = ReadTsvExamples(ExamplesDir() + "/sentiment.tsv");
+  v1::TrainPromptRequest request;
+  request.set_prompt_name("pretrained");
+  request.set_task(v1::TASK_CLASSIFY);
+  *request.mutable_train_examples() = reviews;
+  *request.mutable_valid_examples() = reviews;
+  request.mutable_spec()->set_length(4);
+  request.mutable_options()->set_epochs(1);
+  request.mutable_options()->set_batch_size(8);
+  request.add_auxiliary_tasks()->set_dataset_id(ner.id());
+
+  v1::TrainPromptResponse response;
+  const auto call = [&](const v1::TrainPromptRequest& r) {
+    return server_->prompts().TrainPrompt(Call(alice_->key).get(), r, &response);
+  };
+  v1::TrainPromptRequest bad = request;
+  bad.mutable_auxiliary_tasks(0)->clear_dataset_id();
+  ExpectInvalid(call(bad), "auxiliary_tasks[0].dataset_id is required");
+  bad = request;
+  bad.mutable_auxiliary_tasks(0)->add_labels("PER");  // the data has more types
+  ExpectInvalid(call(bad), "auxiliary_tasks[0]: entity type");
+  bad = request;
+  for (int i = 0; i < 8; ++i) *bad.add_auxiliary_tasks() = request.auxiliary_tasks(0);
+  ExpectInvalid(call(bad), "the limit is 8");
+  bad = request;
+  bad.mutable_auxiliary_tasks(0)->set_dataset_id("ds_missing");
+  EXPECT_EQ(call(bad).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  grpc::Status status = call(request);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const v1::Job job = WaitForJob(*server_, alice_->key, response.job().id());
+  ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.reason();
+  EXPECT_EQ(job.metrics().at("auxiliary_examples"), ner.example_count());
+  // An epoch passes over both sets.
+  EXPECT_EQ(job.progress().total_steps(),
+            (reviews.examples_size() + 7) / 8 + (ner.example_count() + 7) / 8);
+
+  // A new task starts from the pre-trained prompt.
+  v1::TrainPromptRequest transfer;
+  transfer.set_prompt_name("ner-transferred");
+  transfer.set_task(v1::TASK_TAG);
+  *transfer.mutable_train_examples() = ReadConllExamples(ExamplesDir() + "/ner.conll");
+  transfer.mutable_spec()->set_length(4);
+  transfer.mutable_spec()->set_init(v1::PROMPT_INIT_PROMPT);
+  transfer.mutable_spec()->set_init_prompt("pretrained");
+  transfer.mutable_options()->set_epochs(1);
+  status = call(transfer);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const v1::Job transferred = WaitForJob(*server_, alice_->key, response.job().id());
+  EXPECT_EQ(transferred.state(), v1::JOB_STATE_SUCCEEDED) << transferred.reason();
+  for (const char* name : {"pretrained", "ner-transferred"}) {
+    v1::DeletePromptRequest del;
+    del.set_prompt_name(name);
+    v1::DeletePromptResponse deleted;
+    EXPECT_TRUE(server_->prompts().DeletePrompt(Call(alice_->key).get(), del, &deleted).ok());
+  }
 }
 
 TEST_F(ServiceTest, ClassifyAndTagEntitiesTakeAnEnsemble) {
