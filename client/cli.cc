@@ -114,7 +114,7 @@ std::vector<FlagSpec> TrainFlags() {
       {"epochs", "N", "Maximum epochs (default 5)."},
       {"batch_size", "N", "Training batch size (default 32)."},
       {"lr", "X", "Peak learning rate (default 3e-2)."},
-      {"max_tokens", "N", "Text tokens per example (default 128)."},
+      {"max_tokens", "N", "Text tokens per example (default: from the data, at least 128)."},
       {"patience", "N", "Epochs without gain before stopping (default 2)."},
       {"seed", "N", "Seed (default 42)."},
       {"wait", "", "Watch the job to its end; exit 0 only if it succeeded."},

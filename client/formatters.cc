@@ -50,7 +50,7 @@ std::string FormatBytes(int64_t bytes) {
 // Metrics that count (epochs, examples, entities, a flag) print as integers.
 bool IsCount(absl::string_view name) {
   for (absl::string_view count : {"best_epoch", "epochs", "early_stopped", "train_examples",
-                                  "valid_examples", "test_examples", "length"}) {
+                                  "valid_examples", "test_examples", "length", "max_tokens"}) {
     if (name == count) return true;
   }
   return absl::EndsWith(name, ".support") || absl::EndsWith(name, "_examples");

@@ -377,6 +377,18 @@ class EngineImpl {
     EndSubmit();
   }
 
+  // Text tokens per row for `models` (one prompt or an ensemble): each
+  // reads texts as it was trained, within options_.max_tokens; every member
+  // of an ensemble reads the same tokens, the shortest budget.
+  int ReadingTokens(const std::vector<PromptCache::Model>& models) const {
+    int max_tokens = options_.max_tokens;
+    for (const PromptCache::Model& model : models) {
+      max_tokens = std::min(max_tokens, model->ReadingMaxTokens());
+      if (models.size() > 1) max_tokens = std::min(max_tokens, model->MaxTextTokens(*backbone_));
+    }
+    return max_tokens;
+  }
+
   // Hands the evaluation to the driver, stopping at the deadline or on
   // cancellation.
   void StartEvaluation(std::vector<PromptCache::Model> models, datasets::Dataset data,
@@ -385,7 +397,7 @@ class EngineImpl {
     EvaluationRequest evaluation;
     evaluation.ensemble = std::move(models);
     evaluation.data = std::move(data);
-    evaluation.max_tokens = options_.max_tokens;
+    evaluation.max_tokens = ReadingTokens(evaluation.ensemble);
     evaluation.should_stop = [this, deadline, cancelled]() -> absl::Status {
       if (cancelled != nullptr && cancelled->load()) {
         return absl::CancelledError("evaluation cancelled");
@@ -596,13 +608,7 @@ class EngineImpl {
       state->Fail(std::move(members));
       return;
     }
-    int max_tokens = options_.max_tokens;
-    // Every member reads the same text tokens: the shortest budget.
-    if (models.size() > 1) {
-      for (const PromptCache::Model& model : models) {
-        max_tokens = std::min(max_tokens, model->MaxTextTokens(*backbone_));
-      }
-    }
+    const int max_tokens = ReadingTokens(models);
     if (state->dead()) {
       state->Fail(absl::CancelledError("request cancelled"));
       return;

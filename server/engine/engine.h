@@ -78,9 +78,11 @@ struct EngineOptions {
   // 2.1-2.3x at 0.3.
   double training_share = 0.15;
 
-  // Text tokens per row incl. [CLS]/[SEP]; longer texts are truncated (and
-  // the prompt's own MaxTextTokens still applies). Bounds one row's cost.
-  int max_tokens = 128;
+  // The most text tokens per row incl. [CLS]/[SEP]: bounds one row's cost.
+  // Each prompt reads texts as it was trained (PromptModel::
+  // ReadingMaxTokens: its training max_tokens, 128 by default), never
+  // beyond this; an ensemble's members all read the shortest budget.
+  int max_tokens = 512;
 
   // Texts one request may carry; larger requests are INVALID_ARGUMENT.
   int max_texts_per_request = 256;

@@ -303,6 +303,49 @@ TEST_F(EngineTest, RowResultIsTheSameAloneAndInAMixedBatch) {
   }
 }
 
+// A prompt reads texts as it was trained: with its own max_tokens (128
+// when its artifact records none), within the engine's max_tokens.
+TEST_F(EngineTest, EachPromptReadsTextsWithItsTrainingMaxTokens) {
+  const PromptKey short_key = Key("t1", "cls_short");
+  loader_->Add(short_key, Recipe{.make = [this] {
+                 auto model = prompts::PromptModel::Create(
+                     *backbone_, datasets::Task::kClassify, {"neg", "pos"}, Shallow(4), 1);
+                 (*model)->set_max_tokens(6);
+                 return std::move(*model);
+               }});
+  const std::string text =
+      "the plot is thin but the music is lovely and the ending is earned";
+  const auto served = [&](Engine& engine, const PromptKey& key) {
+    Answer<ClassifyResponse> answer;
+    engine.Classify(Request(key, {text}), answer.Callback());
+    EXPECT_TRUE(answer.Wait().ok()) << answer.Wait().status();
+    std::vector<float> p;
+    for (const auto& [label, probability] : answer.Wait()->results.at(0).probabilities) {
+      p.push_back(static_cast<float>(probability));
+    }
+    return p;
+  };
+  const auto expect_near = [](const std::vector<float>& a, const std::vector<float>& b) {
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t k = 0; k < a.size(); ++k) EXPECT_NEAR(a[k], b[k], 1e-5) << k;
+  };
+  EngineOptions options;
+  options.batching.batch_timeout = absl::ZeroDuration();
+  std::unique_ptr<Engine> engine = MakeEngine(options);
+  ASSERT_NE(engine, nullptr);
+  const std::vector<float> cut = served(*engine, short_key);
+  expect_near(cut, ReferenceProbabilities(short_key, text, 6));
+  // The cut matters for this text: read whole, it scores otherwise.
+  EXPECT_GT(std::abs(cut[0] - ReferenceProbabilities(short_key, text, 128)[0]), 1e-4);
+  expect_near(served(*engine, Key("t1", "cls_s4")),
+              ReferenceProbabilities(Key("t1", "cls_s4"), text, prompts::kDefaultMaxTokens));
+  // The engine's budget bounds every prompt's.
+  options.max_tokens = 5;
+  std::unique_ptr<Engine> capped = MakeEngine(options);
+  ASSERT_NE(capped, nullptr);
+  expect_near(served(*capped, short_key), ReferenceProbabilities(short_key, text, 5));
+}
+
 TEST_F(EngineTest, QueueFullIsUnavailable) {
   EngineOptions options = FakeClockOptions(absl::Seconds(1));
   options.batching.max_queue_size = 2;

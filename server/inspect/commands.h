@@ -19,6 +19,10 @@ absl::StatusOr<std::unique_ptr<backbone::Backbone>> LoadBackboneFromFlags();
 absl::Status RunTokenize();
 // embed: UTF-8 lines on stdin -> {"embedding":[...]} (--pooling).
 absl::Status RunEmbed();
+// word-states: for each sentence of a tagging file (--data), its BIO tags and
+// the frozen backbone's last hidden state at each word's first sub-word
+// token (null for a word that kept no token), one JSON line per sentence.
+absl::Status RunWordStates();
 // bench-forward: encoder throughput next to the GEMM rate of this machine.
 absl::Status RunBenchForward();
 // bench-serve: the engine under load (mixed prompts, naive baseline,

@@ -16,5 +16,6 @@ ABSL_DECLARE_FLAG(std::string, prompt);
 ABSL_DECLARE_FLAG(double, seconds);
 ABSL_DECLARE_FLAG(int, max_tokens);
 ABSL_DECLARE_FLAG(std::string, profile);
+ABSL_DECLARE_FLAG(std::string, data);
 
 #endif  // PTUNE_SERVER_INSPECT_FLAGS_H_

@@ -36,8 +36,9 @@ ABSL_FLAG(std::string, profile, "",
           "bench-forward: write a LibTorch profiler trace (chrome://tracing "
           "JSON) of three forwards to this file.");
 ABSL_FLAG(int, max_tokens, 0,
-          "tokenize: truncate to this many tokens including [CLS]/[SEP] "
-          "(0 = the model maximum).");
+          "Text tokens per row including [CLS]/[SEP]. tokenize: truncate to it (0 = the "
+          "model maximum); train: 0 = from the data (95th percentile of the training "
+          "texts, at least 128); eval: 0 = as the prompt was trained.");
 
 namespace {
 
@@ -46,6 +47,8 @@ constexpr char kUsage[] = R"(ptune-inspect COMMAND [flags]
 Commands:
   tokenize       --backbone DIR                 stdin lines -> {"ids","offsets"}
   embed          --backbone DIR [--pooling P]   stdin lines -> {"embedding"}
+  word-states    --backbone DIR --data F.conll  per sentence -> {"tags","states"}: the
+                 frozen state at each word's first sub-word (a linear tagger's input)
   bench-forward  --backbone DIR [--batch N --seq N --prompt N]
                  encoder sequences/s and GFLOP/s next to this machine's GEMM rate
   bench-serve    --backbone DIR [--phase_seconds S --clients N --prompts N
@@ -79,6 +82,8 @@ int main(int argc, char** argv) {
     status = ptune::inspect::RunTokenize();
   } else if (command == "embed") {
     status = ptune::inspect::RunEmbed();
+  } else if (command == "word-states") {
+    status = ptune::inspect::RunWordStates();
   } else if (command == "train") {
     status = ptune::inspect::RunTrain();
   } else if (command == "eval") {

@@ -1,4 +1,5 @@
-// tokenize and embed: one JSON line out per UTF-8 line in.
+// tokenize and embed: one JSON line out per UTF-8 line in; word-states: one
+// per sentence of a tagging file.
 #include <iostream>
 #include <string>
 
@@ -7,6 +8,11 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "server/backbone/encoder_io.h"
+#include "server/common/torch_call.h"
+#include "server/datasets/dataset.h"
+#include "server/training/task_batch.h"
 #include "server/common/status_macros.h"
 #include "server/inspect/commands.h"
 #include "server/inspect/flags.h"
@@ -72,6 +78,52 @@ absl::Status RunEmbed() {
     std::cout << out.dump() << "\n";
     return absl::OkStatus();
   });
+}
+
+absl::Status RunWordStates() {
+  const std::string path = absl::GetFlag(FLAGS_data);
+  if (path.empty()) return absl::InvalidArgumentError("--data is required");
+  ASSIGN_OR_RETURN(const datasets::Dataset data,
+                   datasets::ReadDataset(path, datasets::Task::kTag));
+  ASSIGN_OR_RETURN(auto model, LoadBackboneFromFlags());
+  for (const datasets::TaggingExample& example : data.tagging) {
+    ASSIGN_OR_RETURN(const backbone::TokenBatch batch,
+                     model->Tokenize({example.text}, absl::GetFlag(FLAGS_max_tokens)));
+    const std::vector<int32_t> first =
+        training::FirstTokenOfEachWord(example.words, batch.encodings[0].offsets);
+    ASSIGN_OR_RETURN(const at::Tensor states,
+                     common::TorchCall("word states", [&]() -> absl::StatusOr<at::Tensor> {
+                       c10::InferenceMode inference;
+                       backbone::EncoderInput input;
+                       input.input_ids = batch.input_ids;
+                       input.attention_mask = batch.attention_mask;
+                       input.row_lengths = batch.row_lengths;
+                       ASSIGN_OR_RETURN(const backbone::EncoderOutput out, model->Forward(input));
+                       return out.TextStates()[0].to(at::kCPU, at::kFloat).contiguous();
+                     }));
+    // Five significant digits: plenty for a linear model, a third of the
+    // bytes of full precision.
+    std::string line = "{\"tags\":";
+    line += nlohmann::json(example.tags).dump();
+    line += ",\"states\":[";
+    for (size_t w = 0; w < first.size(); ++w) {
+      if (w > 0) line += ',';
+      if (first[w] < 0) {
+        line += "null";
+        continue;
+      }
+      const float* row = states[first[w]].data_ptr<float>();
+      line += '[';
+      for (int64_t h = 0; h < states.size(1); ++h) {
+        if (h > 0) line += ',';
+        absl::StrAppendFormat(&line, "%.5g", row[h]);
+      }
+      line += ']';
+    }
+    line += "]}\n";
+    std::cout << line;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace ptune::inspect

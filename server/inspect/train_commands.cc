@@ -30,7 +30,7 @@ ABSL_FLAG(std::string, valid, "",
           "Validation data for early stopping and model selection; when "
           "empty, --valid_fraction of --train is held out (seeded).");
 ABSL_FLAG(std::string, test, "", "Optional test data, scored once at the end.");
-ABSL_FLAG(std::string, data, "", "eval: the labeled data to score.");
+ABSL_FLAG(std::string, data, "", "eval: the labeled data to score; word-states: a tagging file.");
 ABSL_FLAG(std::string, out, "", "train: folder for the prompt artifact.");
 ABSL_FLAG(double, valid_fraction, 0.1, "Held-out share when --valid is empty.");
 ABSL_FLAG(int64_t, max_train_examples, 0,
@@ -185,7 +185,11 @@ absl::Status RunTrain() {
   options.patience = absl::GetFlag(FLAGS_patience);
   options.seed = absl::GetFlag(FLAGS_seed);
   options.checkpoint_path = absl::GetFlag(FLAGS_checkpoint);
-  if (absl::GetFlag(FLAGS_max_tokens) > 0) options.max_tokens = absl::GetFlag(FLAGS_max_tokens);
+  if (absl::GetFlag(FLAGS_max_tokens) > 0) {
+    options.max_tokens = absl::GetFlag(FLAGS_max_tokens);
+  } else {
+    ASSIGN_OR_RETURN(options.max_tokens, training::DefaultMaxTokens(*model_backbone, train));
+  }
   std::cerr << absl::StrFormat("train: %d examples, valid: %d, labels: %d, backbone %s\n",
                                train.size(), valid.size(), train.labels.size(),
                                model_backbone->name());
@@ -247,9 +251,15 @@ absl::Status RunEval() {
   }
   ASSIGN_OR_RETURN(const datasets::Dataset data,
                    ReadRequired("data", absl::GetFlag(FLAGS_data), models[0]->task()));
+  // As the service reads texts: as each prompt was trained, an ensemble's
+  // members the shortest budget (or --max_tokens when given).
+  int max_tokens = absl::GetFlag(FLAGS_max_tokens);
+  if (max_tokens <= 0) {
+    max_tokens = models[0]->ReadingMaxTokens();
+    for (const auto& model : models) max_tokens = std::min(max_tokens, model->ReadingMaxTokens());
+  }
   ASSIGN_OR_RETURN(const training::Evaluation eval,
-                   training::Evaluate(*model_backbone, ensemble, data, 64,
-                                      absl::GetFlag(FLAGS_max_tokens)));
+                   training::Evaluate(*model_backbone, ensemble, data, 64, max_tokens));
   PrintMetrics(eval.metrics);
   return absl::OkStatus();
 }

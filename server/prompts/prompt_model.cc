@@ -274,6 +274,16 @@ absl::StatusOr<std::unique_ptr<PromptModel>> PromptModel::Deserialize(
                                prompt, weight, bias, case_embeddings));
   model->metadata_ = meta;
   model->backbone_identity_ = identity;
+  if (meta.contains("max_tokens")) {
+    const json& max_tokens = meta["max_tokens"];
+    if (!max_tokens.is_number_integer() || max_tokens.get<int64_t>() < 3 ||
+        max_tokens.get<int64_t>() > backbone.config().max_position_embeddings) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(dir, ": max_tokens must be an integer in 3..",
+                       backbone.config().max_position_embeddings));
+    }
+    model->max_tokens_ = max_tokens.get<int>();
+  }
   return model;
 }
 
@@ -365,6 +375,7 @@ absl::StatusOr<PromptArtifact> PromptModel::Serialize(const json& metadata) {
   meta["labels"] = labels_;
   meta["spec"] = PromptSpecToJson(spec_);
   meta["backbone"] = backbone_identity_;
+  if (max_tokens_ > 0) meta["max_tokens"] = max_tokens_;
   meta["created_at"] = absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone());
   metadata_ = meta;
   return PromptArtifact{.tensors = writer.Serialize(),

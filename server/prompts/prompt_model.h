@@ -24,6 +24,11 @@ namespace ptune::prompts {
 
 class PromptModuleImpl;
 
+// Text tokens per row (incl. [CLS]/[SEP]) a prompt reads when nothing else
+// says: training's default, and what serving uses for a prompt whose
+// artifact does not record its own (PromptModel::max_tokens).
+inline constexpr int kDefaultMaxTokens = 128;
+
 // A prompt artifact in memory: the bytes of prompt.safetensors (prompt,
 // head.weight, head.bias, and case_embeddings when the spec has them) and of
 // prompt.json (format, task, labels, spec, backbone identity, caller
@@ -150,6 +155,14 @@ class PromptModel {
   // prompt fit the backbone's positions.
   int MaxTextTokens(const backbone::Backbone& backbone) const;
 
+  // Text tokens per row (incl. [CLS]/[SEP]) the prompt was trained with,
+  // so that serving and evaluation read texts as training did; recorded in
+  // the artifact. 0 = not recorded (artifacts of earlier versions, PEFT
+  // imports). ReadingMaxTokens: max_tokens(), or kDefaultMaxTokens when 0.
+  int max_tokens() const { return max_tokens_; }
+  void set_max_tokens(int max_tokens) { max_tokens_ = max_tokens; }
+  int ReadingMaxTokens() const { return max_tokens_ > 0 ? max_tokens_ : kDefaultMaxTokens; }
+
   datasets::Task task() const { return task_; }
   const PromptSpec& spec() const { return spec_; }
   const std::vector<std::string>& labels() const { return labels_; }
@@ -162,6 +175,7 @@ class PromptModel {
   PromptSpec spec_;
   std::vector<std::string> labels_;
   nlohmann::json metadata_;
+  int max_tokens_ = 0;
   nlohmann::json backbone_identity_;  // name + weights checksum
   std::shared_ptr<PromptModuleImpl> module_;
 };

@@ -215,6 +215,34 @@ TEST_F(PromptModelTest, CaseEmbeddingsStartNeutralThenSeeCapitalization) {
   EXPECT_EQ(groups[0].parameters.size() + 1, cased->Parameters().size());
 }
 
+// The max_tokens a prompt was trained with travels with its artifact;
+// artifacts without one read texts with the default.
+TEST_F(PromptModelTest, MaxTokensTravelsWithTheArtifact) {
+  PromptSpec spec;
+  spec.length = 2;
+  auto model = Make(spec);
+  EXPECT_EQ(model->max_tokens(), 0);
+  EXPECT_EQ(model->ReadingMaxTokens(), kDefaultMaxTokens);
+  ASSERT_TRUE(model->Save(dir_.string(), {}).ok());
+  auto unrecorded = PromptModel::Load(*backbone_, dir_.string());
+  ASSERT_TRUE(unrecorded.ok()) << unrecorded.status();
+  EXPECT_EQ((*unrecorded)->max_tokens(), 0);
+  model->set_max_tokens(320);
+  ASSERT_TRUE(model->Save(dir_.string(), {}).ok());
+  auto loaded = PromptModel::Load(*backbone_, dir_.string());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ((*loaded)->max_tokens(), 320);
+  EXPECT_EQ((*loaded)->ReadingMaxTokens(), 320);
+  const std::string path = (dir_ / "prompt.json").string();
+  std::ifstream in(path);
+  nlohmann::json meta = nlohmann::json::parse(in);
+  meta["max_tokens"] = 4096;
+  std::ofstream(path) << meta.dump();
+  auto bad = PromptModel::Load(*backbone_, dir_.string());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("max_tokens"), std::string::npos);
+}
+
 TEST_F(PromptModelTest, RefusesArtifactOfAnotherBackbone) {
   PromptSpec spec;
   spec.length = 2;

@@ -112,6 +112,10 @@ ABSL_FLAG(double, training_share, 0.15,
           "wait behind a training slice (p99 at 50% load on 2 CPU cores: 1.0-1.2x idle at "
           "0.15, 2.1-2.3x at 0.3).");
 ABSL_FLAG(int, max_texts, 256, "Texts per Classify/TagEntities call.");
+ABSL_FLAG(int, max_tokens, 512,
+          "The most text tokens one row is read with ([CLS]/[SEP] included): bounds a row's "
+          "cost. Each prompt reads texts as it was trained (its options.max_tokens; 128 "
+          "unless the training data was longer), never beyond this.");
 ABSL_FLAG(int64_t, max_text_bytes, 16384,
           "Bytes per text; the tokenizer truncates long texts anyway, this bounds request "
           "memory.");
@@ -205,6 +209,8 @@ absl::StatusOr<Server::Options> ServerOptionsFromFlags() {
     return absl::InvalidArgumentError("--training_share must be in (0, 1)");
   }
   o.limits.max_texts = absl::GetFlag(FLAGS_max_texts);
+  o.max_tokens = absl::GetFlag(FLAGS_max_tokens);
+  if (o.max_tokens < 3) return absl::InvalidArgumentError("--max_tokens must be at least 3");
   o.limits.max_text_bytes = absl::GetFlag(FLAGS_max_text_bytes);
   o.limits.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
   o.limits.max_labels = absl::GetFlag(FLAGS_max_labels);

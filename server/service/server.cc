@@ -205,6 +205,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
   engine_options.training_share = options.training_share;
   engine_options.max_texts_per_request = options.limits.max_texts;
   engine_options.cpu_max_forward_tokens = options.cpu_max_forward_tokens;
+  engine_options.max_tokens = options.max_tokens;
   engine::TrainingDriverOptions training =
       engine::TrainingDriverOptions::ForDevice(c->backbone->device());
   if (options.training_slice_rows >= 0) training.max_rows_per_slice = options.training_slice_rows;

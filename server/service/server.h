@@ -77,6 +77,8 @@ class Server {
     int light_tenant_rows = 8;
     // engine::EngineOptions::cpu_max_forward_tokens.
     int cpu_max_forward_tokens = 256;
+    // engine::EngineOptions::max_tokens.
+    int max_tokens = 512;
     // engine::TrainingDriverOptions slices; -1 = ForDevice's default.
     int training_slice_rows = -1;
     int training_slice_tokens = -1;

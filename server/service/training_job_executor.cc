@@ -140,8 +140,7 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
   ASSIGN_OR_RETURN(prompts::PromptSpec spec, SpecFromProto(request.spec()));
   ASSIGN_OR_RETURN(const std::vector<prompts::PromptSpec> candidates,
                    SearchCandidates(request.spec(), spec));
-  ASSIGN_OR_RETURN(const training::TrainOptions options,
-                   OptionsFromProto(request.options()));
+  ASSIGN_OR_RETURN(training::TrainOptions options, OptionsFromProto(request.options()));
   ASSIGN_OR_RETURN(const int search_epochs, SearchEpochs(request.options(), options.epochs));
 
   ASSIGN_OR_RETURN(datasets::Dataset train, LoadDataset(*store_, job.tenant_id,
@@ -155,6 +154,9 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
                      datasets::SplitDataset(train, kHeldOutFraction, options.seed));
     train = std::move(parts.first);
     valid = std::move(parts.second);
+  }
+  if (request.options().max_tokens() == 0) {
+    ASSIGN_OR_RETURN(options.max_tokens, training::DefaultMaxTokens(*backbone_, train));
   }
   const std::vector<std::string> declared(request.labels().begin(),
                                           request.labels().end());
@@ -300,6 +302,7 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
   }
   best_metrics["train_examples"] = train_examples;
   best_metrics["valid_examples"] = valid_examples;
+  best_metrics["max_tokens"] = best->max_tokens();
   if (request.auxiliary_tasks_size() > 0) {
     best_metrics["auxiliary_examples"] = auxiliary_examples;
   }

@@ -21,6 +21,28 @@ double ScheduledLearningRate(double peak, int64_t step, int64_t total,
                                   static_cast<double>(total - warmup));
 }
 
+absl::StatusOr<int> DefaultMaxTokens(const backbone::Backbone& backbone,
+                                     const datasets::Dataset& train) {
+  constexpr size_t kMaxLooked = 10000;
+  const size_t n = train.size();
+  const size_t stride = std::max<size_t>(1, (n + kMaxLooked - 1) / kMaxLooked);
+  std::vector<int> counts;
+  for (size_t i = 0; i < n; i += stride) {
+    const std::string& text = train.task == datasets::Task::kTag
+                                  ? train.tagging[i].text
+                                  : train.classification[i].text;
+    ASSIGN_OR_RETURN(const text::Encoding encoding,
+                     backbone.tokenizer().Encode(text, 0, /*add_special_tokens=*/true));
+    counts.push_back(static_cast<int>(encoding.ids.size()));
+  }
+  if (counts.empty()) return prompts::kDefaultMaxTokens;
+  const size_t rank = (counts.size() * 95 + 99) / 100 - 1;  // nearest rank
+  std::nth_element(counts.begin(), counts.begin() + rank, counts.end());
+  const int p95 = (counts[rank] + 15) / 16 * 16;
+  return std::clamp(p95, prompts::kDefaultMaxTokens,
+                    static_cast<int>(backbone.config().max_position_embeddings));
+}
+
 std::vector<size_t> EpochOrder(size_t n, uint64_t seed, int epoch) {
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), 0);

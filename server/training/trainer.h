@@ -27,7 +27,9 @@ struct TrainOptions {
   int batch_size = 32;
   int eval_batch_size = 64;
   // Text tokens per row incl. [CLS]/[SEP]; longer texts are truncated.
-  int max_tokens = 128;
+  // Recorded in the trained model (PromptModel::max_tokens) so that serving
+  // reads texts the same way; DefaultMaxTokens derives it from the data.
+  int max_tokens = prompts::kDefaultMaxTokens;
   double learning_rate = 3e-2;
   double weight_decay = 0.0;  // the prompt's own L2 is PromptSpec::l2
   double warmup_fraction = 0.06;
@@ -72,6 +74,16 @@ absl::StatusOr<TrainResult> Train(const backbone::Backbone& backbone,
                                   const TrainOptions& options,
                                   const ProgressCallback& progress = nullptr,
                                   const std::atomic<bool>* cancelled = nullptr);
+
+// The max_tokens a run on `train` defaults to: the 95th percentile of its
+// texts' token counts (incl. [CLS]/[SEP]; at most 10,000 texts looked at,
+// evenly spread) rounded up to a multiple of 16, at least
+// prompts::kDefaultMaxTokens and at most the backbone's positions. Long
+// documents are read whole up to the backbone's limit; sets of short texts
+// keep the default. The service and ptune-inspect both use it when no
+// max_tokens is given.
+absl::StatusOr<int> DefaultMaxTokens(const backbone::Backbone& backbone,
+                                     const datasets::Dataset& train);
 
 // The learning rate at `step` of `total` (linear warmup, then linear decay).
 double ScheduledLearningRate(double peak, int64_t step, int64_t total,

@@ -364,6 +364,36 @@ TEST_F(TrainerTest, MultiTaskJobRefusesHeadsThatCannotShareThePrompt) {
   EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// max_tokens from the data: short texts keep the default, long ones are
+// read up to their 95th percentile, never past the backbone's positions.
+TEST_F(TrainerTest, DefaultMaxTokensCoversLongTextsUpToTheBackbone) {
+  Dataset data = Sentiment();
+  auto tokens = DefaultMaxTokens(*backbone_, data);
+  ASSERT_TRUE(tokens.ok()) << tokens.status();
+  EXPECT_EQ(*tokens, prompts::kDefaultMaxTokens);
+  // 100 texts of 200 words ("w" is one token) + [CLS]/[SEP]: 202 -> 208.
+  std::string words;
+  for (int i = 0; i < 200; ++i) words += i == 0 ? "w" : " w";
+  data.classification.clear();
+  for (int i = 0; i < 100; ++i) data.classification.push_back({words, i % 2 ? "pos" : "neg"});
+  tokens = DefaultMaxTokens(*backbone_, data);
+  ASSERT_TRUE(tokens.ok()) << tokens.status();
+  EXPECT_EQ(*tokens, 208);
+  data.classification[0].text = words + words + words;  // one outlier: the 95th percentile holds
+  EXPECT_EQ(*DefaultMaxTokens(*backbone_, data), 208);
+  for (auto& example : data.classification) example.text = words + words + words;
+  EXPECT_EQ(*DefaultMaxTokens(*backbone_, data), backbone_->config().max_position_embeddings);
+  // A trained model records what it was trained with.
+  const Dataset sentiment = Sentiment();
+  prompts::PromptSpec spec;
+  spec.length = 2;
+  auto model = Make(sentiment, spec);
+  TrainOptions options = Quick(1);
+  options.max_tokens = 24;
+  ASSERT_TRUE(Train(*backbone_, *model, sentiment, sentiment, options).ok());
+  EXPECT_EQ(model->max_tokens(), 24);
+}
+
 TEST(TrainerScheduleTest, WarmupThenLinearDecay) {
   EXPECT_DOUBLE_EQ(ScheduledLearningRate(1.0, 0, 100, 0.1), 0.1);
   EXPECT_DOUBLE_EQ(ScheduledLearningRate(1.0, 9, 100, 0.1), 1.0);

@@ -507,6 +507,7 @@ absl::Status TrainingJob::RestoreCheckpoint(const std::string& bytes) {
 }
 
 absl::StatusOr<TrainResult> TrainingJob::Finish() {
+  model_.set_max_tokens(std::min(options_.max_tokens, model_.MaxTextTokens(backbone_)));
   if (!state_.best_parameters.empty()) {
     RETURN_IF_ERROR(common::TorchCall("restoring the best epoch", [&] {
       torch::NoGradGuard no_grad;

@@ -40,8 +40,11 @@ export PATH="$BUILD/client:$PATH" PTUNE_ADDR="127.0.0.1:$PORT"
 
 log() { echo "[pretraining] $(date +%T) $*" >&2; }
 json_field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
-# The first N sentences of a CoNLL file (sentences end at a blank line).
-first_sentences() { awk -v n="$2" 'BEGIN { RS = ""; ORS = "\n\n" } NR <= n' "$1"; }
+# The first N sentences of a CoNLL file. Sentences end at a line of
+# whitespace only (WNUT-17 separates most of its sentences with a tab).
+first_sentences() {
+  sed 's/^[[:space:]]*$//' "$1" | awk -v n="$2" 'BEGIN { RS = ""; ORS = "\n\n" } NR <= n'
+}
 
 tr -dc 'A-Za-z0-9' < /dev/urandom | head -c 40 > "$WORK/admin.key" || true
 # No serving traffic: training runs whole batches (no slices) and one job

@@ -2,7 +2,7 @@
 // tour's ```sh blocks (the `ptune` CLI block, then the grpcurl block) in one
 // bash session against the real ptune-server, from the checkout. Only what
 // a reader would change is changed: the server address, and the tenant id,
-// API key and job id the README shows (taken from the outputs of the
+// API key, job id and dataset id the README shows (taken from the outputs of the
 // commands that print them). Every command must succeed (bash -e), so a
 // renamed flag, a missing file or a changed RPC fails this test.
 #include <unistd.h>
@@ -63,6 +63,7 @@ std::string Adapt(std::string block, const std::string& address,
                                       {"$PWD/build/client", cli_dir},
                                       {"\"job_...\"", "\"'\"$JOB\"'\""}});
   block = std::regex_replace(block, std::regex("\\bten_[0-9a-f]{16}\\b"), "$$TEN");
+  block = std::regex_replace(block, std::regex("\\bds_[0-9a-f]{16}\\b"), "$$DS");
   block = std::regex_replace(block, std::regex("\\bptk_[A-Za-z0-9_-]{20,}"), "$$KEY");
   return block;
 }
@@ -70,12 +71,13 @@ std::string Adapt(std::string block, const std::string& address,
 // Keeps TEN, KEY and JOB at the latest ids printed, and echoes each
 // command's output for the test's checks.
 constexpr char kPrelude[] = R"(set -euo pipefail
-TEN=; KEY=; JOB=
+TEN=; KEY=; JOB=; DS=
 capture() {
   local id
   id=$(grep -oE 'ten_[0-9a-f]{16}' <<<"$1" | tail -n1 || true); [ -z "$id" ] || TEN=$id
   id=$(grep -oE 'ptk_[A-Za-z0-9_-]{20,}' <<<"$1" | tail -n1 || true); [ -z "$id" ] || KEY=$id
   id=$(grep -oE 'job_[0-9a-f]{16}' <<<"$1" | tail -n1 || true); [ -z "$id" ] || JOB=$id
+  id=$(grep -oE 'ds_[0-9a-f]{16}' <<<"$1" | tail -n1 || true); [ -z "$id" ] || DS=$id
 }
 run_captured() {
   local out

@@ -691,6 +691,9 @@ TEST_F(ServiceTest, TrainPromptScoresItsTestData) {
   ASSERT_TRUE(job.metrics().contains("test.accuracy"));
   EXPECT_TRUE(job.metrics().contains("test.macro_f1"));
   EXPECT_EQ(job.metrics().at("test_examples"), reviews.examples_size());
+  // Short texts: max_tokens from the data is the default 128, stored with
+  // the version.
+  EXPECT_EQ(job.metrics().at("max_tokens"), 128);
 
   v1::EvaluatePromptRequest evaluate;
   evaluate.set_prompt_name("sentiment-tested");
