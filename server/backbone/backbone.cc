@@ -18,6 +18,7 @@
 #include "server/common/status_macros.h"
 #include "server/common/torch_call.h"
 #include "server/device/device_copy.h"
+#include "server/device/device_runtime.h"
 #include "server/safetensors/safetensors.h"
 
 namespace ptune::backbone {
@@ -66,6 +67,14 @@ absl::StatusOr<at::ScalarType> ResolveDtype(const std::string& name,
     return absl::InvalidArgumentError(
         "dtype float16 needs a CUDA device (LibTorch has no float16 GEMMs on CPU); "
         "use bfloat16 or float32 on CPU");
+  }
+  // A GPU without native kernels for it (known only to CUDA builds).
+  if (device.is_cuda()) {
+    if (absl::StatusOr<device::ComputeCapability> capability =
+            device::QueryComputeCapability(device);
+        capability.ok()) {
+      RETURN_IF_ERROR(device::CheckCudaDtype(type, *capability));
+    }
   }
   return type;
 }

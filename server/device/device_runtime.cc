@@ -11,7 +11,38 @@
 
 namespace ptune::device {
 
+absl::Status CheckCudaDtype(at::ScalarType dtype, ComputeCapability capability) {
+  const auto below = [&](int major, int minor) {
+    return capability.major < major || (capability.major == major && capability.minor < minor);
+  };
+  const std::string gpu = absl::StrCat("this GPU has compute capability ", capability.major,
+                                       ".", capability.minor);
+  if (dtype == at::kBFloat16 && below(8, 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "dtype bfloat16 needs a GPU of compute capability 8.0 (Ampere) or newer; ", gpu,
+        ": use --dtype float16 (serving only) or float32"));
+  }
+  if (dtype == at::kHalf && below(5, 3)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "dtype float16 needs a GPU of compute capability 5.3 or newer; ", gpu,
+        ": use --dtype float32"));
+  }
+  return absl::OkStatus();
+}
+
 #ifdef PTUNE_WITH_CUDA
+
+absl::StatusOr<ComputeCapability> QueryComputeCapability(c10::Device device) {
+  if (!device.is_cuda()) {
+    return absl::UnimplementedError(absl::StrCat("no compute capability for ", device.str()));
+  }
+  return common::TorchCall("querying the compute capability", [&] {
+    const c10::DeviceIndex index =
+        device.has_index() ? device.index() : c10::cuda::current_device();
+    const auto* properties = at::cuda::getDeviceProperties(index);
+    return ComputeCapability{properties->major, properties->minor};
+  });
+}
 
 bool BuiltWithCuda() { return true; }
 
@@ -48,6 +79,12 @@ ForbidDeviceSyncs::~ForbidDeviceSyncs() {
 #else  // CPU-only build
 
 bool BuiltWithCuda() { return false; }
+
+absl::StatusOr<ComputeCapability> QueryComputeCapability(c10::Device device) {
+  return absl::UnimplementedError(absl::StrCat(
+      "no compute capability for ", device.str(),
+      device.is_cuda() ? " (built without PTUNE_WITH_CUDA)" : ""));
+}
 
 absl::StatusOr<DeviceMemory> QueryDeviceMemory(c10::Device device) {
   return absl::UnimplementedError(absl::StrCat(

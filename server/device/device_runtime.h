@@ -16,7 +16,9 @@
 #include <memory>
 
 #include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace ptune::device {
@@ -33,6 +35,22 @@ struct DeviceMemory {
 // CUDA devices in a CUDA build; UNIMPLEMENTED otherwise (the CPU's figure is
 // the process's resident memory, which the caller reads from /proc).
 absl::StatusOr<DeviceMemory> QueryDeviceMemory(c10::Device device);
+
+// A CUDA device's compute capability, e.g. {8, 0} for an A100, {9, 0} for
+// an H100/H200. UNIMPLEMENTED for a CPU device or without the CUDA code
+// paths.
+struct ComputeCapability {
+  int major = 0;
+  int minor = 0;
+};
+absl::StatusOr<ComputeCapability> QueryComputeCapability(c10::Device device);
+
+// INVALID_ARGUMENT, saying what to use instead, when a CUDA device of
+// `capability` has no native kernels for `dtype`: bfloat16 needs 8.0
+// (Ampere) or newer (older GPUs emulate it, slower than float32), float16
+// needs 5.3. OK for float32 and for every dtype on capable devices. A pure
+// function: CPU builds test it.
+absl::Status CheckCudaDtype(at::ScalarType dtype, ComputeCapability capability);
 
 // While alive, any operation that makes the host wait for a CUDA device (a
 // blocking copy, .item(), a stream or device synchronize) throws a
