@@ -114,6 +114,7 @@ std::vector<FlagSpec> TrainFlags() {
       {"epochs", "N", "Maximum epochs (default 5)."},
       {"batch_size", "N", "Training batch size (default 32)."},
       {"lr", "X", "Peak learning rate (default 3e-2)."},
+      {"reparam_lr", "X", "Peak learning rate of --reparam mlp (default --lr x 0.1)."},
       {"max_tokens", "N", "Text tokens per example (default: from the data, at least 128)."},
       {"patience", "N", "Epochs without gain before stopping (default 2)."},
       {"seed", "N", "Seed (default 42)."},

@@ -151,6 +151,8 @@ absl::Status FillOptions(const ParsedArgs& args, v1::TrainingOptions* options) {
   options->set_batch_size(batch_size);
   ASSIGN_OR_RETURN(double lr, args.GetDouble("lr", 0.0));
   options->set_learning_rate(lr);
+  ASSIGN_OR_RETURN(double reparam_lr, args.GetDouble("reparam_lr", 0.0));
+  options->set_reparam_learning_rate(reparam_lr);
   ASSIGN_OR_RETURN(int32_t max_tokens, Int32Flag(args, "max_tokens"));
   options->set_max_tokens(max_tokens);
   ASSIGN_OR_RETURN(int32_t patience, Int32Flag(args, "patience"));

@@ -76,6 +76,8 @@ ABSL_FLAG(double, lr, ptune::training::TrainOptions{}.learning_rate,
           "Peak learning rate (AdamW, linear warmup and decay). 3e-2 beat 1e-2 "
           "and 3e-3 on both SST-2 and CoNLL-2003 (tests/bench/README.md); "
           "lower it if the loss diverges.");
+ABSL_FLAG(double, reparam_lr, 0,
+          "Peak learning rate of --reparam mlp (Z and its layers); 0 = --lr x 0.1.");
 ABSL_FLAG(int, patience, ptune::training::TrainOptions{}.patience,
           "Epochs without validation gain before stopping.");
 ABSL_FLAG(uint64_t, seed, ptune::training::TrainOptions{}.seed,
@@ -182,6 +184,7 @@ absl::Status RunTrain() {
   options.epochs = absl::GetFlag(FLAGS_epochs);
   options.batch_size = absl::GetFlag(FLAGS_batch_size);
   options.learning_rate = absl::GetFlag(FLAGS_lr);
+  options.reparam_learning_rate = absl::GetFlag(FLAGS_reparam_lr);
   options.patience = absl::GetFlag(FLAGS_patience);
   options.seed = absl::GetFlag(FLAGS_seed);
   options.checkpoint_path = absl::GetFlag(FLAGS_checkpoint);

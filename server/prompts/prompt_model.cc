@@ -8,6 +8,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -539,33 +540,44 @@ std::vector<at::Tensor> PromptModel::Parameters() const {
 
 namespace {
 
-// The groups of ParameterGroups and HeadParameterGroups: every parameter but
-// the case table at the job's rate (or only the head's, without
-// `with_prompt`), the case table at a 20th of it.
+// The groups of ParameterGroups and HeadParameterGroups: an MLP
+// reparameterization (Z and its layers) at
+// `reparam_scale`, then the prompt and head at the job's rate (only the
+// head without `with_prompt`), then the case table at a 20th of it.
 std::vector<PromptModel::ParameterGroup> Groups(const PromptModuleImpl& module,
-                                                bool case_embeddings, bool with_prompt) {
+                                                bool with_prompt, double reparam_scale) {
   constexpr double kCaseLearningRateScale = 0.05;
-  std::vector<PromptModel::ParameterGroup> groups(1);
-  const std::vector<at::Tensor> parameters =
-      with_prompt ? module.parameters() : module.head->parameters();
-  for (const at::Tensor& p : parameters) {
-    if (case_embeddings && p.is_same(module.case_embeddings)) continue;
-    groups[0].parameters.push_back(p);
+  PromptModel::ParameterGroup reparam{{}, reparam_scale}, main, cases{{}, kCaseLearningRateScale};
+  for (const auto& item : module.named_parameters()) {
+    const std::string& name = item.key();
+    if (name == "case_embeddings") {
+      cases.parameters.push_back(item.value());
+    } else if (absl::StartsWith(name, "head.")) {
+      main.parameters.push_back(item.value());
+    } else if (!with_prompt) {
+      continue;
+    } else if (name == "prompt") {
+      main.parameters.push_back(item.value());
+    } else {  // z, mlp_in.*, mlp_out.*
+      reparam.parameters.push_back(item.value());
+    }
   }
-  if (case_embeddings) {
-    groups.push_back({{module.case_embeddings}, kCaseLearningRateScale});
+  std::vector<PromptModel::ParameterGroup> groups;
+  for (PromptModel::ParameterGroup* group : {&reparam, &main, &cases}) {
+    if (!group->parameters.empty()) groups.push_back(std::move(*group));
   }
   return groups;
 }
 
 }  // namespace
 
-std::vector<PromptModel::ParameterGroup> PromptModel::ParameterGroups() const {
-  return Groups(*module_, spec_.case_embeddings, /*with_prompt=*/true);
+std::vector<PromptModel::ParameterGroup> PromptModel::ParameterGroups(
+    double reparam_scale) const {
+  return Groups(*module_, /*with_prompt=*/true, reparam_scale);
 }
 
 std::vector<PromptModel::ParameterGroup> PromptModel::HeadParameterGroups() const {
-  return Groups(*module_, spec_.case_embeddings, /*with_prompt=*/false);
+  return Groups(*module_, /*with_prompt=*/false, 1.0);
 }
 
 std::vector<std::pair<std::string, at::Tensor>> PromptModel::NamedParameters() const {

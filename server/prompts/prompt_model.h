@@ -29,6 +29,10 @@ class PromptModuleImpl;
 // artifact does not record its own (PromptModel::max_tokens).
 inline constexpr int kDefaultMaxTokens = 128;
 
+// The MLP reparameterization's learning rate relative to the job's
+// (TrainOptions::reparam_learning_rate overrides it).
+inline constexpr double kReparamLearningRateScale = 0.1;
+
 // A prompt artifact in memory: the bytes of prompt.safetensors (prompt,
 // head.weight, head.bias, and case_embeddings when the spec has them) and of
 // prompt.json (format, task, labels, spec, backbone identity, caller
@@ -130,15 +134,19 @@ class PromptModel {
   // order.
   std::vector<at::Tensor> Parameters() const;
 
-  // Parameters() split by learning rate: the prompt and head train at the
-  // job's rate; the case table at a 20th of it, since its rows add to word
-  // embeddings of std ~0.06 that Adam's first steps at the prompt's rate
-  // (3e-2 a step) would swamp.
+  // Parameters() split by learning rate: an MLP
+  // reparameterization (Z and its layers) at `reparam_scale` times the
+  // job's rate (through an MLP every step moves all m vectors at once, so
+  // the direct prompt's rate diverges: kReparamLearningRateScale), the
+  // prompt and head at the job's rate, and the case table at a 20th of it,
+  // since its rows add to word embeddings of std ~0.06 that Adam's first
+  // steps at the prompt's rate (3e-2 a step) would swamp.
   struct ParameterGroup {
     std::vector<at::Tensor> parameters;
     double learning_rate_scale = 1.0;
   };
-  std::vector<ParameterGroup> ParameterGroups() const;
+  std::vector<ParameterGroup> ParameterGroups(
+      double reparam_scale = kReparamLearningRateScale) const;
   // ParameterGroups() without the prompt (or its MLP): the head and the
   // case table, for a model whose rows read another model's prompt (an
   // auxiliary task of multi-task pre-training, training::TrainingJob).

@@ -1,5 +1,6 @@
 #include "server/prompts/prompt_model.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -213,6 +214,40 @@ TEST_F(PromptModelTest, CaseEmbeddingsStartNeutralThenSeeCapitalization) {
   EXPECT_TRUE(groups[1].parameters[0].is_same(cased->CaseEmbeddings()));
   EXPECT_DOUBLE_EQ(groups[1].learning_rate_scale, 0.05);
   EXPECT_EQ(groups[0].parameters.size() + 1, cased->Parameters().size());
+}
+
+// Learning-rate groups: an MLP reparameterization at its own scale, the
+// case table at a 20th; every parameter in exactly one group.
+TEST_F(PromptModelTest, ParameterGroupsGiveTheMlpItsOwnRate) {
+  PromptSpec spec;
+  spec.length = 4;
+  spec.reparam = Reparam::kMlp;
+  spec.mlp_hidden = 16;
+  spec.case_embeddings = true;
+  auto model = Make(spec);
+  const auto groups = model->ParameterGroups(0.25);
+  ASSERT_EQ(groups.size(), 3u);
+  EXPECT_EQ(groups[0].learning_rate_scale, 0.25);
+  EXPECT_EQ(groups[0].parameters.size(), 5u);  // Z, two layers' weights and biases
+  EXPECT_EQ(groups[1].learning_rate_scale, 1.0);
+  EXPECT_EQ(groups[1].parameters.size(), 2u);  // the head
+  EXPECT_EQ(groups[2].learning_rate_scale, 0.05);
+  std::vector<at::Tensor> in_order;
+  for (const auto& group : groups) {
+    in_order.insert(in_order.end(), group.parameters.begin(), group.parameters.end());
+  }
+  const std::vector<at::Tensor> parameters = model->Parameters();
+  ASSERT_EQ(in_order.size(), parameters.size());
+  for (const at::Tensor& p : parameters) {
+    EXPECT_EQ(std::count_if(in_order.begin(), in_order.end(),
+                            [&](const at::Tensor& q) { return q.is_same(p); }),
+              1);
+  }
+  EXPECT_EQ(model->HeadParameterGroups().size(), 2u);  // head, case table
+  spec.reparam = Reparam::kNone;
+  auto direct = Make(spec);
+  EXPECT_EQ(direct->ParameterGroups(0.25)[0].parameters.size(), 3u);  // prompt + head
+  EXPECT_EQ(direct->ParameterGroups(0.25)[0].learning_rate_scale, 1.0);
 }
 
 // The max_tokens a prompt was trained with travels with its artifact;

@@ -247,6 +247,10 @@ absl::StatusOr<training::TrainOptions> OptionsFromProto(
     return Invalid("options.learning_rate", "must be in (0, 1]");
   }
   if (in.learning_rate() > 0) options.learning_rate = in.learning_rate();
+  if (!(in.reparam_learning_rate() >= 0 && in.reparam_learning_rate() <= 1)) {
+    return Invalid("options.reparam_learning_rate", "must be in [0, 1] (0: the default)");
+  }
+  options.reparam_learning_rate = in.reparam_learning_rate();
   if (in.max_tokens() != 0 && (in.max_tokens() < 8 || in.max_tokens() > 512)) {
     return Invalid("options.max_tokens", "must be in 8..512 (0: the default)");
   }

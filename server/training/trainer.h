@@ -31,6 +31,9 @@ struct TrainOptions {
   // reads texts the same way; DefaultMaxTokens derives it from the data.
   int max_tokens = prompts::kDefaultMaxTokens;
   double learning_rate = 3e-2;
+  // Peak rate of an MLP reparameterization (Z and its layers); 0 =
+  // learning_rate x prompts::kReparamLearningRateScale.
+  double reparam_learning_rate = 0;
   double weight_decay = 0.0;  // the prompt's own L2 is PromptSpec::l2
   double warmup_fraction = 0.06;
   double max_grad_norm = 1.0;  // 0 = no clipping

@@ -110,8 +110,11 @@ absl::StatusOr<std::unique_ptr<TrainingJob>> TrainingJob::Create(
                  "(the tasks share one prompt)"));
     }
   }
-  if (options.epochs < 1 || options.batch_size < 1 || options.learning_rate <= 0) {
-    return absl::InvalidArgumentError("epochs, batch_size and learning_rate must be positive");
+  if (options.epochs < 1 || options.batch_size < 1 || options.learning_rate <= 0 ||
+      options.reparam_learning_rate < 0) {
+    return absl::InvalidArgumentError(
+        "epochs, batch_size and learning_rate must be positive (reparam_learning_rate "
+        "not negative)");
   }
   if ((train.task == datasets::Task::kTag) != (model.task() == datasets::Task::kTag)) {
     return absl::InvalidArgumentError("dataset task differs from the prompt's task");
@@ -123,16 +126,24 @@ absl::StatusOr<std::unique_ptr<TrainingJob>> TrainingJob::Create(
   RETURN_IF_ERROR(common::TorchCall("creating a training job", [&] {
     // The main model's prompt, head and case table, then each auxiliary
     // task's head and case table.
-    std::vector<prompts::PromptModel::ParameterGroup> model_groups = model.ParameterGroups();
+    std::vector<prompts::PromptModel::ParameterGroup> model_groups = model.ParameterGroups(
+        options.reparam_learning_rate > 0
+            ? options.reparam_learning_rate / options.learning_rate
+            : prompts::kReparamLearningRateScale);
     for (const JobTask& aux : auxiliary) {
       for (auto& group : aux.model->HeadParameterGroups()) {
         model_groups.push_back(std::move(group));
       }
     }
+    // Checkpoints index the best epoch's tensors by this order: the main
+    // model's Parameters(), then each auxiliary head's.
+    job->parameters_ = model.Parameters();
+    for (size_t g = model.ParameterGroups().size(); g < model_groups.size(); ++g) {
+      job->parameters_.insert(job->parameters_.end(), model_groups[g].parameters.begin(),
+                              model_groups[g].parameters.end());
+    }
     std::vector<torch::optim::OptimizerParamGroup> groups;
     for (const prompts::PromptModel::ParameterGroup& group : model_groups) {
-      job->parameters_.insert(job->parameters_.end(), group.parameters.begin(),
-                              group.parameters.end());
       groups.emplace_back(group.parameters,
                           std::make_unique<torch::optim::AdamWOptions>(
                               torch::optim::AdamWOptions(options.learning_rate *

@@ -2,11 +2,13 @@
 # Prompt pre-training (issue 15 §3.4), measured through a real ptune-server
 # on a loopback port: one deep prompt (the defaults: m = 16, case
 # embeddings) pre-trained on CoNLL-2003 (the main task, tagging) with SST-2
-# sentences as an auxiliary classification task (auxiliary_tasks), then
-# WNUT-17 trained on its first N training sentences from that prompt
-# (--init_prompt), from random init (the default) and from vocabulary init,
-# each selected on WNUT-17's dev set and scored on its test set. Everything
-# else is at its defaults. Prints one TSV row per run.
+# sentences as an auxiliary classification task (auxiliary_tasks), and one
+# pre-trained on CoNLL-2003 alone; then WNUT-17 trained on its first N
+# training sentences from random init (the default) and from each
+# pre-trained prompt (--init_prompt), each selected on WNUT-17's dev set and
+# scored on its test set. (Vocabulary and text init apply to shallow
+# prompts only; the default prompt is deep.) Everything else is at its
+# defaults. Prints one TSV row per run.
 #
 #   PTUNE_BACKBONE_DIR=... tests/bench/pretraining.sh [N ...]   (default: 200 1000)
 #
@@ -80,24 +82,26 @@ train() {  # NAME ARGS... -> prints the job's JSON when it ends
   ptune jobs get "$job" --json
 }
 
-log "pre-training on CoNLL-2003 + $AUX_SENTENCES SST-2 sentences, $PRETRAIN_EPOCHS epochs"
-start=$(date +%s)
-train pretrained --train_dataset "$CONLL_TRAIN" --valid_dataset "$CONLL_VALID" \
-  --aux_datasets "$SST2" --epochs "$PRETRAIN_EPOCHS" > "$WORK/pretrained.json"
-[ "$(json_field '["state"]' < "$WORK/pretrained.json")" = JOB_STATE_SUCCEEDED ] \
-  || { cat "$WORK/pretrained.json" >&2; exit 1; }
-log "pre-trained in $(( $(date +%s) - start )) s: CoNLL valid F1 $(json_field '["metrics"]["valid_metric"]' < "$WORK/pretrained.json")"
+pretrain() {  # NAME ARGS...
+  local name="$1"; shift
+  log "pre-training $name: CoNLL-2003 $* ($PRETRAIN_EPOCHS epochs)"
+  local start=$(date +%s)
+  train "$name" --train_dataset "$CONLL_TRAIN" --valid_dataset "$CONLL_VALID" \
+    --epochs "$PRETRAIN_EPOCHS" "$@" > "$WORK/$name.json"
+  [ "$(json_field '["state"]' < "$WORK/$name.json")" = JOB_STATE_SUCCEEDED ] \
+    || { cat "$WORK/$name.json" >&2; exit 1; }
+  log "$name: $(( $(date +%s) - start )) s, CoNLL valid F1 $(json_field '["metrics"]["valid_metric"]' < "$WORK/$name.json")"
+}
+pretrain multitask --aux_datasets "$SST2"
+pretrain conll-only
 
 printf 'wnut17_train_sentences\tinit\tvalid_f1\ttest_f1\tbest_epoch\twall_s\n'
 for n in "${SIZES[@]}"; do
   first_sentences "$DATA/ner/wnut17/train.conll" "$n" > "$WORK/wnut-$n.conll"
   part="$(upload "wnut-train-$n" tag conll "$WORK/wnut-$n.conll")"
-  for init in random vocab pretrained; do
-    case $init in
-      random) flags=() ;;
-      vocab) flags=(--init vocab) ;;
-      pretrained) flags=(--init_prompt pretrained) ;;
-    esac
+  for init in random multitask conll-only; do
+    flags=()
+    [ "$init" = random ] || flags=(--init_prompt "$init")
     start=$(date +%s)
     train "wnut-$n-$init" --train_dataset "$part" --valid_dataset "$WNUT_DEV" \
       --test_dataset "$WNUT_TEST" "${flags[@]}" > "$WORK/run.json"
