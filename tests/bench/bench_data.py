@@ -1,4 +1,19 @@
-"""Readers of the benchmark data in ../shared/data, shared by the scripts here."""
+"""Readers of the benchmark data in ../shared/data, and the command line of the
+probes (linear_probe.py, linear_tagger.py), shared by the scripts here."""
+import argparse
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def probe_args(doc):
+    """--inspect (ptune-inspect), --backbone and the --train/--valid/--test files of a probe."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--inspect", default=os.path.join(ROOT, "build/server/inspect/ptune-inspect"))
+    p.add_argument("--backbone", required=True)
+    for split in ("train", "valid", "test"):
+        p.add_argument(f"--{split}", required=True)
+    return p.parse_args()
 
 
 def read_sentence_tsv(path):

@@ -14,15 +14,11 @@ counted and reported.
     --train ../shared/data/cls/sst2/train.tsv --valid ../shared/data/cls/sst2/dev.tsv \
     --test ../shared/data/cls/sst2/test-labeled.tsv
 """
-import argparse
 import json
-import os
 import subprocess
 import time
 
-from bench_data import read_sentence_tsv
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench_data import probe_args, read_sentence_tsv
 
 
 def embed(args, texts):
@@ -37,13 +33,7 @@ def embed(args, texts):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--inspect", default=os.path.join(ROOT, "build/server/inspect/ptune-inspect"))
-    p.add_argument("--backbone", required=True)
-    p.add_argument("--train", required=True)
-    p.add_argument("--valid", required=True)
-    p.add_argument("--test", required=True)
-    args = p.parse_args()
+    args = probe_args(__doc__)
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, f1_score
 

@@ -16,13 +16,11 @@ overlap (exact sentences) is counted and reported.
     --train ../shared/data/ner/wnut17/train.conll --valid ../shared/data/ner/wnut17/dev.conll \
     --test ../shared/data/ner/wnut17/test.conll
 """
-import argparse
 import json
-import os
 import subprocess
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench_data import probe_args
 
 
 def word_states(args, path):
@@ -68,13 +66,7 @@ def predict(model, x, index):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--inspect", default=os.path.join(ROOT, "build/server/inspect/ptune-inspect"))
-    p.add_argument("--backbone", required=True)
-    p.add_argument("--train", required=True)
-    p.add_argument("--valid", required=True)
-    p.add_argument("--test", required=True)
-    args = p.parse_args()
+    args = probe_args(__doc__)
     from seqeval.metrics import f1_score, precision_score, recall_score
     from sklearn.linear_model import LogisticRegression
 
