@@ -964,7 +964,7 @@ TEST_F(EngineTest, EvaluateScoresExactlyAsTheOfflineEvaluation) {
   EXPECT_EQ(served->classification.confusion, offline->classification.confusion);
   ASSERT_EQ(served->classification.per_label.size(), 2u);
   int64_t support = 0;
-  for (const training::LabelScores& label : served->classification.per_label) {
+  for (const training::ClassScores& label : served->classification.per_label) {
     support += label.support;
   }
   EXPECT_EQ(support, 6);

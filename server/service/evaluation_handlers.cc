@@ -27,7 +27,7 @@ void FillMetrics(const training::Evaluation& eval, datasets::Task task,
     metrics->set_accuracy(scores.accuracy);
     metrics->set_macro_f1(scores.macro_f1);
     for (size_t l = 0; l < scores.per_label.size() && l < eval.labels.size(); ++l) {
-      const training::LabelScores& s = scores.per_label[l];
+      const training::ClassScores& s = scores.per_label[l];
       FillLabel(eval.labels[l], s.precision, s.recall, s.f1, s.support, s.predicted,
                 metrics->add_labels());
     }

@@ -102,7 +102,7 @@ ClassificationScores ScoreClassification(const std::vector<int>& gold,
       if (gold[i] == pred[i]) ++scores.per_label[gold[i]].correct;
     }
   }
-  for (LabelScores& s : scores.per_label) {
+  for (ClassScores& s : scores.per_label) {
     const auto ratio = [](int64_t a, int64_t b) {
       return b > 0 ? static_cast<double>(a) / static_cast<double>(b) : 0.0;
     };
@@ -124,7 +124,7 @@ EntityScores ScoreSpans(const std::vector<std::vector<Span>>& gold_spans,
         i < pred_spans.size() ? SpanSet(pred_spans[i]) : std::set<SpanKey>();
     for (const SpanKey& g : gold) ++scores.per_type[std::get<2>(g)].support;
     for (const SpanKey& p : pred) {
-      TypeScores& type = scores.per_type[std::get<2>(p)];
+      ClassScores& type = scores.per_type[std::get<2>(p)];
       ++type.predicted;
       if (gold.count(p) > 0) ++type.correct;
     }

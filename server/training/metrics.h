@@ -30,14 +30,17 @@ double Accuracy(const std::vector<int>& gold, const std::vector<int>& pred);
 double MacroF1(const std::vector<int>& gold, const std::vector<int>& pred,
                int num_classes);
 
-// Precision, recall and F1 of one class (sklearn's
-// precision_recall_fscore_support with zero_division=0).
-struct LabelScores {
+// Precision, recall and F1 of one class — a classification label, or an
+// entity type — and the counts they come from: gold examples (entities) of
+// the class, those predicted as it, and those predicted right (for an
+// entity: exact span and type). 0 where undefined (sklearn's
+// precision_recall_fscore_support with zero_division=0, seqeval's default).
+struct ClassScores {
   double precision = 0;
   double recall = 0;
   double f1 = 0;
-  int64_t support = 0;    // gold examples of this label
-  int64_t predicted = 0;  // examples predicted as this label
+  int64_t support = 0;
+  int64_t predicted = 0;
   int64_t correct = 0;
 };
 
@@ -48,7 +51,7 @@ struct LabelScores {
 struct ClassificationScores {
   double accuracy = 0;
   double macro_f1 = 0;
-  std::vector<LabelScores> per_label;
+  std::vector<ClassScores> per_label;
   std::vector<int64_t> confusion;
 };
 
@@ -57,16 +60,6 @@ struct ClassificationScores {
 // and macro-F1 only.
 ClassificationScores ScoreClassification(const std::vector<int>& gold,
                                          const std::vector<int>& pred, int num_classes);
-
-// Scores of one entity type.
-struct TypeScores {
-  double precision = 0;
-  double recall = 0;
-  double f1 = 0;
-  int64_t support = 0;    // Gold entities of this type.
-  int64_t predicted = 0;  // Predicted entities of this type.
-  int64_t correct = 0;    // Predicted with exact span and type.
-};
 
 // Entity-level scores: micro-averaged over all types, and per type (every
 // type found in gold or predictions, as seqeval's classification_report).
@@ -79,7 +72,7 @@ struct EntityScores {
   int64_t gold = 0;
   int64_t predicted = 0;
   int64_t correct = 0;
-  std::map<std::string, TypeScores> per_type;
+  std::map<std::string, ClassScores> per_type;
 };
 
 // Entity scores of tagged sentences, as seqeval's precision_score /

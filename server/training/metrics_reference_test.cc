@@ -82,7 +82,7 @@ TEST(MetricsReferenceTest, ClassificationMatchesScikitLearn) {
     const nlohmann::json& per_label = c["per_label"];
     ASSERT_EQ(report.per_label.size(), per_label.size()) << name;
     for (size_t l = 0; l < per_label.size(); ++l) {
-      const LabelScores& s = report.per_label[l];
+      const ClassScores& s = report.per_label[l];
       EXPECT_NEAR(s.precision, per_label[l]["precision"].get<double>(), kTolerance)
           << name << " label " << l;
       EXPECT_NEAR(s.recall, per_label[l]["recall"].get<double>(), kTolerance)
