@@ -63,6 +63,10 @@ struct Dataset {
   size_t size() const {
     return task == Task::kClassify ? classification.size() : tagging.size();
   }
+  // The text of example `i` of the dataset's task.
+  const std::string& text(size_t i) const {
+    return task == Task::kClassify ? classification[i].text : tagging[i].text;
+  }
 };
 
 // "classify" / "tag" and "tsv" / "csv" / "jsonl" / "conll" / "auto", for

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "server/jobs/job_progress.h"
 #include "server/service/proto_convert.h"
 #include "server/training/bio.h"
+#include "server/training/trainer.h"
 
 namespace ptune::service {
 namespace {
@@ -29,13 +31,20 @@ using nlohmann::json;
 // The fraction held out for validation when a request brings none.
 constexpr double kHeldOutFraction = 0.1;
 
+// Parses stored dataset `id` as `task`, or as the task it was stored for
+// when `task` is unset. `field` names the request field in messages.
 absl::StatusOr<datasets::Dataset> LoadDataset(store::Store& store,
                                               const std::string& tenant,
                                               const std::string& id,
-                                              datasets::Task task) {
+                                              std::optional<datasets::Task> task,
+                                              absl::string_view field = "") {
   ASSIGN_OR_RETURN(store::Dataset stored, store.GetDataset(tenant, id));
-  return datasets::ParseDataset(stored.content, absl::StrCat("dataset ", id), task,
-                                StoredFormat(stored.format));
+  if (!task.has_value()) {
+    ASSIGN_OR_RETURN(task, datasets::TaskFromName(stored.task));
+  }
+  const std::string source = field.empty() ? absl::StrCat("dataset ", id)
+                                           : absl::StrCat(field, " (dataset ", id, ")");
+  return datasets::ParseDataset(stored.content, source, *task, StoredFormat(stored.format));
 }
 
 // `epochs_before`: epochs of the job's earlier phases (search candidates);
@@ -98,13 +107,10 @@ absl::StatusOr<engine::AuxiliaryTraining> LoadAuxiliaryTask(
   if (task.dataset_id().empty()) {
     return absl::InvalidArgumentError(absl::StrCat(field, ".dataset_id is required"));
   }
-  ASSIGN_OR_RETURN(store::Dataset stored, store.GetDataset(tenant, task.dataset_id()));
   engine::AuxiliaryTraining out;
-  ASSIGN_OR_RETURN(out.task, datasets::TaskFromName(stored.task));
-  ASSIGN_OR_RETURN(out.train,
-                   datasets::ParseDataset(stored.content,
-                                          absl::StrCat(field, " (dataset ", stored.id, ")"),
-                                          out.task, StoredFormat(stored.format)));
+  ASSIGN_OR_RETURN(out.train, LoadDataset(store, tenant, task.dataset_id(),
+                                          /*task=*/std::nullopt, field));
+  out.task = out.train.task;
   const std::vector<std::string> declared(task.labels().begin(), task.labels().end());
   absl::StatusOr<std::vector<std::string>> labels =
       RequestLabels(out.task, declared, out.train, datasets::Dataset(), max_labels);
@@ -185,11 +191,9 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
   }
 
   const size_t train_examples = train.size(), valid_examples = valid.size();
-  int64_t steps_per_epoch =
-      (static_cast<int64_t>(train.size()) + options.batch_size - 1) / options.batch_size;
+  int64_t steps_per_epoch = training::BatchesPerEpoch(train, options.batch_size);
   for (const engine::AuxiliaryTraining& aux : auxiliary) {
-    steps_per_epoch +=
-        (static_cast<int64_t>(aux.train.size()) + options.batch_size - 1) / options.batch_size;
+    steps_per_epoch += training::BatchesPerEpoch(aux.train, options.batch_size);
   }
   const absl::Time started = absl::Now();
   // A search trains every candidate for search_epochs, then the best one

@@ -51,11 +51,8 @@ absl::Status ValidateTexts(const google::protobuf::RepeatedPtrField<std::string>
 absl::Status ValidateExampleSizes(const datasets::Dataset& data,
                                   const RequestLimits& limits,
                                   absl::string_view source) {
-  const bool tagging = data.task == datasets::Task::kTag;
-  const size_t count = tagging ? data.tagging.size() : data.classification.size();
-  for (size_t i = 0; i < count; ++i) {
-    const std::string& text =
-        tagging ? data.tagging[i].text : data.classification[i].text;
+  for (size_t i = 0; i < data.size(); ++i) {
+    const std::string& text = data.text(i);
     if (static_cast<int64_t>(text.size()) > limits.max_text_bytes) {
       return absl::InvalidArgumentError(absl::StrCat(
           source, ": example ", i + 1, " has ", text.size(),

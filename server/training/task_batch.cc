@@ -35,10 +35,7 @@ std::vector<int32_t> FirstTokenOfEachWord(
 std::vector<std::vector<size_t>> LengthSortedBatches(const datasets::Dataset& data,
                                                      std::vector<size_t> indices,
                                                      int batch_size) {
-  const auto length = [&](size_t i) {
-    return data.task == datasets::Task::kTag ? data.tagging[i].text.size()
-                                             : data.classification[i].text.size();
-  };
+  const auto length = [&](size_t i) { return data.text(i).size(); };
   std::stable_sort(indices.begin(), indices.end(),
                    [&](size_t a, size_t b) { return length(a) < length(b); });
   std::vector<std::vector<size_t>> batches;
@@ -74,9 +71,7 @@ absl::StatusOr<TaskBatch> MakeTaskBatch(const backbone::Backbone& backbone,
   const bool tagging = data.task == datasets::Task::kTag;
   std::vector<std::string> texts;
   texts.reserve(indices.size());
-  for (size_t i : indices) {
-    texts.push_back(tagging ? data.tagging[i].text : data.classification[i].text);
-  }
+  for (size_t i : indices) texts.push_back(data.text(i));
   TaskBatch batch;
   ASSIGN_OR_RETURN(batch.tokens, model.Tokenize(backbone, texts, max_tokens));
   const int64_t b = static_cast<int64_t>(indices.size());

@@ -12,6 +12,10 @@
 
 namespace ptune::training {
 
+int64_t BatchesPerEpoch(const datasets::Dataset& data, int batch_size) {
+  return (static_cast<int64_t>(data.size()) + batch_size - 1) / batch_size;
+}
+
 double ScheduledLearningRate(double peak, int64_t step, int64_t total,
                              double warmup_fraction) {
   const int64_t warmup = static_cast<int64_t>(std::ceil(total * warmup_fraction));
@@ -28,11 +32,8 @@ absl::StatusOr<int> DefaultMaxTokens(const backbone::Backbone& backbone,
   const size_t stride = std::max<size_t>(1, (n + kMaxLooked - 1) / kMaxLooked);
   std::vector<int> counts;
   for (size_t i = 0; i < n; i += stride) {
-    const std::string& text = train.task == datasets::Task::kTag
-                                  ? train.tagging[i].text
-                                  : train.classification[i].text;
     ASSIGN_OR_RETURN(const text::Encoding encoding,
-                     backbone.tokenizer().Encode(text, 0, /*add_special_tokens=*/true));
+                     backbone.tokenizer().Encode(train.text(i), 0, /*add_special_tokens=*/true));
     counts.push_back(static_cast<int>(encoding.ids.size()));
   }
   if (counts.empty()) return prompts::kDefaultMaxTokens;

@@ -88,6 +88,10 @@ absl::StatusOr<TrainResult> Train(const backbone::Backbone& backbone,
 absl::StatusOr<int> DefaultMaxTokens(const backbone::Backbone& backbone,
                                      const datasets::Dataset& train);
 
+// Steps one epoch over `data` takes at `batch_size` (the last batch may be
+// short).
+int64_t BatchesPerEpoch(const datasets::Dataset& data, int batch_size);
+
 // The learning rate at `step` of `total` (linear warmup, then linear decay).
 double ScheduledLearningRate(double peak, int64_t step, int64_t total,
                              double warmup_fraction);

@@ -49,10 +49,6 @@ std::string CheckpointPrefix(size_t t) {
   return t == 0 ? "model." : absl::StrCat("aux", t, ".");
 }
 
-int64_t BatchesPerEpoch(const datasets::Dataset& data, int batch_size) {
-  return (static_cast<int64_t>(data.size()) + batch_size - 1) / batch_size;
-}
-
 // torch::nn::utils::clip_grad_norm_ (L2) without its read of the norm back
 // to the host: the same scale, min(1, max_norm / (norm + 1e-6)), is applied
 // on the device, so a CUDA step does not synchronize here.
