@@ -29,3 +29,24 @@ def read_sentence_tsv(path):
                 texts.append(cols[ti])
                 labels.append(cols[li])
     return texts, labels
+
+
+def read_conll(path):
+    """[(words, tags)] of a CoNLL file: word in the first column, IOB tag in the
+    last; sentences end at lines of only whitespace and byte-order marks, as
+    in ptune's reader (WNUT-17 separates them with tab-only lines and its
+    dev.conll ends with a BOM line); -DOCSTART- lines are skipped."""
+    out, words, tags = [], [], []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            cols = line.replace("\ufeff", " ").split()
+            if not cols:
+                if words:
+                    out.append((words, tags))
+                words, tags = [], []
+            elif cols[0] != "-DOCSTART-":
+                words.append(cols[0])
+                tags.append(cols[-1])
+    if words:
+        out.append((words, tags))
+    return out

@@ -20,7 +20,7 @@ import json
 import subprocess
 import time
 
-from bench_data import probe_args
+from bench_data import probe_args, read_conll
 
 
 def word_states(args, path):
@@ -45,19 +45,7 @@ def word_states(args, path):
 
 def sentences(path):
     """Each sentence's words joined by spaces (for the overlap check)."""
-    out, words = [], []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                if words:
-                    out.append(" ".join(words))
-                words = []
-            elif not line.startswith("-DOCSTART-"):
-                words.append(line.split()[0])
-    if words:
-        out.append(" ".join(words))
-    return out
+    return [" ".join(words) for words, _ in read_conll(path)]
 
 
 def predict(model, x, index):
