@@ -33,7 +33,8 @@ def read_sentence_tsv(path):
 
 def read_conll(path):
     """[(words, tags)] of a CoNLL file: word in the first column, IOB tag in the
-    last; sentences end at lines of only whitespace and byte-order marks, as
+    last column that holds one (the shared CoNLL-2003 files put a "0" after
+    it), as ptune's reader picks it; sentences end at lines of only whitespace and byte-order marks, as
     in ptune's reader (WNUT-17 separates them with tab-only lines and its
     dev.conll ends with a BOM line); -DOCSTART- lines are skipped."""
     out, words, tags = [], [], []
@@ -46,7 +47,8 @@ def read_conll(path):
                 words, tags = [], []
             elif cols[0] != "-DOCSTART-":
                 words.append(cols[0])
-                tags.append(cols[-1])
+                tags.append(next((c for c in reversed(cols[1:])
+                                  if c == "O" or c[:2] in ("B-", "I-")), cols[-1]))
     if words:
         out.append((words, tags))
     return out
