@@ -26,15 +26,17 @@ class JobQueueTest : public ::testing::Test {
  protected:
   void SetUp() override {
     static int counter = 0;
-    const std::string dir = absl::StrCat(::testing::TempDir(), "/ptune_queue_",
-                                         getpid(), "_", counter++);
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    auto store = store::OpenStore(dir + "/jobs.db");
+    dir_ = absl::StrCat(::testing::TempDir(), "/ptune_queue_", getpid(), "_", counter++);
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    auto store = store::OpenStore(dir_ + "/jobs.db");
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
     MakeQueue(absl::Seconds(30));
   }
+
+  // The database file may still be open; unlinking it is fine on POSIX.
+  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   void MakeQueue(absl::Duration lease) {
     JobQueue::Options options;
@@ -80,6 +82,7 @@ class JobQueueTest : public ::testing::Test {
                     .ok());
   }
 
+  std::string dir_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<JobQueue> queue_;
   Job last_claimed_;

@@ -150,11 +150,10 @@ class JobRunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     static int counter = 0;
-    const std::string dir = absl::StrCat(::testing::TempDir(), "/ptune_runner_",
-                                         getpid(), "_", counter++);
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    auto store = store::OpenStore(dir + "/jobs.db");
+    dir_ = absl::StrCat(::testing::TempDir(), "/ptune_runner_", getpid(), "_", counter++);
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    auto store = store::OpenStore(dir_ + "/jobs.db");
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
     JobQueue::Options queue_options;
@@ -163,6 +162,9 @@ class JobRunnerTest : public ::testing::Test {
     tenant_ = AddTenant("acme", 2);
     other_ = AddTenant("other", 2);
   }
+
+  // The database file may still be open; unlinking it is fine on POSIX.
+  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::unique_ptr<JobRunner> MakeRunner(int concurrency = 1, JobQueue* queue = nullptr) {
     JobRunner::Options options;
@@ -212,6 +214,7 @@ class JobRunnerTest : public ::testing::Test {
   }
 
   ScriptedExecutor executor_;
+  std::string dir_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<JobQueue> queue_;
   std::string tenant_, other_;
