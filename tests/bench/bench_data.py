@@ -16,6 +16,23 @@ def probe_args(doc):
     return p.parse_args()
 
 
+def finetune_args(doc, epochs, lr):
+    """The command line of the full fine-tuning anchors (full_finetune.py,
+    full_finetune_tagger.py), with their recipe's default epochs and rate."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--backbone", required=True)
+    for split in ("train", "valid", "test"):
+        p.add_argument(f"--{split}", required=True)
+    p.add_argument("--train-examples", type=int, default=0, help="0 = all")
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=17)
+    return p.parse_args()
+
+
 def read_sentence_tsv(path):
     """(texts, labels) of a TSV with a header naming `sentence` (SST-2) or `text`, and `label`."""
     texts, labels = [], []

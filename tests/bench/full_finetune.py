@@ -13,28 +13,15 @@ time. Not part of CI.
     --train $D/cls/sst2/train.tsv --valid $D/cls/sst2/dev.tsv --test $D/cls/sst2/test-labeled.tsv \
     --train-examples 4000 --epochs 1
 """
-import argparse
 import json
 import random
 import time
 
-from bench_data import read_sentence_tsv
+from bench_data import finetune_args, read_sentence_tsv
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--backbone", required=True)
-    p.add_argument("--train", required=True)
-    p.add_argument("--valid", required=True)
-    p.add_argument("--test", required=True)
-    p.add_argument("--train-examples", type=int, default=0, help="0 = all")
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--lr", type=float, default=2e-5)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--max-length", type=int, default=128)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=17)
-    args = p.parse_args()
+    args = finetune_args(__doc__, epochs=2, lr=2e-5)
 
     import torch
     from sklearn.metrics import accuracy_score, f1_score

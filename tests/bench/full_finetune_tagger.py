@@ -15,28 +15,15 @@ metrics and the training wall time. Not part of CI.
     --train ../shared/data/ner/wnut17/train.conll --valid ../shared/data/ner/wnut17/dev.conll \\
     --test ../shared/data/ner/wnut17/test.conll --epochs 3
 """
-import argparse
 import json
 import random
 import time
 
-from bench_data import read_conll
+from bench_data import finetune_args, read_conll
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--backbone", required=True)
-    p.add_argument("--train", required=True)
-    p.add_argument("--valid", required=True)
-    p.add_argument("--test", required=True)
-    p.add_argument("--train-examples", type=int, default=0, help="0 = all sentences")
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--lr", type=float, default=5e-5)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--max-length", type=int, default=128)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=17)
-    args = p.parse_args()
+    args = finetune_args(__doc__, epochs=3, lr=5e-5)
 
     import torch
     from seqeval.metrics import f1_score, precision_score, recall_score
