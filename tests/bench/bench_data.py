@@ -6,23 +6,26 @@ import os
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def probe_args(doc):
-    """--inspect (ptune-inspect), --backbone and the --train/--valid/--test files of a probe."""
+def data_parser(doc):
+    """A parser with --backbone and the --train/--valid/--test files."""
     p = argparse.ArgumentParser(description=doc.splitlines()[0])
-    p.add_argument("--inspect", default=os.path.join(ROOT, "build/server/inspect/ptune-inspect"))
     p.add_argument("--backbone", required=True)
     for split in ("train", "valid", "test"):
         p.add_argument(f"--{split}", required=True)
+    return p
+
+
+def probe_args(doc):
+    """--inspect (ptune-inspect), --backbone and the --train/--valid/--test files of a probe."""
+    p = data_parser(doc)
+    p.add_argument("--inspect", default=os.path.join(ROOT, "build/server/inspect/ptune-inspect"))
     return p.parse_args()
 
 
 def finetune_args(doc, epochs, lr):
     """The command line of the full fine-tuning anchors (full_finetune.py,
     full_finetune_tagger.py), with their recipe's default epochs and rate."""
-    p = argparse.ArgumentParser(description=doc.splitlines()[0])
-    p.add_argument("--backbone", required=True)
-    for split in ("train", "valid", "test"):
-        p.add_argument(f"--{split}", required=True)
+    p = data_parser(doc)
     p.add_argument("--train-examples", type=int, default=0, help="0 = all")
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--lr", type=float, default=lr)
@@ -49,11 +52,12 @@ def read_sentence_tsv(path):
 
 
 def read_conll(path):
-    """[(words, tags)] of a CoNLL file: word in the first column, IOB tag in the
-    last column that holds one (the shared CoNLL-2003 files put a "0" after
-    it), as ptune's reader picks it; sentences end at lines of only whitespace and byte-order marks, as
-    in ptune's reader (WNUT-17 separates them with tab-only lines and its
-    dev.conll ends with a BOM line); -DOCSTART- lines are skipped."""
+    """[(words, tags)] of a CoNLL file, split as ptune's reader splits it: the
+    word in the first column, the tag in the last column that holds an IOB
+    tag (the shared CoNLL-2003 files put a "0" after it); sentences end at
+    lines of only whitespace and byte-order marks (WNUT-17 separates them
+    with tab-only lines, and its dev.conll has a BOM line); -DOCSTART- lines
+    are skipped."""
     out, words, tags = [], [], []
     with open(path, encoding="utf-8") as f:
         for line in f:
