@@ -13,6 +13,7 @@
 #include <ATen/record_function.h>
 #include <torch/version.h>
 
+#include "absl/strings/str_cat.h"
 #include "server/backbone/avx2_math.h"
 
 namespace ptune::backbone {
@@ -97,6 +98,48 @@ void MaskedSoftmaxRowsAvx2(float*, int64_t, int64_t, int64_t, const float*) {}
 
 bool HasDirectBlasAttention() { return Sgemm() != nullptr && HasAvx2(); }
 
+absl::StatusOr<AttentionKernel> ParseAttentionKernel(absl::string_view name) {
+  if (name == "auto") return AttentionKernel::kAuto;
+  if (name == "matmul") return AttentionKernel::kMatmul;
+  if (name == "sdpa") {
+#if TORCH_VERSION_MAJOR >= 2
+    return AttentionKernel::kSdpa;
+#else
+    return absl::InvalidArgumentError(
+        "attention \"sdpa\" needs LibTorch 2.x (this build has " TORCH_VERSION
+        "); use auto or matmul");
+#endif
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "invalid attention \"", name, "\" (auto, sdpa, matmul)"));
+}
+
+at::Tensor MultiHeadAttentionSdpa(const at::Tensor& qkv, int64_t batch,
+                                  int64_t heads, const at::Tensor& mask_bias,
+                                  const at::Tensor& prefix_keys,
+                                  const at::Tensor& prefix_values) {
+#if TORCH_VERSION_MAJOR >= 2
+  const int64_t s = qkv.size(0) / batch, h = qkv.size(1) / 3, d = h / heads;
+  // [B, S, 3, heads, d] -> Q, K, V as [B, heads, S, d] views (no copy).
+  const at::Tensor split = qkv.view({batch, s, 3, heads, d});
+  const at::Tensor q = split.select(2, 0).transpose(1, 2);
+  at::Tensor k = split.select(2, 1).transpose(1, 2);
+  at::Tensor v = split.select(2, 2).transpose(1, 2);
+  if (prefix_keys.defined()) {
+    const int64_t p = prefix_keys.size(1);
+    k = at::cat({prefix_keys.to(k.scalar_type()).view({batch, p, heads, d}).transpose(1, 2), k}, 2);
+    v = at::cat({prefix_values.to(v.scalar_type()).view({batch, p, heads, d}).transpose(1, 2), v}, 2);
+  }
+  // The additive mask [B, 1, 1, P + S] broadcasts over heads and queries.
+  const at::Tensor context = at::scaled_dot_product_attention(
+      q, k, v, mask_bias.to(q.scalar_type()));
+  return context.transpose(1, 2).reshape({batch * s, h});
+#else
+  return MultiHeadAttentionAten(qkv, batch, heads, mask_bias, prefix_keys,
+                                prefix_values);
+#endif
+}
+
 at::Tensor MultiHeadAttentionAten(const at::Tensor& qkv, int64_t batch,
                                   int64_t heads, const at::Tensor& mask_bias,
                                   const at::Tensor& prefix_keys,
@@ -153,7 +196,16 @@ at::Tensor MultiHeadAttentionAten(const at::Tensor& qkv, int64_t batch,
 at::Tensor MultiHeadAttention(const at::Tensor& qkv, int64_t batch,
                               int64_t heads, const at::Tensor& mask_bias,
                               const at::Tensor& prefix_keys,
-                              const at::Tensor& prefix_values) {
+                              const at::Tensor& prefix_values,
+                              AttentionKernel kernel) {
+  if (kernel == AttentionKernel::kSdpa) {
+    return MultiHeadAttentionSdpa(qkv, batch, heads, mask_bias, prefix_keys,
+                                  prefix_values);
+  }
+  if (kernel == AttentionKernel::kMatmul) {
+    return MultiHeadAttentionAten(qkv, batch, heads, mask_bias, prefix_keys,
+                                  prefix_values);
+  }
   const SgemmFn sgemm = Sgemm();
   const bool has_prefix = prefix_keys.defined();
   const bool grad = at::GradMode::is_enabled() &&
@@ -165,7 +217,7 @@ at::Tensor MultiHeadAttention(const at::Tensor& qkv, int64_t batch,
   if (sgemm == nullptr || !HasAvx2() || grad || !is_cpu_float(qkv) ||
       !is_cpu_float(mask_bias) || !is_cpu_float(prefix_keys) ||
       !is_cpu_float(prefix_values)) {
-    return MultiHeadAttentionAten(qkv, batch, heads, mask_bias, prefix_keys,
+    return MultiHeadAttentionSdpa(qkv, batch, heads, mask_bias, prefix_keys,
                                   prefix_values);
   }
   RECORD_FUNCTION("ptune::attention", std::vector<c10::IValue>());

@@ -7,7 +7,27 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
 namespace ptune::backbone {
+
+// Which implementation computes attention (Backbone::Options::attention).
+enum class AttentionKernel {
+  // The measured fastest for the tensors at hand: the direct-BLAS path on
+  // CPU float32 without autograd where it is available, else
+  // scaled_dot_product_attention on LibTorch 2.x, else batched matmuls
+  // (tests/bench/README.md §15 has the figures behind the choice).
+  kAuto,
+  // at::scaled_dot_product_attention (LibTorch 2.x only): fused kernels
+  // (flash / memory-efficient on CUDA, flash on CPU) with the additive mask.
+  kSdpa,
+  // baddbmm + softmax + bmm on a head-major copy (every LibTorch).
+  kMatmul,
+};
+
+// "auto", "sdpa" or "matmul"; "sdpa" is refused on LibTorch 1.x.
+absl::StatusOr<AttentionKernel> ParseAttentionKernel(absl::string_view name);
 
 // qkv [B*S, 3H]: per row the H query, H key and H value features (head-major
 // inside each). mask_bias [B, 1, 1, P + S] additive; prefix_keys /
@@ -20,15 +40,23 @@ namespace ptune::backbone {
 // the scores straight from strided views of qkv (no head re-layout copies),
 // a fused mask + softmax pass while the scores are in cache, one sgemm that
 // writes the context into its column block. Otherwise it runs the same maths
-// with batched ATen ops (MultiHeadAttentionAten).
+// with `kernel` (kAuto: SDPA on LibTorch 2.x, batched matmuls on 1.x).
 at::Tensor MultiHeadAttention(const at::Tensor& qkv, int64_t batch,
                               int64_t heads, const at::Tensor& mask_bias,
                               const at::Tensor& prefix_keys,
-                              const at::Tensor& prefix_values);
+                              const at::Tensor& prefix_values,
+                              AttentionKernel kernel = AttentionKernel::kAuto);
 
 // The ATen path alone (what MultiHeadAttention falls back to); exposed so
 // that tests can compare the two.
 at::Tensor MultiHeadAttentionAten(const at::Tensor& qkv, int64_t batch,
+                                  int64_t heads, const at::Tensor& mask_bias,
+                                  const at::Tensor& prefix_keys,
+                                  const at::Tensor& prefix_values);
+
+// The same maths through at::scaled_dot_product_attention on strided views
+// of qkv (LibTorch 2.x; on 1.x it runs MultiHeadAttentionAten).
+at::Tensor MultiHeadAttentionSdpa(const at::Tensor& qkv, int64_t batch,
                                   int64_t heads, const at::Tensor& mask_bias,
                                   const at::Tensor& prefix_keys,
                                   const at::Tensor& prefix_values);

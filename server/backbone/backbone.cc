@@ -124,6 +124,8 @@ absl::StatusOr<std::unique_ptr<Backbone>> Backbone::Create(
   ASSIGN_OR_RETURN(backbone->device_, ResolveDevice(options.device));
   ASSIGN_OR_RETURN(backbone->dtype_,
                    ResolveDtype(options.dtype, backbone->device_));
+  ASSIGN_OR_RETURN(const AttentionKernel attention,
+                   ParseAttentionKernel(options.attention));
   ASSIGN_OR_RETURN(backbone->config_, LoadBertConfig(options.dir));
   ASSIGN_OR_RETURN(backbone->tokenizer_,
                    text::Tokenizer::FromDirectory(options.dir));
@@ -149,7 +151,7 @@ absl::StatusOr<std::unique_ptr<Backbone>> Backbone::Create(
   }
 
   RETURN_IF_ERROR(common::TorchCall("building the encoder", [&] {
-    backbone->encoder_ = std::make_shared<BertEncoderImpl>(backbone->config_);
+    backbone->encoder_ = std::make_shared<BertEncoderImpl>(backbone->config_, attention);
   }));
   BertEncoder encoder(backbone->encoder_);
   RETURN_IF_ERROR(LoadBertWeights(*file, backbone->config_, encoder));

@@ -54,6 +54,10 @@ class Backbone {
     // float16 needs CUDA; bfloat16 also runs on CPU (slowly without bf16
     // units). Prompts are cast to it when they enter the serving cache.
     std::string dtype = "float32";
+    // Attention implementation: "auto" (the measured fastest for the
+    // device, dtype and LibTorch: tests/bench/README.md §15), "sdpa"
+    // (scaled_dot_product_attention, LibTorch 2.x) or "matmul".
+    std::string attention = "auto";
   };
 
   static absl::StatusOr<std::unique_ptr<Backbone>> Create(const Options& options);

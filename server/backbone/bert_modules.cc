@@ -31,7 +31,8 @@ at::Tensor BertEmbeddingsImpl::forward(const at::Tensor& inputs_embeds,
   return at::layer_norm(x, {x.size(-1)}, norm_weight, norm_bias, eps_);
 }
 
-BertLayerImpl::BertLayerImpl(const BertConfig& c) : config_(c) {
+BertLayerImpl::BertLayerImpl(const BertConfig& c, AttentionKernel attention)
+    : config_(c), attention_(attention) {
   const int64_t h = c.hidden_size, i = c.intermediate_size;
   qkv_weight = register_parameter("qkv_weight", torch::zeros({3 * h, h}));
   qkv_bias = register_parameter("qkv_bias", torch::zeros({3 * h}));
@@ -60,7 +61,7 @@ at::Tensor BertLayerImpl::forward(const at::Tensor& x,
   // One GEMM for Q, K and V: [B*S, 3H].
   const at::Tensor qkv = at::addmm(qkv_bias, rows, qkv_weight.t());
   const at::Tensor context = MultiHeadAttention(
-      qkv, b, heads, mask_bias, prefix_keys, prefix_values);
+      qkv, b, heads, mask_bias, prefix_keys, prefix_values, attention_);
 
   // Without an autograd graph to record (serving, evaluation), the GEMMs
   // skip their bias and one fused pass adds it together with the residual
@@ -115,10 +116,10 @@ at::Tensor BertLayerImpl::forward(const at::Tensor& x,
       .view({b, s, h});
 }
 
-BertEncoderImpl::BertEncoderImpl(const BertConfig& c) {
+BertEncoderImpl::BertEncoderImpl(const BertConfig& c, AttentionKernel attention) {
   embeddings = register_module("embeddings", BertEmbeddings(c));
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-    layers.push_back(register_module("layer" + std::to_string(l), BertLayer(c)));
+    layers.push_back(register_module("layer" + std::to_string(l), BertLayer(c, attention)));
   }
 }
 

@@ -11,6 +11,7 @@
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/pimpl.h>
 
+#include "server/backbone/attention.h"
 #include "server/backbone/bert_config.h"
 
 namespace ptune::backbone {
@@ -38,7 +39,8 @@ TORCH_MODULE(BertEmbeddings);
 // + residual LayerNorm, then GELU feed-forward + residual LayerNorm.
 class BertLayerImpl : public torch::nn::Module {
  public:
-  explicit BertLayerImpl(const BertConfig& config);
+  explicit BertLayerImpl(const BertConfig& config,
+                         AttentionKernel attention = AttentionKernel::kAuto);
 
   // x [B, S, H]; mask_bias [B, 1, 1, P + S] additive (0 or a large negative);
   // prefix_keys / prefix_values [B, P, H] or undefined (P = 0).
@@ -58,13 +60,15 @@ class BertLayerImpl : public torch::nn::Module {
 
  private:
   BertConfig config_;
+  AttentionKernel attention_;
 };
 TORCH_MODULE(BertLayer);
 
 // Embeddings + the stack of layers.
 class BertEncoderImpl : public torch::nn::Module {
  public:
-  explicit BertEncoderImpl(const BertConfig& config);
+  explicit BertEncoderImpl(const BertConfig& config,
+                           AttentionKernel attention = AttentionKernel::kAuto);
 
   BertEmbeddings embeddings{nullptr};
   std::vector<BertLayer> layers;

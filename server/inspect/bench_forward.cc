@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
+#include <torch/version.h>
 #include <nlohmann/json.hpp>
 
 #include "absl/flags/flag.h"
@@ -67,7 +68,13 @@ absl::Status RunBenchForward() {
     absl::Status status;
     forward_s = TimePerCall(seconds, [&] {
       auto out = model->Forward(in);
-      if (!out.ok()) status = out.status();
+      if (!out.ok()) {
+        status = out.status();
+        return;
+      }
+      // Reading one value waits for the device: on CUDA each call then
+      // counts its kernels' time, not only their launch.
+      out->TextStates().flatten()[0].item<float>();
     });
     RETURN_IF_ERROR(status);
     if (prompt > 0) {
@@ -129,6 +136,9 @@ absl::Status RunBenchForward() {
   out["openblas_coretype"] = coretype != nullptr ? coretype : "";
   out["blas_kernel"] = platform::BlasKernelName();
   out["device"] = model->device().str();
+  out["dtype"] = std::string(c10::toString(model->dtype()));
+  out["attention"] = absl::GetFlag(FLAGS_attention);
+  out["libtorch"] = TORCH_VERSION;
   std::cout << out.dump() << std::endl;
   return absl::OkStatus();
 }

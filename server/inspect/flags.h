@@ -8,6 +8,8 @@
 
 ABSL_DECLARE_FLAG(std::string, backbone);
 ABSL_DECLARE_FLAG(std::string, device);
+ABSL_DECLARE_FLAG(std::string, dtype);
+ABSL_DECLARE_FLAG(std::string, attention);
 ABSL_DECLARE_FLAG(int, threads);
 ABSL_DECLARE_FLAG(std::string, pooling);
 ABSL_DECLARE_FLAG(int, batch);
@@ -17,5 +19,6 @@ ABSL_DECLARE_FLAG(double, seconds);
 ABSL_DECLARE_FLAG(int, max_tokens);
 ABSL_DECLARE_FLAG(std::string, profile);
 ABSL_DECLARE_FLAG(std::string, data);
+ABSL_DECLARE_FLAG(std::string, out);
 
 #endif  // PTUNE_SERVER_INSPECT_FLAGS_H_

@@ -17,6 +17,12 @@ ABSL_FLAG(std::string, backbone, "",
           "vocab.txt or tokenizer.json).");
 ABSL_FLAG(std::string, device, "auto",
           "cpu, cuda, cuda:N or auto (cuda when available).");
+ABSL_FLAG(std::string, dtype, "float32",
+          "float32, bfloat16 (CPU or CUDA) or float16 (CUDA): the backbone's "
+          "serving precision (bench-forward, bench-serve, embed, eval).");
+ABSL_FLAG(std::string, attention, "auto",
+          "auto (the measured fastest), sdpa (LibTorch 2.x) or matmul: the "
+          "attention implementation, to compare them with bench-forward.");
 ABSL_FLAG(int, threads, 0,
           "LibTorch intra-op threads; 0 = measured default (1: OpenBLAS "
           "already uses every core per GEMM, two pools fighting is slower).");
@@ -49,7 +55,7 @@ Commands:
   embed          --backbone DIR [--pooling P]   stdin lines -> {"embedding"}
   word-states    --backbone DIR --data F.conll  per sentence -> {"tags","states"}: the
                  frozen state at each word's first sub-word (a linear tagger's input)
-  bench-forward  --backbone DIR [--batch N --seq N --prompt N]
+  bench-forward  --backbone DIR [--batch N --seq N --prompt N --dtype D --attention A]
                  encoder sequences/s and GFLOP/s next to this machine's GEMM rate
   bench-serve    --backbone DIR [--phase_seconds S --clients N --prompts N
                  --batch N --burst N --train_steps N --sentences F,F]
@@ -60,6 +66,8 @@ Commands:
   eval           --backbone DIR --prompt DIR[,DIR...] --data F   (several = ensemble)
   export-peft    --backbone DIR --prompt DIR --out ADAPTER_DIR
   import-peft    --backbone DIR --prompt ADAPTER_DIR [--labels a,b,...] --out DIR
+  convert-weights --in F.safetensors --out F.safetensors --dtype bfloat16|float16|float32
+                 floating tensors stored in another precision (the loader reads any)
 )";
 
 }  // namespace
@@ -92,6 +100,8 @@ int main(int argc, char** argv) {
     status = ptune::inspect::RunExportPeft();
   } else if (command == "import-peft") {
     status = ptune::inspect::RunImportPeft();
+  } else if (command == "convert-weights") {
+    status = ptune::inspect::RunConvertWeights();
   } else if (command == "bench-forward") {
     status = ptune::inspect::RunBenchForward();
   } else if (command == "bench-serve") {

@@ -43,7 +43,10 @@ absl::StatusOr<std::unique_ptr<backbone::Backbone>> LoadBackboneFromFlags() {
   const std::string dir = absl::GetFlag(FLAGS_backbone);
   if (dir.empty()) return absl::InvalidArgumentError("--backbone is required");
   return backbone::Backbone::Create(
-      {.dir = dir, .device = absl::GetFlag(FLAGS_device)});
+      {.dir = dir,
+       .device = absl::GetFlag(FLAGS_device),
+       .dtype = absl::GetFlag(FLAGS_dtype),
+       .attention = absl::GetFlag(FLAGS_attention)});
 }
 
 absl::Status RunTokenize() {

@@ -24,6 +24,11 @@ ABSL_FLAG(std::string, dtype, "float32",
           "float32, or float16/bfloat16 on CUDA: half the memory and about twice the "
           "throughput, outputs differ by ~1e-3. bfloat16 also runs on CPU (slow without "
           "bf16 units; it lets CI test the half-precision paths).");
+ABSL_FLAG(std::string, attention, "auto",
+          "Attention implementation: auto (the measured fastest for the device, dtype "
+          "and LibTorch; tests/bench/README.md section 15), sdpa "
+          "(scaled_dot_product_attention, LibTorch 2.x builds) or matmul. Outputs agree "
+          "within float rounding; only speed differs.");
 ABSL_FLAG(std::string, store, "",
           "State store URL: sqlite:///abs/path.db (one file, WAL, synchronous=FULL; one "
           "replica), or postgresql://user@host:port/db?sslmode=... (any number of "
@@ -170,6 +175,7 @@ absl::StatusOr<Server::Options> ServerOptionsFromFlags() {
   }
   o.device = absl::GetFlag(FLAGS_device);
   o.dtype = absl::GetFlag(FLAGS_dtype);
+  o.attention = absl::GetFlag(FLAGS_attention);
   o.store_url = absl::GetFlag(FLAGS_store);
   o.init_store = absl::GetFlag(FLAGS_init_store);
   o.data_dir = absl::GetFlag(FLAGS_data_dir);

@@ -179,7 +179,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(const Options& opt
   ASSIGN_OR_RETURN(std::unique_ptr<backbone::Backbone> backbone,
                    backbone::Backbone::Create({.dir = options.backbone_dir,
                                                .device = options.device,
-                                               .dtype = options.dtype}));
+                                               .dtype = options.dtype,
+                                               .attention = options.attention}));
   c->backbone = std::move(backbone);
   c->metrics = std::make_unique<metrics::ServiceMetrics>(
       metrics::BuildInfo{.version = "0.1.0", .backbone = c->backbone->name()},

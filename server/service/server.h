@@ -41,6 +41,8 @@ class Server {
     // "float32", or "float16"/"bfloat16" on CUDA (half the memory, ~2x
     // throughput, outputs differ by ~1e-3).
     std::string dtype = "float32";
+    // "auto", "sdpa" (LibTorch 2.x) or "matmul" (Backbone::Options).
+    std::string attention = "auto";
     // Where state lives: "sqlite:///abs/path.db" (default: <data_dir>/ptune.db),
     // or "postgresql://user@host:port/db" shared by several replicas.
     std::string store_url;
