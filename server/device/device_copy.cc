@@ -4,6 +4,11 @@
 
 #include <ATen/ATen.h>
 
+#ifdef PTUNE_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAEvent.h>
+#endif
+
 namespace ptune::device {
 namespace {
 
@@ -35,6 +40,34 @@ at::Tensor MaskToDevice(const std::vector<uint8_t>& values, c10::Device device,
   for (size_t i = 0; i < values.size(); ++i) bits[i] = values[i] != 0;
   return Upload(bits.data(), static_cast<int64_t>(bits.size()), at::kBool,
                 device, shape);
+}
+
+PendingHostCopy StartHostCopy(const at::Tensor& values) {
+  PendingHostCopy copy;
+#ifdef PTUNE_WITH_CUDA
+  if (values.is_cuda()) {
+    copy.host_ = at::empty(values.sizes(), values.options()
+                                               .device(at::kCPU)
+                                               .pinned_memory(true));
+    copy.host_.copy_(values, /*non_blocking=*/true);
+    auto event = std::make_shared<at::cuda::CUDAEvent>();
+    event->record(at::cuda::getCurrentCUDAStream(values.device().index()));
+    copy.event_ = std::move(event);
+    return copy;
+  }
+#endif
+  copy.host_ = values.to(at::kCPU).contiguous();
+  return copy;
+}
+
+at::Tensor PendingHostCopy::Wait() {
+#ifdef PTUNE_WITH_CUDA
+  if (event_ != nullptr) {
+    static_cast<at::cuda::CUDAEvent*>(event_.get())->synchronize();
+    event_.reset();
+  }
+#endif
+  return std::move(host_);
 }
 
 }  // namespace ptune::device

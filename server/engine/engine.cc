@@ -20,6 +20,7 @@
 #include "server/common/status_macros.h"
 #include "server/common/torch_call.h"
 #include "server/datasets/text_util.h"
+#include "server/device/device_copy.h"
 #include "server/engine/flops.h"
 #include "server/prompts/mixed_batch.h"
 #include "server/training/bio.h"
@@ -662,6 +663,7 @@ class EngineImpl {
   // TrainingDriverOptions::max_rows_per_slice / max_tokens_per_slice, or one
   // validation batch; a serving batch never waits behind more than one.
   void ExecutorLoop() {
+    pipeline_ = options_.pipeline_batches.value_or(backbone_->device().is_cuda());
     const double share = options_.training_share;
     double balance = 0;  // > 0: training is owed time
     double gap_credit = kMaxGapCredit;
@@ -689,6 +691,7 @@ class EngineImpl {
         // it, so poll in real time instead, as the scheduler advises.
         batch = scheduler_->TryFormBatch();
         if (batch.empty() && !(train && may_use_gap)) {
+          FinishPending();
           absl::SleepFor(absl::Milliseconds(1));
         }
       } else if (train && may_use_gap) {
@@ -696,6 +699,7 @@ class EngineImpl {
         if (batch.empty() && scheduler_->stats().queue_depth > 0) {
           // Rows are queued but their batch is still filling (batch_timeout):
           // wait for it rather than start a training slice in front of it.
+          FinishPending();
           absl::StatusOr<batching::Batch<TextTask>> next =
               scheduler_->NextBatch(options_.batching.batch_timeout);
           if (!next.ok()) break;  // scheduler shut down
@@ -708,7 +712,14 @@ class EngineImpl {
         if (train) {
           wait = std::min(wait, absl::Seconds(-gap_credit / share) + absl::Microseconds(100));
         }
-        absl::StatusOr<batching::Batch<TextTask>> next = scheduler_->NextBatch(wait);
+        if (pending_.has_value()) {
+          // A batch is in flight: answer it unless the next one is ready.
+          batch = scheduler_->TryFormBatch();
+          if (batch.empty()) FinishPending();
+        }
+        absl::StatusOr<batching::Batch<TextTask>> next =
+            batch.empty() ? scheduler_->NextBatch(wait)
+                          : absl::StatusOr<batching::Batch<TextTask>>(std::move(batch));
         if (!next.ok()) break;  // scheduler shut down
         batch = *std::move(next);
       }
@@ -737,6 +748,7 @@ class EngineImpl {
       absl::MutexLock lock(&mu_);
       if (draining_ && scheduler_->stats().queue_depth == 0) break;
     }
+    FinishPending();
   }
 
   // Marks the executor busy for the lifetime of the guard (CurrentTurn).
@@ -751,7 +763,16 @@ class EngineImpl {
     std::atomic<int64_t>* const started_;
   };
 
+  // Answers the launched batch, if any.
+  void FinishPending() {
+    if (!pending_.has_value()) return;
+    InFlight flight = *std::move(pending_);
+    pending_.reset();
+    FinishRows(std::move(flight));
+  }
+
   double RunTrainingStep() {
+    FinishPending();
     const absl::Time start = absl::Now();
     TurnGuard turn(&turn_started_ns_);
     driver_->Step();
@@ -779,6 +800,13 @@ class EngineImpl {
         for (auto& group : SplitForCpu(tasks, options_.cpu_max_padding)) {
           RunRows(group);
         }
+      } else if (pipeline_) {
+        // Launch this batch, then answer the previous one: its outputs were
+        // copied ahead of this forward on the stream, so the host reads
+        // them while the device runs this batch.
+        InFlight launched = LaunchRows(tasks);
+        FinishPending();
+        pending_ = std::move(launched);
       } else {
         RunRows(tasks);
       }
@@ -879,67 +907,101 @@ class EngineImpl {
                 tasks.end());
   }
 
+  // A forward launched on the device whose row outputs are on their way to
+  // the host.
+  struct InFlight {
+    std::vector<std::unique_ptr<TextTask>> tasks;
+    absl::Status status;  // not OK: every task fails with it
+    std::optional<prompts::MixedBatch> mixed;
+    std::vector<int64_t> offsets;  // each row's first value in the outputs
+    device::PendingHostCopy outputs;
+    absl::Time start;
+    double light_before = 0;  // light_seconds_ when it started
+  };
+
   // One forward over `tasks` (their own prompts), heads, one device->host
   // copy, decoding and completion.
   void RunRows(std::vector<std::unique_ptr<TextTask>>& tasks) {
+    FinishRows(LaunchRows(tasks));
+  }
+
+  // Launches the forward and heads of `tasks` and the copy of their outputs
+  // to the host; takes the tasks.
+  InFlight LaunchRows(std::vector<std::unique_ptr<TextTask>>& tasks) {
+    InFlight flight;
     // A request that failed, was cancelled or ran out of time after
     // batching (e.g. behind the other groups of a split batch) needs no work.
     DropFinished(tasks);
-    if (tasks.empty()) return;
-    const absl::Time start = absl::Now();
+    flight.tasks = std::move(tasks);
+    tasks.clear();
+    if (flight.tasks.empty()) return flight;
+    flight.start = absl::Now();
+    flight.light_before = light_seconds_;
     c10::InferenceMode inference;
     std::vector<prompts::MixedRow> rows;
-    rows.reserve(tasks.size());
-    for (auto& task : tasks) rows.push_back(task->row);
+    rows.reserve(flight.tasks.size());
+    for (auto& task : flight.tasks) rows.push_back(task->row);
     absl::StatusOr<prompts::MixedBatch> mixed =
         prompts::MakeMixedBatch(*backbone_, std::move(rows), /*training=*/false);
+    if (!mixed.ok()) {
+      flight.status = mixed.status();
+      return flight;
+    }
+    flight.mixed = *std::move(mixed);
     std::vector<std::string> busy;  // this forward's tenants
-    const double light_before = light_seconds_;
-    if (mixed.ok() && options_.light_tenant_rows > 0 && !in_light_forward_) {
-      for (const auto& task : tasks) {
+    if (options_.light_tenant_rows > 0 && !in_light_forward_) {
+      for (const auto& task : flight.tasks) {
         if (std::find(busy.begin(), busy.end(), task->tenant()) == busy.end()) {
           busy.push_back(task->tenant());
         }
       }
-      mixed->input.pause = [this, &busy] { RunLightRows(busy); };
+      flight.mixed->input.pause = [this, &busy] { RunLightRows(busy); };
     }
-    absl::StatusOr<at::Tensor> host;
-    std::vector<int64_t> offsets;
-    if (mixed.ok()) {
-      absl::StatusOr<std::vector<at::Tensor>> logits =
-          prompts::MixedLogits(*backbone_, *mixed, /*training=*/false);
-      if (!logits.ok()) {
-        host = logits.status();
-      } else {
-        // Probabilities (classify) or log-probabilities (tag) of every row,
-        // flattened into one tensor: one copy, one synchronization.
-        host = common::TorchCall("row outputs", [&] {
-          std::vector<at::Tensor> flat;
-          int64_t offset = 0;
-          for (size_t r = 0; r < logits->size(); ++r) {
-            const at::Tensor& l = (*logits)[r];
-            // Ensembles average probabilities, also when tagging.
-            const RequestState& request = *tasks[r]->request;
-            at::Tensor out = request.tagging() && request.members() == 1
-                                 ? l.to(at::kFloat).log_softmax(-1)
-                                 : l.to(at::kFloat).softmax(-1);
-            offsets.push_back(offset);
-            offset += out.numel();
-            flat.push_back(out.reshape({-1}));
-          }
-          return at::cat(flat).to(at::kCPU).contiguous();
-        });
+    absl::StatusOr<std::vector<at::Tensor>> logits =
+        prompts::MixedLogits(*backbone_, *flight.mixed, /*training=*/false);
+    flight.mixed->input.pause = nullptr;  // `busy` ends here
+    if (!logits.ok()) {
+      flight.status = logits.status();
+      return flight;
+    }
+    // Probabilities (classify) or log-probabilities (tag) of every row,
+    // flattened into one tensor: one copy, one wait.
+    flight.status = common::TorchCall("row outputs", [&] {
+      std::vector<at::Tensor> flat;
+      int64_t offset = 0;
+      for (size_t r = 0; r < logits->size(); ++r) {
+        const at::Tensor& l = (*logits)[r];
+        // Ensembles average probabilities, also when tagging.
+        const RequestState& request = *flight.tasks[r]->request;
+        at::Tensor out = request.tagging() && request.members() == 1
+                             ? l.to(at::kFloat).log_softmax(-1)
+                             : l.to(at::kFloat).softmax(-1);
+        flight.offsets.push_back(offset);
+        offset += out.numel();
+        flat.push_back(out.reshape({-1}));
       }
-    } else {
-      host = mixed.status();
-    }
+      flight.outputs = device::StartHostCopy(at::cat(flat));
+    });
+    return flight;
+  }
+
+  // Waits for `flight`'s outputs, then decodes and answers its rows.
+  void FinishRows(InFlight flight) {
+    std::vector<std::unique_ptr<TextTask>>& tasks = flight.tasks;
+    if (tasks.empty()) return;
+    absl::StatusOr<at::Tensor> host =
+        flight.status.ok() ? common::TorchCall("reading row outputs",
+                                               [&] { return flight.outputs.Wait(); })
+                           : absl::StatusOr<at::Tensor>(flight.status);
     if (!host.ok()) {
       for (auto& task : tasks) task->request->Fail(host.status());
       return;
     }
+    const prompts::MixedBatch* mixed = &*flight.mixed;
+    const std::vector<int64_t>& offsets = flight.offsets;
     // The light forwards run inside this one count for themselves.
-    const double seconds =
-        absl::ToDoubleSeconds(absl::Now() - start) - (light_seconds_ - light_before);
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - flight.start) -
+                           (light_seconds_ - flight.light_before);
     int64_t longest = 0, prefix = 0;
     for (const auto& task : tasks) {
       longest = std::max<int64_t>(longest, task->tokens());
@@ -1028,6 +1090,10 @@ class EngineImpl {
   // seconds all light forwards took so far.
   bool in_light_forward_ = false;
   double light_seconds_ = 0;
+  // Executor thread only: whether batches overlap (pipeline_batches), and the
+  // launched batch whose outputs are still on their way to the host.
+  bool pipeline_ = false;
+  std::optional<InFlight> pending_;
 
   mutable absl::Mutex stats_mu_;
   ExecutorStats stats_ ABSL_GUARDED_BY(stats_mu_);

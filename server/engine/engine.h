@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -117,6 +118,15 @@ struct EngineOptions {
   // forward per prompt, as a server batching only same-prompt requests
   // would. Lower throughput with many prompts; never faster.
   bool single_prompt_batches = false;
+
+  // Overlap each batch's device->host read with the next batch: its row
+  // outputs go to pinned host memory behind a CUDA event
+  // (device::PendingHostCopy) and the executor forms and launches the next
+  // batch before it waits on the event and answers the first. Unset = on
+  // for a GPU backbone, off on the CPU (there the copy is free and a
+  // forward runs on the executor's thread, so waiting for the next batch's
+  // forward would only delay answers). Tests set it on the CPU too.
+  std::optional<bool> pipeline_batches;
 
   // How long the executor blocks waiting for a batch before it looks for
   // training work again. Smaller starts training sooner; larger wakes less.

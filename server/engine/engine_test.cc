@@ -13,12 +13,14 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "server/batching/clock.h"
 #include "server/datasets/dataset.h"
 #include "server/datasets/text_util.h"
 #include "server/engine/test_loader.h"
+#include "server/engine/test_parity.h"
 #include "server/training/bio.h"
 #include "tests/testing/shared_backbone.h"
 #include "tests/testing/test_paths.h"
@@ -26,7 +28,12 @@
 namespace ptune::engine {
 namespace {
 
+using ::ptune::engine::testing::AddParityPrompts;
+using ::ptune::engine::testing::CompareAnswers;
 using ::ptune::engine::testing::Deep;
+using ::ptune::engine::testing::ParityPrompts;
+using ::ptune::engine::testing::ParityReport;
+using ::ptune::engine::testing::ParityTexts;
 using ::ptune::engine::testing::Recipe;
 using ::ptune::engine::testing::Shallow;
 using ::ptune::engine::testing::TestLoader;
@@ -299,6 +306,95 @@ TEST_F(EngineTest, RowResultIsTheSameAloneAndInAMixedBatch) {
     } else {
       // Lengths from 3 to ~30 positions: split, yet the same results.
       EXPECT_GT(observer.batches(), 1);
+    }
+  }
+}
+
+// Overlapped batches (the GPU's default, forced here on the CPU): every row
+// is answered - while the next batch runs, when no batch follows, across
+// training turns and at shutdown - with what one-batch-at-a-time answers.
+TEST_F(EngineTest, PipelinedBatchesAnswerEveryRowAsUnpipelined) {
+  const std::vector<Submitted> requests = {
+      {Key("t1", "cls_s4"), false, {"good", "a rather long sentence about a film"}},
+      {Key("t3", "cls_d8"), false, {"ok", "I would watch it again with friends"}},
+      {Key("t4", "tag_s5"), true, {"Angela Merkel visited Paris", "John lives in New York"}},
+      {Key("t5", "tag_d6"), true, {"Berlin", "Zoë met José in Köln yesterday"}},
+  };
+  // [pipelined]: per request, (label or entity span, score) of each answer.
+  std::vector<std::vector<std::pair<std::string, double>>> answers[2];
+  for (const bool pipelined : {false, true}) {
+    SCOPED_TRACE(pipelined);
+    EngineOptions options;
+    options.batching.batch_timeout = absl::ZeroDuration();
+    options.batching.max_batch_size = 2;  // several batches back to back
+    options.cpu_max_padding = -1;         // one forward per batch, as on a GPU
+    options.training_share = 0.5;
+    options.pipeline_batches = pipelined;
+    std::unique_ptr<Engine> engine = MakeEngine(options);
+    ASSERT_NE(engine, nullptr);
+    for (const Submitted& r : requests) Preload(*engine, r.key);
+    // A training job interleaves its turns with the batches.
+    std::vector<std::string> texts = {"fine", "poor", "great", "awful"};
+    TrainingRequest job = ShallowTrainingRequest(texts, /*epochs=*/2);
+    job.options.max_tokens = 16;
+    absl::StatusOr<TrainingOutcome> outcome = absl::UnknownError("not run");
+    std::thread trainer([&] {
+      outcome = engine->Train(std::move(job), nullptr, nullptr, nullptr);
+    });
+    for (int wave = 0; wave < 2; ++wave) {
+      // Wave 0: everything at once (batches follow batches); wave 1: one
+      // request at a time (no batch follows: the executor answers on idle).
+      std::vector<std::unique_ptr<Answer<ClassifyResponse>>> classify;
+      std::vector<std::unique_ptr<Answer<TagResponse>>> tag;
+      for (const Submitted& r : requests) {
+        if (r.tagging) {
+          tag.push_back(std::make_unique<Answer<TagResponse>>());
+          engine->TagEntities(Request(r.key, r.texts), tag.back()->Callback());
+          if (wave == 1) ASSERT_TRUE(tag.back()->Wait().ok()) << tag.back()->Wait().status();
+        } else {
+          classify.push_back(std::make_unique<Answer<ClassifyResponse>>());
+          engine->Classify(Request(r.key, r.texts), classify.back()->Callback());
+          if (wave == 1) {
+            ASSERT_TRUE(classify.back()->Wait().ok()) << classify.back()->Wait().status();
+          }
+        }
+      }
+      size_t c = 0, t = 0;
+      for (const Submitted& r : requests) {
+        std::vector<std::pair<std::string, double>> got;
+        if (r.tagging) {
+          const absl::StatusOr<TagResponse>& answer = tag[t++]->Wait();
+          ASSERT_TRUE(answer.ok()) << answer.status();
+          for (const TagResult& result : answer->results) {
+            for (const Entity& e : result.entities) {
+              got.emplace_back(absl::StrCat(e.type, e.start, ":", e.end), e.score);
+            }
+          }
+        } else {
+          const absl::StatusOr<ClassifyResponse>& answer = classify[c++]->Wait();
+          ASSERT_TRUE(answer.ok()) << answer.status();
+          for (const ClassifyResult& result : answer->results) {
+            got.emplace_back(result.label, result.score);
+          }
+        }
+        answers[pipelined].push_back(std::move(got));
+      }
+    }
+    trainer.join();
+    ASSERT_TRUE(outcome.ok()) << outcome.status();
+    // Queued at shutdown: answered before Shutdown returns.
+    Answer<ClassifyResponse> last;
+    engine->Classify(Request(Key("t1", "cls_s4"), {"queued at shutdown"}), last.Callback());
+    engine->Shutdown();
+    ASSERT_TRUE(last.done());
+    EXPECT_TRUE(last.Wait().ok()) << last.Wait().status();
+  }
+  ASSERT_EQ(answers[true].size(), answers[false].size());
+  for (size_t i = 0; i < answers[true].size(); ++i) {
+    ASSERT_EQ(answers[true][i].size(), answers[false][i].size()) << i;
+    for (size_t j = 0; j < answers[true][i].size(); ++j) {
+      EXPECT_EQ(answers[true][i][j].first, answers[false][i][j].first);
+      EXPECT_NEAR(answers[true][i][j].second, answers[false][i][j].second, 1e-4);
     }
   }
 }
@@ -702,110 +798,19 @@ TEST_F(EngineTest, BFloat16ServingAnswersAsFloat32) {
   ASSERT_TRUE(made.ok()) << made.status();
   std::shared_ptr<const backbone::Backbone> half = std::move(*made);
   ASSERT_EQ(half->dtype(), at::kBFloat16);
-  const std::vector<std::string> bio = training::BioLabelSet({"LOC", "ORG", "PER"});
-  prompts::PromptSpec mask = Shallow(6);
-  mask.init = prompts::PromptInit::kVocab;
-  mask.template_text = "<soft:2> {text} It was <soft:4> [MASK] .";
-  mask.pooling = prompts::HeadPooling::kMask;
-  prompts::PromptSpec cased = Deep(4);
-  cased.case_embeddings = true;
-  loader_->Add(Key("t6", "cls_mask"), Recipe{.spec = mask, .seed = 7});
-  loader_->Add(Key("t6", "cls_cased"), Recipe{.spec = cased, .seed = 8});
-  loader_->Add(Key("t6", "tag_cased"),
-               Recipe{.task = datasets::Task::kTag, .labels = bio, .spec = cased, .seed = 9});
-  const std::vector<PromptKey> classify = {Key("t1", "cls_s4"), Key("t2", "cls_s12"),
-                                           Key("t3", "cls_d8"), Key("t1", "cls_s6"),
-                                           Key("t6", "cls_mask"), Key("t6", "cls_cased")};
-  const std::vector<PromptKey> tag = {Key("t4", "tag_s5"), Key("t5", "tag_d6"),
-                                      Key("t6", "tag_cased")};
-  const std::vector<std::string> texts = {
-      "the acting was superb and the story moving",
-      "a dull , lifeless film that never finds its feet",
-      "Angela Merkel met Emmanuel Macron in Paris on Monday",
-      "Shares of Siemens rose after the announcement in Berlin"};
+  const ParityPrompts prompts = AddParityPrompts(*loader_);
   std::unique_ptr<Engine> full = MakeEngine(EngineOptions());
   absl::StatusOr<std::unique_ptr<Engine>> half_engine =
       Engine::Create(EngineOptions(), half, loader_.get());
   ASSERT_TRUE(half_engine.ok()) << half_engine.status();
-
-  // Every call in flight at once on each engine, so that the batches mix
-  // all prompts.
-  const auto classify_all = [&](Engine& engine) {
-    std::vector<std::unique_ptr<Answer<ClassifyResponse>>> answers;
-    for (const PromptKey& key : classify) {
-      answers.push_back(std::make_unique<Answer<ClassifyResponse>>());
-      engine.Classify(Request(key, texts), answers.back()->Callback());
-    }
-    return answers;
-  };
-  const auto tag_all = [&](Engine& engine) {
-    std::vector<std::unique_ptr<Answer<TagResponse>>> answers;
-    for (const PromptKey& key : tag) {
-      answers.push_back(std::make_unique<Answer<TagResponse>>());
-      engine.TagEntities(Request(key, texts), answers.back()->Callback());
-    }
-    return answers;
-  };
-  auto full_classify = classify_all(*full);
-  auto half_classify = classify_all(**half_engine);
-  auto full_tag = tag_all(*full);
-  auto half_tag = tag_all(**half_engine);
-
   constexpr double kTolerance = 0.03;  // per probability
-  double worst = 0;
-  int compared_labels = 0;
-  for (size_t p = 0; p < classify.size(); ++p) {
-    const auto& f = full_classify[p]->Wait();
-    const auto& h = half_classify[p]->Wait();
-    ASSERT_TRUE(f.ok()) << classify[p].DebugString() << ": " << f.status();
-    ASSERT_TRUE(h.ok()) << classify[p].DebugString() << ": " << h.status();
-    for (size_t i = 0; i < texts.size(); ++i) {
-      const ClassifyResult& a = f->results[i];
-      const ClassifyResult& b = h->results[i];
-      ASSERT_EQ(a.probabilities.size(), b.probabilities.size());
-      double best = 0, second = 0;
-      for (size_t c = 0; c < a.probabilities.size(); ++c) {
-        const double d = std::abs(a.probabilities[c].second - b.probabilities[c].second);
-        worst = std::max(worst, d);
-        EXPECT_LE(d, kTolerance) << classify[p].DebugString() << " text " << i;
-        const double q = a.probabilities[c].second;
-        if (q > best) {
-          second = best;
-          best = q;
-        } else {
-          second = std::max(second, q);
-        }
-      }
-      // Labels agree wherever float32's margin exceeds what bf16 can move.
-      if (best - second > 2 * kTolerance) {
-        ++compared_labels;
-        EXPECT_EQ(a.label, b.label) << classify[p].DebugString() << " text " << i;
-      }
-    }
-  }
-  int entities = 0, same = 0;
-  for (size_t p = 0; p < tag.size(); ++p) {
-    const auto& f = full_tag[p]->Wait();
-    const auto& h = half_tag[p]->Wait();
-    ASSERT_TRUE(f.ok()) << tag[p].DebugString() << ": " << f.status();
-    ASSERT_TRUE(h.ok()) << tag[p].DebugString() << ": " << h.status();
-    for (size_t i = 0; i < texts.size(); ++i) {
-      for (const Entity& e : f->results[i].entities) {
-        ++entities;
-        for (const Entity& g : h->results[i].entities) {
-          if (g.type == e.type && g.start == e.start && g.end == e.end) {
-            ++same;
-            break;
-          }
-        }
-      }
-    }
-  }
-  std::cout << "bf16 vs f32: worst probability difference " << worst << "; labels compared "
-            << compared_labels << "; entities " << same << " of " << entities
-            << " identical\n";
-  EXPECT_GT(compared_labels, 0);
-  EXPECT_GE(same, 0.9 * entities);
+  const ParityReport report =
+      CompareAnswers(*full, **half_engine, prompts, ParityTexts(), kTolerance);
+  std::cout << "bf16 vs f32: worst probability difference " << report.worst
+            << "; labels compared " << report.compared_labels << "; entities "
+            << report.same_entities << " of " << report.entities << " identical\n";
+  EXPECT_GT(report.compared_labels, 0);
+  EXPECT_GE(report.same_entities, 0.9 * report.entities);
   // The resident prompts were cast once, as they entered the cache: half the
   // bytes.
   EXPECT_EQ(2 * (*half_engine)->cache_stats().resident_bytes, full->cache_stats().resident_bytes);

@@ -314,16 +314,17 @@ absl::Status TrainingJob::EndStep(double seconds) {
   const double step_seconds = pending_seconds_;
   pending_rows_.clear();
   at::Tensor prompt = std::move(prompt_), leaf = std::move(prompt_leaf_);
-  // The step's one host read of a device value.
-  ASSIGN_OR_RETURN(const double step_loss, common::TorchCall("step loss", [&] {
-                     return pending_loss_.defined() ? pending_loss_.item<double>() : 0.0;
-                   }));
+  // The previous step's loss has long been copied: check it now. This
+  // step's loss starts its copy and is checked at the next EndStep (or
+  // EndEpoch): the step launches its update without waiting for the device.
+  RETURN_IF_ERROR(CollectLastLoss());
+  RETURN_IF_ERROR(common::TorchCall("step loss", [&] {
+    last_loss_ = device::StartHostCopy(
+        pending_loss_.defined() ? pending_loss_.to(at::kDouble)
+                                : at::zeros({}, at::kDouble));
+  }));
+  last_loss_step_ = state_.step;
   pending_loss_ = at::Tensor();
-  if (!std::isfinite(step_loss)) {
-    return absl::InternalError(absl::StrCat(
-        "training diverged at step ", state_.step, " (loss ", step_loss,
-        "); lower the learning rate"));
-  }
   RETURN_IF_ERROR(common::TorchCall("optimizer step", [&] {
     if (prompt.requires_grad() && leaf.grad().defined()) {
       prompt.backward(leaf.grad());
@@ -340,8 +341,6 @@ absl::Status TrainingJob::EndStep(double seconds) {
     optimizer_->step();
   }));
   const int64_t n = static_cast<int64_t>(pending_indices_.size());
-  loss_sum_ += step_loss;
-  ++loss_count_;
   epoch_examples_ += n;
   epoch_seconds_ += step_seconds;
   train_seconds_ += step_seconds;
@@ -352,6 +351,21 @@ absl::Status TrainingJob::EndStep(double seconds) {
       (options_.max_steps > 0 && state_.step >= options_.max_steps)) {
     phase_ = Phase::kEvaluate;
   }
+  return absl::OkStatus();
+}
+
+absl::Status TrainingJob::CollectLastLoss() {
+  if (!last_loss_.pending()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(const double loss, common::TorchCall("step loss", [&] {
+                     return last_loss_.Wait().item<double>();  // a host tensor
+                   }));
+  if (!std::isfinite(loss)) {
+    return absl::InternalError(absl::StrCat(
+        "training diverged at step ", last_loss_step_, " (loss ", loss,
+        "); lower the learning rate"));
+  }
+  loss_sum_ += loss;
+  ++loss_count_;
   return absl::OkStatus();
 }
 
@@ -377,6 +391,7 @@ absl::StatusOr<EpochReport> TrainingJob::EndEpoch() {
   if (phase_ != Phase::kEvaluate) {
     return absl::FailedPreconditionError("the epoch has not ended");
   }
+  RETURN_IF_ERROR(CollectLastLoss());
   EpochReport report{.epoch = state_.epoch + 1, .epochs = options_.epochs};
   report.seconds = epoch_seconds_;
   report.step = state_.step;
@@ -414,6 +429,7 @@ void TrainingJob::Cancel() {
   step_open_ = false;
   pending_rows_.clear();
   prompt_ = prompt_leaf_ = at::Tensor();
+  last_loss_ = device::PendingHostCopy();
   phase_ = Phase::kDone;
 }
 

@@ -49,6 +49,7 @@
 #include "absl/status/statusor.h"
 #include "server/backbone/backbone.h"
 #include "server/datasets/dataset.h"
+#include "server/device/device_copy.h"
 #include "server/prompts/mixed_batch.h"
 #include "server/prompts/prompt_model.h"
 #include "server/training/evaluator.h"
@@ -192,6 +193,9 @@ class TrainingJob {
   std::vector<PlannedBatch> batches_;
   std::unique_ptr<EvaluationRun> eval_run_;  // phase kEvaluate, once begun
   size_t next_batch_ = 0;
+  // Adds the last step's loss (last_loss_) to the epoch's mean;
+  // INTERNAL when it is not finite (training diverged).
+  absl::Status CollectLastLoss();
   double loss_sum_ = 0;
   int64_t loss_count_ = 0, epoch_examples_ = 0;
   double epoch_seconds_ = 0;
@@ -208,6 +212,11 @@ class TrainingJob {
   int64_t slice_begin_ = 0, slice_end_ = 0;
   double loss_denominator_ = 1;  // rows, or tagging's scored tokens
   at::Tensor pending_loss_;      // the step's mean task loss so far (device)
+  // The last step's loss on its way to the host (device::PendingHostCopy):
+  // read and checked at the next EndStep or EndEpoch, so that no step waits
+  // for its own loss before launching its optimizer update.
+  device::PendingHostCopy last_loss_;
+  int64_t last_loss_step_ = 0;
   double pending_seconds_ = 0;
   // Over the whole run (this process).
   double train_seconds_ = 0;
