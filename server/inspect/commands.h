@@ -35,6 +35,8 @@ absl::Status RunEval();
 // export-peft / import-peft: a prompt artifact <-> a Hugging Face PEFT adapter.
 absl::Status RunExportPeft();
 absl::Status RunImportPeft();
+// convert-weights: --in safetensors -> --out with floating tensors as --dtype.
+absl::Status RunConvertWeights();
 
 }  // namespace ptune::inspect
 

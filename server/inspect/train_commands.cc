@@ -31,7 +31,9 @@ ABSL_FLAG(std::string, valid, "",
           "empty, --valid_fraction of --train is held out (seeded).");
 ABSL_FLAG(std::string, test, "", "Optional test data, scored once at the end.");
 ABSL_FLAG(std::string, data, "", "eval: the labeled data to score; word-states: a tagging file.");
-ABSL_FLAG(std::string, out, "", "train: folder for the prompt artifact.");
+ABSL_FLAG(std::string, out, "",
+          "train: folder for the prompt artifact; export-peft / import-peft: the "
+          "folder to write; convert-weights: the safetensors file to write.");
 ABSL_FLAG(double, valid_fraction, 0.1, "Held-out share when --valid is empty.");
 ABSL_FLAG(int64_t, max_train_examples, 0,
           "Use only the first N training examples (0 = all): quick runs.");

@@ -1,8 +1,15 @@
 // The CUDA code paths on a GPU: a mixed batch (shallow prompts of different
 // lengths and placements, a deep prompt, classify and tag rows) runs its
 // forward and heads without one host synchronization, and its rows match the
-// CPU's; a training slice's forward/backward does not synchronize either;
-// the engine serves on the GPU; device memory figures come back.
+// CPU's; whole training steps (slices, backward, optimizer update, loss
+// read) and whole Engine::Classify / TagEntities calls do not synchronize
+// either; bfloat16 and float16 answer as float32; the engine serves on the
+// GPU; device memory figures come back. Every test skips without a GPU.
+#include <iostream>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
@@ -12,6 +19,7 @@
 #include "server/device/device_runtime.h"
 #include "server/engine/engine.h"
 #include "server/engine/test_loader.h"
+#include "server/engine/test_parity.h"
 #include "server/prompts/mixed_batch.h"
 #include "server/training/task_batch.h"
 #include "server/training/training_job.h"
@@ -134,22 +142,84 @@ TEST_F(CudaServingTest, TrainingSliceForwardBackwardWithoutHostSync) {
   options.epochs = 1;
   auto job = training::TrainingJob::Create(*gpu_, **model, data, data, options);
   ASSERT_TRUE(job.ok()) << job.status();
-  for (int slice = 0; slice < 2; ++slice) {
-    // Building the batch reads host data only; the loss stays on the device.
-    device::ForbidDeviceSyncs forbid;
-    auto rows = (*job)->BeginSlice(4);
-    ASSERT_TRUE(rows.ok()) << rows.status();
-    auto batch = prompts::MakeMixedBatch(*gpu_, *std::move(rows), true);
-    ASSERT_TRUE(batch.ok()) << batch.status();
-    auto logits = prompts::MixedLogits(*gpu_, *batch, true);
-    ASSERT_TRUE(logits.ok()) << logits.status();
-    auto loss = (*job)->StepLoss(*logits);
-    ASSERT_TRUE(loss.ok()) << loss.status();
-    loss->backward();
-    if (slice == 0) ASSERT_TRUE((*job)->EndStep(0.01).ok());
+  // Two whole steps of two slices each, optimizer updates included: the
+  // batch is built from host data, the loss stays on the device, and each
+  // step's loss is read behind an event at the next EndStep (not a stream
+  // or device synchronize).
+  device::ForbidDeviceSyncs forbid;
+  for (int step = 0; step < 2; ++step) {
+    for (int slice = 0; slice < 2; ++slice) {
+      auto rows = (*job)->BeginSlice(4);
+      ASSERT_TRUE(rows.ok()) << rows.status();
+      auto batch = prompts::MakeMixedBatch(*gpu_, *std::move(rows), true);
+      ASSERT_TRUE(batch.ok()) << batch.status();
+      auto logits = prompts::MixedLogits(*gpu_, *batch, true);
+      ASSERT_TRUE(logits.ok()) << logits.status();
+      auto loss = (*job)->StepLoss(*logits);
+      ASSERT_TRUE(loss.ok()) << loss.status();
+      loss->backward();
+      const absl::Status ended = (*job)->EndStep(0.01);
+      ASSERT_TRUE(ended.ok()) << ended;
+    }
   }
-  ASSERT_TRUE((*job)->EndStep(0.01).ok());  // the step's one read: its loss
-  EXPECT_EQ((*job)->step(), 1);
+  EXPECT_EQ((*job)->step(), 2);
+}
+
+// The whole serving path through the engine (cache, batching, mixed
+// forward, heads, results through pinned memory and an event, decoding)
+// never synchronizes the device, while batches overlap.
+TEST_F(CudaServingTest, EngineClassifyAndTagWithoutHostSync) {
+  std::shared_ptr<const Backbone> backbone = std::move(gpu_);
+  engine::testing::TestLoader loader(backbone.get());
+  const engine::testing::ParityPrompts prompts = engine::testing::AddParityPrompts(loader);
+  auto engine = engine::Engine::Create(engine::EngineOptions(), backbone, &loader);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  for (const auto* keys : {&prompts.classify, &prompts.tag}) {
+    for (const engine::PromptKey& key : *keys) {
+      absl::Notification loaded;
+      (*engine)->LoadPrompt(key, [&](absl::Status s) {
+        EXPECT_TRUE(s.ok()) << s;
+        loaded.Notify();
+      });
+      loaded.WaitForNotification();
+    }
+  }
+  device::ForbidDeviceSyncs forbid;  // process-wide: the executor thread too
+  // Every call answered (nothing threw under the forbid), twice alike (the
+  // batches may form differently: float rounding only).
+  const engine::testing::ParityReport report = engine::testing::CompareAnswers(
+      **engine, **engine, prompts, engine::testing::ParityTexts(), 1e-4);
+  EXPECT_GT(report.compared_labels, 0);
+  EXPECT_GE(report.same_entities, 0.9 * report.entities);
+}
+
+// bfloat16 and float16 serving on the GPU answer as float32 does, on every
+// serving path (cls / mean / [MASK] pooling, shallow prefix / infix, deep,
+// case embeddings, tagging), all in mixed batches; tolerances per
+// probability: bf16 keeps 8 mantissa bits, fp16 11.
+TEST_F(CudaServingTest, HalfPrecisionAnswersAsFloat32OnTheGpu) {
+  std::shared_ptr<const Backbone> full = std::move(gpu_);
+  engine::testing::TestLoader loader(full.get());
+  const engine::testing::ParityPrompts prompts = engine::testing::AddParityPrompts(loader);
+  auto full_engine = engine::Engine::Create(engine::EngineOptions(), full, &loader);
+  ASSERT_TRUE(full_engine.ok()) << full_engine.status();
+  for (const auto& [dtype, tolerance] :
+       std::vector<std::pair<std::string, double>>{{"bfloat16", 0.03}, {"float16", 0.005}}) {
+    SCOPED_TRACE(dtype);
+    auto half = Backbone::Create(
+        {.dir = ptune::testing::BackboneDir(), .device = "cuda", .dtype = dtype});
+    ASSERT_TRUE(half.ok()) << half.status();
+    std::shared_ptr<const Backbone> half_backbone = std::move(*half);
+    auto half_engine = engine::Engine::Create(engine::EngineOptions(), half_backbone, &loader);
+    ASSERT_TRUE(half_engine.ok()) << half_engine.status();
+    const engine::testing::ParityReport report = engine::testing::CompareAnswers(
+        **full_engine, **half_engine, prompts, engine::testing::ParityTexts(), tolerance);
+    std::cout << dtype << " vs float32 on the GPU: worst probability difference "
+              << report.worst << "; labels compared " << report.compared_labels
+              << "; entities " << report.same_entities << " of " << report.entities << "\n";
+    EXPECT_GT(report.compared_labels, 0);
+    EXPECT_GE(report.same_entities, 0.9 * report.entities);
+  }
 }
 
 TEST_F(CudaServingTest, EngineServesOnTheGpuAndReportsMemory) {
