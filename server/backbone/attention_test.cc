@@ -1,8 +1,10 @@
 #include "server/backbone/attention.h"
 
 #include <limits>
+#include <string>
 
 #include <ATen/ATen.h>
+#include <torch/version.h>
 
 #include "gtest/gtest.h"
 
@@ -80,6 +82,41 @@ TEST(AttentionTest, AutogradUsesAtenPathAndGradientsFlow) {
   at::NoGradGuard no_grad;
   ExpectClose(out.detach(),
               MultiHeadAttention(qkv, batch, kHeads, mask, keys, values));
+}
+
+TEST(AttentionTest, EveryKernelMatchesAtenWithPrefixMaskAndGradients) {
+  at::manual_seed(5);
+  const int64_t batch = 3, seq = 11, prefix = 4;
+  const at::Tensor qkv = at::randn({batch * seq, 3 * kHidden}) * 3;
+  const at::Tensor keys = at::randn({batch, prefix, kHidden});
+  const at::Tensor values = at::randn({batch, prefix, kHidden});
+  at::Tensor mask = MaskBias(batch, prefix + seq, {0, 6, 2});
+  mask[2].narrow(-1, 0, prefix).fill_(std::numeric_limits<float>::lowest());
+  const at::Tensor want =
+      MultiHeadAttentionAten(qkv, batch, kHeads, mask, keys, values);
+  for (const char* name : {"auto", "matmul", "sdpa"}) {
+    auto kernel = ParseAttentionKernel(name);
+#if TORCH_VERSION_MAJOR < 2
+    if (std::string(name) == "sdpa") {
+      ASSERT_FALSE(kernel.ok());
+      EXPECT_NE(kernel.status().message().find("needs LibTorch 2.x"), std::string::npos);
+      continue;
+    }
+#endif
+    ASSERT_TRUE(kernel.ok()) << kernel.status();
+    SCOPED_TRACE(name);
+    ExpectClose(MultiHeadAttention(qkv, batch, kHeads, mask, keys, values, *kernel), want);
+    // The prompt's keys and values receive the same gradients on every path.
+    const at::Tensor k = keys.clone().set_requires_grad(true);
+    const at::Tensor v = values.clone().set_requires_grad(true);
+    MultiHeadAttention(qkv, batch, kHeads, mask, k, v, *kernel).pow(2).sum().backward();
+    const at::Tensor k_ref = keys.clone().set_requires_grad(true);
+    const at::Tensor v_ref = values.clone().set_requires_grad(true);
+    MultiHeadAttentionAten(qkv, batch, kHeads, mask, k_ref, v_ref).pow(2).sum().backward();
+    ExpectClose(k.grad(), k_ref.grad());
+    ExpectClose(v.grad(), v_ref.grad());
+  }
+  EXPECT_FALSE(ParseAttentionKernel("flash").ok());
 }
 
 }  // namespace

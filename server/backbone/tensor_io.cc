@@ -56,14 +56,25 @@ absl::StatusOr<at::Tensor> ReadTensor(const safetensors::SafetensorsFile& file,
 }
 
 absl::Status AddTensor(safetensors::SafetensorsWriter& writer,
-                       const std::string& name, const at::Tensor& tensor) {
+                       const std::string& name, const at::Tensor& tensor,
+                       at::ScalarType dtype) {
+  DType stored;
+  switch (dtype) {
+    case at::kFloat: stored = DType::kF32; break;
+    case at::kBFloat16: stored = DType::kBF16; break;
+    case at::kHalf: stored = DType::kF16; break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot store \"", name, "\" as ", c10::toString(dtype),
+          " (float32, bfloat16, float16)"));
+  }
   ASSIGN_OR_RETURN(const at::Tensor cpu,
                    common::TorchCall("saving " + name, [&] {
-                     return tensor.detach().to(at::kCPU, at::kFloat).contiguous();
+                     return tensor.detach().to(at::kCPU, dtype).contiguous();
                    }));
-  return writer.Add(name, DType::kF32, cpu.sizes().vec(),
+  return writer.Add(name, stored, cpu.sizes().vec(),
                     absl::string_view(static_cast<const char*>(cpu.data_ptr()),
-                                      cpu.numel() * sizeof(float)));
+                                      cpu.nbytes()));
 }
 
 }  // namespace ptune::backbone

@@ -23,9 +23,11 @@ absl::StatusOr<at::Tensor> ReadTensor(const safetensors::SafetensorsFile& file,
                                       const std::string& name,
                                       const std::vector<int64_t>& expected_shape = {});
 
-// Adds `tensor` (any device; stored as float32) to `writer` under `name`.
+// Adds `tensor` (any device) to `writer` under `name`, stored as `dtype`:
+// float32 (the default), bfloat16 or float16.
 absl::Status AddTensor(safetensors::SafetensorsWriter& writer,
-                       const std::string& name, const at::Tensor& tensor);
+                       const std::string& name, const at::Tensor& tensor,
+                       at::ScalarType dtype = at::kFloat);
 
 }  // namespace ptune::backbone
 
