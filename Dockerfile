@@ -8,11 +8,10 @@
 #     --listen=0.0.0.0:8500 --metrics_listen=0.0.0.0:9090 \
 #     --store=sqlite:///data/ptune.db --data_dir=/data \
 #     --admin_key_file=/etc/ptune/admin/key
-# The GPU image (deploy/k8s/overlays/gpu, tag ptune:gpu) needs a CUDA LibTorch
-# with the C++11 string ABI (LibTorch >= 2.7, or the cxx11-abi zip) instead
-# of Debian's CPU-only one, configured with -DPTUNE_WITH_CUDA=ON
-# -DTorch_DIR=...; this file does not build it. tests/cuda/
-# check_cuda_compile.sh compiles the CUDA paths without a GPU.
+# The GPU image (deploy/k8s/overlays/gpu, tag ptune:0.1.0-gpu) needs the
+# CUDA build instead (LibTorch 2.11.0+cu130 from PyPI, -DPTUNE_WITH_CUDA=ON
+# -DPTUNE_LIBTORCH_DIR=...; README "Building against LibTorch 2.x and
+# CUDA"); this file does not build it yet.
 
 # ---------------------------------------------------------------- build
 FROM debian:12 AS build

@@ -4,6 +4,7 @@
 #include <string>
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <torch/version.h>
 
 #include "gtest/gtest.h"
@@ -25,10 +26,11 @@ at::Tensor MaskBias(int64_t batch, int64_t keys, std::vector<int64_t> masked) {
   return bias;
 }
 
-void ExpectClose(const at::Tensor& got, const at::Tensor& want) {
+void ExpectClose(const at::Tensor& got, const at::Tensor& want,
+                 double tolerance = 1e-5) {
   ASSERT_EQ(got.sizes(), want.sizes());
   const double diff = (got - want).abs().max().item<double>();
-  EXPECT_LT(diff, 1e-5) << "max |fast - aten| = " << diff;
+  EXPECT_LT(diff, tolerance) << "max |fast - aten| = " << diff;
 }
 
 TEST(AttentionTest, DirectPathMatchesAtenWithoutPrefix) {
@@ -113,8 +115,10 @@ TEST(AttentionTest, EveryKernelMatchesAtenWithPrefixMaskAndGradients) {
     const at::Tensor k_ref = keys.clone().set_requires_grad(true);
     const at::Tensor v_ref = values.clone().set_requires_grad(true);
     MultiHeadAttentionAten(qkv, batch, kHeads, mask, k_ref, v_ref).pow(2).sum().backward();
-    ExpectClose(k.grad(), k_ref.grad());
-    ExpectClose(v.grad(), v_ref.grad());
+    // Gradients of a sum of squares reach ~20 here: float rounding of the
+    // fused kernels' other summation order, relative ~1e-6.
+    ExpectClose(k.grad(), k_ref.grad(), 1e-4);
+    ExpectClose(v.grad(), v_ref.grad(), 1e-4);
   }
   EXPECT_FALSE(ParseAttentionKernel("flash").ok());
 }

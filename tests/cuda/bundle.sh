@@ -69,7 +69,7 @@ sentences="${PTUNE_SHARED_DATA:-$ROOT/../shared/data}/cls/sst2/dev.tsv"
 mkdir -p "$dest/data"
 cp "$sentences" "$dest/data/sentences.tsv"
 
-cp "$ROOT/tests/cuda/device_check.sh" "$ROOT/tests/cuda/hf_peer_bench.py" "$dest/"
+cp "$ROOT/tests/cuda/hf_peer_bench.py" "$dest/"
 git -C "$ROOT" rev-parse HEAD > "$dest/REVISION" 2>/dev/null || echo unknown > "$dest/REVISION"
 
 mkdir -p "$OUT"

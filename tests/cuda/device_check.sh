@@ -47,9 +47,9 @@ missing="$(ldd "$B"/bin/* 2>&1 | grep -E "not found|version .* not found" | sort
   > "$RESULTS/platform.txt" 2>&1 || die "$(cat "$RESULTS/platform.txt")"
 log "$(cat "$RESULTS/platform.txt")"
 if [ "$DEVICE" = cuda ]; then
-  BATCH=256 SEQ=128 SECONDS_PER=2 PHASE=3
+  BATCH=256 SEQ=128 SECONDS_PER=2 PHASE=3 PROMPTS=1000
 else
-  BATCH=8 SEQ=32 SECONDS_PER=0.5 PHASE=0.5   # a rehearsal, not a figure
+  BATCH=8 SEQ=32 SECONDS_PER=0.5 PHASE=0.5 PROMPTS=50  # a rehearsal, not a figure
 fi
 export PTUNE_BACKBONE_DIR="$B/backbone"
 
@@ -61,27 +61,33 @@ echo $? > "$RESULTS/cuda_test.rc"
 tail -n 3 "$RESULTS/cuda_test.log" >&2
 
 # 2. Forward throughput, ours and the peer in alternating rounds.
-inspect() { timeout 120 "$B/bin/ptune-inspect" "$@" --backbone "$B/backbone" --device "$DEVICE"; }
+inspect() {
+  local limit="$1"
+  shift
+  timeout "$limit" "$B/bin/ptune-inspect" "$@" --backbone "$B/backbone" --device "$DEVICE"
+}
 for round in $(seq 1 "$ROUNDS"); do
   log "forward round $round/$ROUNDS"
-  inspect bench-forward --dtype bfloat16 --batch "$BATCH" --seq "$SEQ" --prompt 0 \
+  inspect 120 bench-forward --dtype bfloat16 --batch "$BATCH" --seq "$SEQ" --prompt 0 \
     --seconds "$SECONDS_PER" 2>>"$RESULTS/forward.log" | tail -n1 >> "$RESULTS/ours.jsonl"
   timeout 120 "$PY" "$B/hf_peer_bench.py" --backbone "$B/backbone" --device "$DEVICE" \
     --dtype bfloat16 --batch "$BATCH" --seq "$SEQ" --seconds "$SECONDS_PER" \
     2>>"$RESULTS/forward.log" | tail -n1 >> "$RESULTS/peer.jsonl"
 done
 for attention in sdpa matmul; do
-  inspect bench-forward --dtype bfloat16 --attention "$attention" --batch "$BATCH" \
+  inspect 120 bench-forward --dtype bfloat16 --attention "$attention" --batch "$BATCH" \
     --seq "$SEQ" --prompt 0 --seconds "$SECONDS_PER" 2>>"$RESULTS/forward.log" |
     tail -n1 >> "$RESULTS/attention.jsonl"
 done
-inspect bench-forward --dtype float32 --batch "$BATCH" --seq "$SEQ" --prompt 0 \
+inspect 120 bench-forward --dtype float32 --batch "$BATCH" --seq "$SEQ" --prompt 0 \
   --seconds "$SECONDS_PER" 2>>"$RESULTS/forward.log" | tail -n1 > "$RESULTS/fp32.jsonl"
 
 # 3. The serving engine on the device (short SST-2 sentences).
 log "bench-serve"
-inspect bench-serve --dtype bfloat16 --phase_seconds "$PHASE" --rounds 2 \
-  --sentences "$B/data/sentences.tsv" 2>"$RESULTS/serve.log" | tail -n1 > "$RESULTS/serve.json"
+inspect 300 bench-serve --dtype bfloat16 --phase_seconds "$PHASE" --rounds 2 \
+  --prompts "$PROMPTS" --sentences "$B/data/sentences.tsv" 2>"$RESULTS/serve.log" |
+  tail -n1 > "$RESULTS/serve.json"
+echo "${PIPESTATUS[0]}" > "$RESULTS/serve.rc"
 
 summary="$("$PY" - "$RESULTS" <<'EOF'
 import json, os, sys
@@ -120,6 +126,7 @@ fp32 = lines("fp32.jsonl")
 if fp32:
     s["forward_fp32_seq_per_s"] = round(fp32[0]["seq_per_s"], 1)
 serve = lines("serve.json")
+s["serve_rc"] = int(open(os.path.join(r, "serve.rc")).read())
 if serve:
     s["serve"] = serve[0]
 print(json.dumps(s, sort_keys=True))
