@@ -206,6 +206,12 @@ at::Tensor MultiHeadAttention(const at::Tensor& qkv, int64_t batch,
     return MultiHeadAttentionAten(qkv, batch, heads, mask_bias, prefix_keys,
                                   prefix_values);
   }
+#if TORCH_VERSION_MAJOR >= 2
+  // LibTorch 2.x: the fused kernel beats both others, on CPU float32 too
+  // (tests/bench/README.md §15).
+  return MultiHeadAttentionSdpa(qkv, batch, heads, mask_bias, prefix_keys,
+                                prefix_values);
+#endif
   const SgemmFn sgemm = Sgemm();
   const bool has_prefix = prefix_keys.defined();
   const bool grad = at::GradMode::is_enabled() &&

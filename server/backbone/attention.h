@@ -14,10 +14,10 @@ namespace ptune::backbone {
 
 // Which implementation computes attention (Backbone::Options::attention).
 enum class AttentionKernel {
-  // The measured fastest for the tensors at hand: the direct-BLAS path on
-  // CPU float32 without autograd where it is available, else
-  // scaled_dot_product_attention on LibTorch 2.x, else batched matmuls
-  // (tests/bench/README.md §15 has the figures behind the choice).
+  // The measured fastest (tests/bench/README.md §15): on LibTorch 2.x
+  // scaled_dot_product_attention everywhere; on 1.x the direct-BLAS path on
+  // CPU float32 without autograd where it is available, else batched
+  // matmuls.
   kAuto,
   // at::scaled_dot_product_attention (LibTorch 2.x only): fused kernels
   // (flash / memory-efficient on CUDA, flash on CPU) with the additive mask.
@@ -34,13 +34,14 @@ absl::StatusOr<AttentionKernel> ParseAttentionKernel(absl::string_view name);
 // prefix_values [B, P, H] or undefined (P = 0). Returns the attention context
 // [B*S, H] (heads concatenated, as the output projection expects).
 //
-// On CPU float32 without an autograd graph to record (grad mode off, or no
-// input requiring grad), on a processor with AVX2/FMA and a Fortran BLAS
-// symbol in the process, it works one (row, head) at a time: one sgemm for
+// kAuto on LibTorch 1.x, on CPU float32 without an autograd graph to record
+// (grad mode off, or no input requiring grad), on a processor with AVX2/FMA
+// and a Fortran BLAS symbol in the process: it works one (row, head) at a
+// time: one sgemm for
 // the scores straight from strided views of qkv (no head re-layout copies),
 // a fused mask + softmax pass while the scores are in cache, one sgemm that
-// writes the context into its column block. Otherwise it runs the same maths
-// with `kernel` (kAuto: SDPA on LibTorch 2.x, batched matmuls on 1.x).
+// writes the context into its column block. Otherwise the same maths runs
+// as `kernel` says (kAuto: SDPA on LibTorch 2.x, batched matmuls on 1.x).
 at::Tensor MultiHeadAttention(const at::Tensor& qkv, int64_t batch,
                               int64_t heads, const at::Tensor& mask_bias,
                               const at::Tensor& prefix_keys,

@@ -73,10 +73,20 @@ def export_onnx(backbone, path):
     import torch
     from transformers import AutoModel
     model = AutoModel.from_pretrained(backbone, attn_implementation="eager").eval()
+
+    class Encoder(torch.nn.Module):  # keyword arguments, as BertModel wants them
+        def __init__(self):
+            super().__init__()
+            self.bert = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                             token_type_ids=token_type_ids).last_hidden_state
+
     ids, mask = inputs(2, 16, model.config.vocab_size)
     axes = {0: "batch", 1: "seq"}
     torch.onnx.export(
-        model, (ids, mask, torch.zeros_like(ids)), path,
+        Encoder().eval(), (ids, mask, torch.zeros_like(ids)), path,
         input_names=["input_ids", "attention_mask", "token_type_ids"],
         output_names=["last_hidden_state"],
         dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes},
