@@ -25,8 +25,9 @@ ABSL_FLAG(std::string, dtype, "float32",
           "throughput, outputs differ by ~1e-3. bfloat16 also runs on CPU (slow without "
           "bf16 units; it lets CI test the half-precision paths).");
 ABSL_FLAG(std::string, attention, "auto",
-          "Attention implementation: auto (the measured fastest for the device, dtype "
-          "and LibTorch; tests/bench/README.md section 15), sdpa "
+          "Attention implementation: auto (the measured fastest: SDPA on LibTorch 2.x, "
+          "the direct-BLAS kernel on 1.13's CPU float32; tests/bench/README.md section "
+          "15), sdpa "
           "(scaled_dot_product_attention, LibTorch 2.x builds) or matmul. Outputs agree "
           "within float rounding; only speed differs.");
 ABSL_FLAG(std::string, store, "",
