@@ -49,17 +49,8 @@ absl::StatusOr<c10::Device> ResolveDevice(const std::string& name) {
 
 absl::StatusOr<at::ScalarType> ResolveDtype(const std::string& name,
                                             const c10::Device& device) {
-  at::ScalarType type;
-  if (name == "float32" || name == "fp32") {
-    return at::kFloat;
-  } else if (name == "float16" || name == "fp16") {
-    type = at::kHalf;
-  } else if (name == "bfloat16" || name == "bf16") {
-    type = at::kBFloat16;
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid dtype \"", name, "\" (float32, float16, bfloat16)"));
-  }
+  ASSIGN_OR_RETURN(const at::ScalarType type, ParseDtype(name));
+  if (type == at::kFloat) return type;
   // bfloat16 runs on CPUs too (LibTorch's CPU bf16 kernels: slow without
   // bf16 units, but it lets CI test the half-precision paths); float16
   // GEMMs exist only on CUDA.
@@ -109,6 +100,14 @@ absl::StatusOr<EmbedPooling> ParseEmbedPooling(absl::string_view name) {
   if (name == "sentence") return EmbedPooling::kSentence;
   return absl::InvalidArgumentError(
       absl::StrCat("unknown pooling \"", name, "\" (cls, mean, sentence)"));
+}
+
+absl::StatusOr<at::ScalarType> ParseDtype(absl::string_view name) {
+  if (name == "float32" || name == "fp32") return at::kFloat;
+  if (name == "float16" || name == "fp16") return at::kHalf;
+  if (name == "bfloat16" || name == "bf16") return at::kBFloat16;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "invalid dtype \"", name, "\" (float32, float16, bfloat16)"));
 }
 
 Backbone::~Backbone() = default;

@@ -26,19 +26,8 @@ absl::Status RunConvertWeights() {
     return absl::InvalidArgumentError("--in FILE and --out FILE are required");
   }
   if (in == out) return absl::InvalidArgumentError("--out must differ from --in");
-  // The same names and checks as the backbone's --dtype.
   const std::string name = absl::GetFlag(FLAGS_dtype);
-  at::ScalarType dtype;
-  if (name == "float32") {
-    dtype = at::kFloat;
-  } else if (name == "bfloat16" || name == "bf16") {
-    dtype = at::kBFloat16;
-  } else if (name == "float16" || name == "fp16") {
-    dtype = at::kHalf;
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid --dtype \"", name, "\" (float32, bfloat16, float16)"));
-  }
+  ASSIGN_OR_RETURN(const at::ScalarType dtype, backbone::ParseDtype(name));
   ASSIGN_OR_RETURN(auto file, safetensors::SafetensorsFile::Open(in));
   safetensors::SafetensorsWriter writer;
   int64_t converted = 0;
