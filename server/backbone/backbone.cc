@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "server/backbone/bert_modules.h"
 #include "server/backbone/bert_weights.h"
+#include "server/backbone/dtype.h"
 #include "server/backbone/prompt_layout.h"
 #include "server/common/status_macros.h"
 #include "server/common/torch_call.h"

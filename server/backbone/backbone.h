@@ -29,10 +29,6 @@ class BertEncoderImpl;
 enum class EmbedPooling { kCls, kMean, kSentence };
 absl::StatusOr<EmbedPooling> ParseEmbedPooling(absl::string_view name);
 
-// "float32" (or "fp32"), "bfloat16" ("bf16") or "float16" ("fp16"): the
-// names Options::dtype takes. Which device supports which is Create's check.
-absl::StatusOr<at::ScalarType> ParseDtype(absl::string_view name);
-
 // A padded batch of token ids ready for Forward.
 struct TokenBatch {
   at::Tensor input_ids;       // [B, T] int64 on the backbone's device

@@ -8,7 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "server/backbone/backbone.h"
+#include "server/backbone/dtype.h"
 #include "server/backbone/tensor_io.h"
 #include "server/common/status_macros.h"
 #include "server/inspect/commands.h"
