@@ -29,10 +29,6 @@
 #include "server/text/utf8.h"
 #include "tests/testing/test_paths.h"
 
-#ifndef PTUNE_TEST_BACKBONE_DIR
-#define PTUNE_TEST_BACKBONE_DIR ""
-#endif
-
 namespace ptune::text {
 namespace {
 
