@@ -5,9 +5,10 @@
 #   deploy/local/dev.sh run     install + build + start ptune-server (foreground)
 #   deploy/local/dev.sh test    install + build + the whole test suite (with a
 #                               throwaway PostgreSQL, deploy/local/postgres.sh),
-#                               then the suite again under ASan+UBSan (clang,
-#                               build-asan/) and a smoke run of every libFuzzer
-#                               target
+#                               then again built against LibTorch 2.11 with the
+#                               CUDA paths (build-cuda/, on the CPU), then under
+#                               ASan+UBSan (clang, build-asan/), and a smoke run
+#                               of every libFuzzer target
 #   deploy/local/dev.sh setup   install system packages and the backbone only
 #   deploy/local/dev.sh build   setup + build only
 #
@@ -203,7 +204,7 @@ main() {
   local command="${1:-}"
   case "$command" in
     setup|build|run|test) ;;
-    *) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'; exit 2 ;;
   esac
   install_system_packages
   local backbone
