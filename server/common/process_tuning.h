@@ -11,13 +11,17 @@
 namespace ptune::common {
 
 struct CpuTuning {
-  // LibTorch intra-op threads. 0 = measured default (1: OpenBLAS already
-  // spreads each GEMM over the cores, and two pools fighting halves speed).
+  // LibTorch intra-op threads. 0 = DefaultIntraOpThreads().
   int intra_op_threads = 0;
   // Keep freed activation buffers in the heap instead of returning them to
   // the OS and page-faulting them back on the next forward (2x on glibc).
   bool keep_heap_memory = true;
 };
+
+// The measured default of intra-op threads: 1 on LibTorch 1.x (OpenBLAS
+// already spreads each GEMM over the cores, and two pools fighting halves
+// the speed), every core on 2.x (its MKL/oneDNN GEMMs use LibTorch's pool).
+int DefaultIntraOpThreads();
 
 // Applies `tuning`; returns a one-line description for logs.
 std::string ApplyCpuTuning(const CpuTuning& tuning);

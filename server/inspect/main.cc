@@ -24,8 +24,8 @@ ABSL_FLAG(std::string, attention, "auto",
           "auto (the measured fastest), sdpa (LibTorch 2.x) or matmul: the "
           "attention implementation, to compare them with bench-forward.");
 ABSL_FLAG(int, threads, 0,
-          "LibTorch intra-op threads; 0 = measured default (1: OpenBLAS "
-          "already uses every core per GEMM, two pools fighting is slower).");
+          "LibTorch intra-op threads; 0 = the measured default (LibTorch 1.x: 1, "
+          "OpenBLAS already uses every core per GEMM; 2.x: every core).");
 ABSL_FLAG(std::string, pooling, "sentence",
           "embed: cls, mean, or sentence (the sentence-transformers pipeline "
           "of the folder: its truncation, pooling and normalization).");
