@@ -111,7 +111,7 @@ std::vector<FlagSpec> TrainFlags() {
       {"case_embeddings", "",
        "Learn a vector per word case (Title, UPPER, ...) added to each "
        "token's input: capitalization for an uncased backbone (tagging)."},
-      {"epochs", "N", "Maximum epochs (default 5)."},
+      {"epochs", "N", "Maximum epochs (default: from the training set's size, 2..20)."},
       {"batch_size", "N", "Training batch size (default 32)."},
       {"lr", "X", "Peak learning rate (default 3e-2)."},
       {"reparam_lr", "X", "Peak learning rate of --reparam mlp (default --lr x 0.1)."},

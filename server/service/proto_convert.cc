@@ -109,6 +109,9 @@ absl::StatusOr<std::vector<prompts::PromptSpec>> SearchCandidates(
 }
 
 absl::StatusOr<int> SearchEpochs(const v1::TrainingOptions& in, int epochs) {
+  // Unset epochs come from the data (at least search_epochs): only the
+  // proto's own bound applies then.
+  if (in.epochs() == 0) epochs = kMaxEpochs;
   if (in.search_epochs() < 0 || in.search_epochs() > epochs) {
     return Invalid("options.search_epochs",
                    absl::StrCat("must be in 1..epochs (", epochs, "), got ", in.search_epochs()));

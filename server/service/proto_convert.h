@@ -44,7 +44,8 @@ inline constexpr int kMaxSearchCandidates = 16;
 absl::StatusOr<std::vector<prompts::PromptSpec>> SearchCandidates(
     const v1::PromptSpec& in, const prompts::PromptSpec& spec);
 
-// options.search_epochs: 1 when unset, 1..epochs.
+// options.search_epochs: 1 when unset, 1..epochs (1..kMaxEpochs while
+// options.epochs is unset: the job then trains at least search_epochs).
 absl::StatusOr<int> SearchEpochs(const v1::TrainingOptions& in, int epochs);
 
 absl::StatusOr<training::TrainOptions> OptionsFromProto(

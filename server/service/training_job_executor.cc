@@ -195,6 +195,10 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
   for (const engine::AuxiliaryTraining& aux : auxiliary) {
     steps_per_epoch += training::BatchesPerEpoch(aux.train, options.batch_size);
   }
+  if (request.options().epochs() == 0) {
+    options.epochs = std::max(
+        training::DefaultEpochs(train_examples + auxiliary_examples), search_epochs);
+  }
   const absl::Time started = absl::Now();
   // A search trains every candidate for search_epochs, then the best one
   // continues from where it stopped to options.epochs.

@@ -25,6 +25,13 @@ double ScheduledLearningRate(double peak, int64_t step, int64_t total,
                                   static_cast<double>(total - warmup));
 }
 
+int DefaultEpochs(size_t train_examples) {
+  if (train_examples == 0) return kMaxDefaultEpochs;
+  const int64_t n = static_cast<int64_t>(train_examples);
+  const int64_t epochs = (kDefaultExamplePasses + n - 1) / n;
+  return static_cast<int>(std::clamp<int64_t>(epochs, kMinDefaultEpochs, kMaxDefaultEpochs));
+}
+
 absl::StatusOr<int> DefaultMaxTokens(const backbone::Backbone& backbone,
                                      const datasets::Dataset& train) {
   constexpr size_t kMaxLooked = 10000;

@@ -23,6 +23,7 @@
 namespace ptune::training {
 
 struct TrainOptions {
+  // Maximum epochs; DefaultEpochs derives it from the training set's size.
   int epochs = 5;
   int batch_size = 32;
   int eval_batch_size = 64;
@@ -87,6 +88,17 @@ absl::StatusOr<TrainResult> Train(const backbone::Backbone& backbone,
 // max_tokens is given.
 absl::StatusOr<int> DefaultMaxTokens(const backbone::Backbone& backbone,
                                      const datasets::Dataset& train);
+
+// The epochs a run on `train_examples` rows an epoch defaults to: about
+// kDefaultExamplePasses rows seen in all, so a small set gets more epochs
+// than a large one and the training time stays bounded, at least
+// kMinDefaultEpochs and at most kMaxDefaultEpochs (early stopping may end
+// sooner). The service and ptune-inspect both use it when no epochs are
+// given. Chosen from the sweep in tests/bench/README.md section 16.
+inline constexpr int64_t kDefaultExamplePasses = 120000;
+inline constexpr int kMinDefaultEpochs = 2;
+inline constexpr int kMaxDefaultEpochs = 20;
+int DefaultEpochs(size_t train_examples);
 
 // Steps one epoch over `data` takes at `batch_size` (the last batch may be
 // short).

@@ -394,6 +394,21 @@ TEST_F(TrainerTest, DefaultMaxTokensCoversLongTextsUpToTheBackbone) {
   EXPECT_EQ(model->max_tokens(), 24);
 }
 
+// Epochs from the data: about kDefaultExamplePasses rows seen, so small sets
+// get more epochs than large ones, within [kMinDefaultEpochs,
+// kMaxDefaultEpochs].
+TEST(TrainerDefaultsTest, DefaultEpochsShrinkAsTheTrainingSetGrows) {
+  EXPECT_EQ(DefaultEpochs(0), kMaxDefaultEpochs);
+  EXPECT_EQ(DefaultEpochs(200), kMaxDefaultEpochs);     // a handful of examples
+  EXPECT_EQ(DefaultEpochs(3394), kMaxDefaultEpochs);    // WNUT-17: 36 -> the cap
+  EXPECT_EQ(DefaultEpochs(14041), 9);                   // CoNLL-2003: ceil(120000 / 14041)
+  EXPECT_EQ(DefaultEpochs(67349), kMinDefaultEpochs);   // SST-2: 2
+  EXPECT_EQ(DefaultEpochs(10'000'000), kMinDefaultEpochs);
+  for (size_t n = 1; n < 200000; n = n * 3 / 2 + 1) {
+    EXPECT_LE(DefaultEpochs(n + n / 2 + 1), DefaultEpochs(n)) << n;
+  }
+}
+
 TEST(TrainerScheduleTest, WarmupThenLinearDecay) {
   EXPECT_DOUBLE_EQ(ScheduledLearningRate(1.0, 0, 100, 0.1), 0.1);
   EXPECT_DOUBLE_EQ(ScheduledLearningRate(1.0, 9, 100, 0.1), 1.0);

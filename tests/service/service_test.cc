@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/training/trainer.h"
 #include "tests/service/service_fixture.h"
 #include "tests/testing/test_paths.h"
 
@@ -705,6 +706,34 @@ TEST_F(ServiceTest, TrainPromptScoresItsTestData) {
   EXPECT_EQ(report.classification().macro_f1(), job.metrics().at("test.macro_f1"));
   v1::DeletePromptRequest del;
   del.set_prompt_name("sentiment-tested");
+  v1::DeletePromptResponse deleted;
+  ASSERT_TRUE(server_->prompts().DeletePrompt(Call(alice_->key).get(), del, &deleted).ok());
+}
+
+// Unset epochs come from the training set's size (training::DefaultEpochs,
+// as ptune-inspect's): a small set gets the most; early stopping may end
+// sooner. search_epochs is then bounded by the proto's limit only.
+TEST_F(ServiceTest, UnsetEpochsComeFromTheTrainingSetSize) {
+  v1::TrainPromptRequest request;
+  request.set_prompt_name("sentiment-default-epochs");
+  request.set_task(v1::TASK_CLASSIFY);
+  *request.mutable_train_examples() = ReadTsvExamples(ExamplesDir() + "/sentiment.tsv");
+  request.mutable_spec()->set_length(2);
+  request.mutable_options()->set_batch_size(16);
+  v1::TrainPromptRequest bad = request;
+  bad.mutable_options()->set_search_epochs(51);
+  v1::TrainPromptResponse response;
+  ExpectInvalid(server_->prompts().TrainPrompt(Call(alice_->key).get(), bad, &response),
+                "options.search_epochs");
+  grpc::Status status = server_->prompts().TrainPrompt(Call(alice_->key).get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const v1::Job job = WaitForJob(*server_, alice_->key, response.job().id());
+  ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.reason();
+  const int train_examples = static_cast<int>(job.metrics().at("train_examples"));
+  EXPECT_EQ(job.progress().epochs(), training::DefaultEpochs(train_examples));
+  EXPECT_EQ(job.progress().epochs(), training::kMaxDefaultEpochs);  // a few dozen reviews
+  v1::DeletePromptRequest del;
+  del.set_prompt_name("sentiment-default-epochs");
   v1::DeletePromptResponse deleted;
   ASSERT_TRUE(server_->prompts().DeletePrompt(Call(alice_->key).get(), del, &deleted).ok());
 }
