@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "server/store/postgres_db.h"
 
 namespace ptune::store {
@@ -30,18 +31,23 @@ absl::StatusOr<std::string> TestStoreUrl(const std::string& engine) {
     return absl::StrCat("sqlite://", dir, "/ptune.db");
   }
   if (engine != "postgres") return absl::InvalidArgumentError("engine is sqlite or postgres");
-  const char* base = std::getenv("PTUNE_TEST_POSTGRES_URL");
-  if (base == nullptr || *base == '\0') {
-    const char* required = std::getenv("PTUNE_REQUIRE_POSTGRES");
-    const std::string why =
-        "PTUNE_TEST_POSTGRES_URL is not set: the PostgreSQL half of this suite needs a "
-        "server (deploy/local/dev.sh test starts one)";
+  // Callers skip on UNAVAILABLE; with PTUNE_REQUIRE_POSTGRES=1 (CI) a
+  // missing or unreachable server is an error instead.
+  const char* required = std::getenv("PTUNE_REQUIRE_POSTGRES");
+  const auto unavailable = [&](absl::string_view why) {
     if (required != nullptr && std::string(required) == "1") {
       return absl::FailedPreconditionError(absl::StrCat(why, "; PTUNE_REQUIRE_POSTGRES=1"));
     }
     return absl::UnavailableError(why);
+  };
+  const char* base = std::getenv("PTUNE_TEST_POSTGRES_URL");
+  if (base == nullptr || *base == '\0') {
+    return unavailable(
+        "PTUNE_TEST_POSTGRES_URL is not set: the PostgreSQL half of this suite needs a "
+        "server (deploy/local/dev.sh test starts one)");
   }
   absl::StatusOr<std::unique_ptr<postgres::Db>> admin = postgres::Db::Open(base);
+  if (absl::IsUnavailable(admin.status())) return unavailable(admin.status().message());
   if (!admin.ok()) return admin.status();
   const std::string schema = absl::StrCat("t_", unique);
   const std::string create = absl::StrCat("DROP SCHEMA IF EXISTS ", schema,

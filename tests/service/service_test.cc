@@ -86,6 +86,18 @@ class ServiceTest : public ::testing::Test {
     return server_->prompts().Classify(Call(key).get(), request, response);
   }
 
+  static grpc::Status DeletePrompt(const std::string& key, const std::string& name,
+                                   v1::DeletePromptResponse* response) {
+    v1::DeletePromptRequest request;
+    request.set_prompt_name(name);
+    return server_->prompts().DeletePrompt(Call(key).get(), request, response);
+  }
+
+  static grpc::Status DeletePrompt(const std::string& key, const std::string& name) {
+    v1::DeletePromptResponse ignored;
+    return DeletePrompt(key, name, &ignored);
+  }
+
   static std::string* dir_;
   static InProcessServer* server_;
   static TestTenant* alice_;
@@ -234,10 +246,7 @@ TEST_F(ServiceTest, AnotherTenantsObjectsAreNotFoundOnEveryRpc) {
   v1::ExportPromptResponse exported;
   expect_not_found(s.ExportPrompt(Call(bob).get(), export_request, &exported),
                    "ExportPrompt");
-  v1::DeletePromptRequest del;
-  del.set_prompt_name("sentiment");
-  v1::DeletePromptResponse deleted;
-  expect_not_found(s.DeletePrompt(Call(bob).get(), del, &deleted), "DeletePrompt");
+  expect_not_found(DeletePrompt(bob, "sentiment"), "DeletePrompt");
   // Training over Alice's prompt name makes Bob's own prompt, not a version
   // of Alice's; init from Alice's prompt is NOT_FOUND.
   v1::TrainPromptRequest train;
@@ -555,10 +564,8 @@ TEST_F(ServiceTest, ExportThenImportServesTheSameScores) {
   ASSERT_TRUE(Classify(alice_->key, "sentiment", {"nice people"}, &original).ok());
   ASSERT_TRUE(Classify(alice_->key, "sentiment-copy", {"nice people"}, &copy).ok());
   EXPECT_NEAR(original.results(0).score(), copy.results(0).score(), 1e-5);
-  v1::DeletePromptRequest del;
-  del.set_prompt_name("sentiment-copy");
   v1::DeletePromptResponse deleted;
-  ASSERT_TRUE(server_->prompts().DeletePrompt(Call(alice_->key).get(), del, &deleted).ok());
+  ASSERT_TRUE(DeletePrompt(alice_->key, "sentiment-copy", &deleted).ok());
   EXPECT_EQ(deleted.deleted_versions(), 1);
   EXPECT_EQ(Classify(alice_->key, "sentiment-copy", {"x"}, &copy).error_code(),
             grpc::StatusCode::NOT_FOUND);
@@ -704,10 +711,7 @@ TEST_F(ServiceTest, TrainPromptScoresItsTestData) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(report.classification().accuracy(), job.metrics().at("test.accuracy"));
   EXPECT_EQ(report.classification().macro_f1(), job.metrics().at("test.macro_f1"));
-  v1::DeletePromptRequest del;
-  del.set_prompt_name("sentiment-tested");
-  v1::DeletePromptResponse deleted;
-  ASSERT_TRUE(server_->prompts().DeletePrompt(Call(alice_->key).get(), del, &deleted).ok());
+  ASSERT_TRUE(DeletePrompt(alice_->key, "sentiment-tested").ok());
 }
 
 // Unset epochs come from the training set's size (training::DefaultEpochs,
@@ -732,10 +736,7 @@ TEST_F(ServiceTest, UnsetEpochsComeFromTheTrainingSetSize) {
   const int train_examples = static_cast<int>(job.metrics().at("train_examples"));
   EXPECT_EQ(job.progress().epochs(), training::DefaultEpochs(train_examples));
   EXPECT_EQ(job.progress().epochs(), training::kMaxDefaultEpochs);  // a few dozen reviews
-  v1::DeletePromptRequest del;
-  del.set_prompt_name("sentiment-default-epochs");
-  v1::DeletePromptResponse deleted;
-  ASSERT_TRUE(server_->prompts().DeletePrompt(Call(alice_->key).get(), del, &deleted).ok());
+  ASSERT_TRUE(DeletePrompt(alice_->key, "sentiment-default-epochs").ok());
 }
 
 // Prompt search: every length x template candidate trains for
@@ -800,10 +801,7 @@ TEST_F(ServiceTest, PromptSearchReportsEveryCandidate) {
   EXPECT_EQ(prompt.spec().length(), job.candidates(chosen).length());
   EXPECT_EQ(prompt.spec().template_text(), job.candidates(chosen).template_text());
   EXPECT_EQ(job.metrics().at("epochs"), 2);
-  v1::DeletePromptRequest del;
-  del.set_prompt_name("sentiment-searched");
-  v1::DeletePromptResponse deleted;
-  ASSERT_TRUE(server_->prompts().DeletePrompt(Call(alice_->key).get(), del, &deleted).ok());
+  ASSERT_TRUE(DeletePrompt(alice_->key, "sentiment-searched").ok());
 }
 
 // Multi-task prompt pre-training: a classification prompt trained together
@@ -864,10 +862,7 @@ TEST_F(ServiceTest, PromptPreTrainingSharesOnePromptAcrossTasks) {
   const v1::Job transferred = WaitForJob(*server_, alice_->key, response.job().id());
   EXPECT_EQ(transferred.state(), v1::JOB_STATE_SUCCEEDED) << transferred.reason();
   for (const char* name : {"pretrained", "ner-transferred"}) {
-    v1::DeletePromptRequest del;
-    del.set_prompt_name(name);
-    v1::DeletePromptResponse deleted;
-    EXPECT_TRUE(server_->prompts().DeletePrompt(Call(alice_->key).get(), del, &deleted).ok());
+    EXPECT_TRUE(DeletePrompt(alice_->key, name).ok());
   }
 }
 
@@ -953,10 +948,7 @@ TEST_F(ServiceTest, ClassifyAndTagEntitiesTakeAnEnsemble) {
   ExpectInvalid(server_->prompts().TagEntities(Call(alice_->key).get(), tag, &both),
                 "is a classify prompt");
   for (const char* name : {"sentiment-twin", "ner-twin"}) {
-    v1::DeletePromptRequest del;
-    del.set_prompt_name(name);
-    v1::DeletePromptResponse deleted;
-    ASSERT_TRUE(server_->prompts().DeletePrompt(Call(alice_->key).get(), del, &deleted).ok());
+    ASSERT_TRUE(DeletePrompt(alice_->key, name).ok());
   }
 }
 
