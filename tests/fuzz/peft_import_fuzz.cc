@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <system_error>
 
 #include "server/backbone/backbone.h"
 #include "server/datasets/label_set.h"
@@ -22,6 +23,21 @@
 using ::ptune::fuzz::Check;
 
 namespace {
+
+// The adapter folder the inputs are written to: one per process, removed at
+// exit (libFuzzer ends with exit() after -runs or -max_total_time).
+struct AdapterDir {
+  AdapterDir()
+      : path(std::filesystem::temp_directory_path() /
+             ("ptune-peft-fuzz-" + std::to_string(getpid()))) {
+    std::filesystem::create_directories(path);
+  }
+  ~AdapterDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  const std::string path;
+};
 
 void Write(const std::string& path, const uint8_t* data, size_t size) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -37,12 +53,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(made.ok(), "the backbone loads");
     return made->release();
   }();
-  static const std::string dir = [] {
-    const std::string d = std::filesystem::temp_directory_path() /
-                          ("ptune-peft-fuzz-" + std::to_string(getpid()));
-    std::filesystem::create_directories(d);
-    return d;
-  }();
+  static const AdapterDir adapter_dir;
+  const std::string& dir = adapter_dir.path;
   if (size < 4) return 0;
   const size_t config_size = std::min<size_t>(data[0] | (data[1] << 8), size - 4);
   const size_t export_size =
