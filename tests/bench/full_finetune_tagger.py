@@ -97,6 +97,7 @@ def main():
             gold, pred = [ts for _, ts in test], predict(test)
             best = (valid_f1, f1_score(gold, pred), precision_score(gold, pred),
                     recall_score(gold, pred), epoch + 1)
+            print(f"  best so far: test entity F1 {100 * best[1]:.2f}", flush=True)
     print(json.dumps({
         "train_sentences": len(train), "epochs": args.epochs, "best_epoch": best[4],
         "valid_f1": round(100 * best[0], 2), "test_f1": round(100 * best[1], 2),
