@@ -197,6 +197,8 @@ def run_peft(args):
             best = dict(scored, best_epoch=epoch)
             if test:
                 best.update({f"test_{k}": v for k, v in evaluate(test).items()})
+                print(f"  best so far: test {key} {best['test_' + key]:.4f}",
+                      file=sys.stderr, flush=True)
     best["train_examples_per_second"] = seen / train_seconds
     best["train_seconds"] = train_seconds
     return best
