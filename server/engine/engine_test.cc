@@ -1063,15 +1063,19 @@ TEST_F(EngineTest, FloodingTenantDoesNotDenyALightOne) {
       if (!status.ok()) return status;
       return absl::ToDoubleSeconds(absl::Now() - start);
     };
-    for (int i = 0; i < 40; ++i) {
-      absl::StatusOr<double> seconds = light_call();
-      if (!seconds.ok()) {
-        ++round.light_failures;
-        ADD_FAILURE() << "light tenant refused while idle: " << seconds.status();
-        continue;
+    // 40 light calls in sequence, their latencies into `into`.
+    const auto light_calls = [&](std::vector<double>& into, const char* when) {
+      for (int i = 0; i < 40; ++i) {
+        absl::StatusOr<double> seconds = light_call();
+        if (!seconds.ok()) {
+          ++round.light_failures;
+          ADD_FAILURE() << "light tenant refused " << when << ": " << seconds.status();
+          continue;
+        }
+        into.push_back(*seconds);
       }
-      round.idle.push_back(*seconds);
-    }
+    };
+    light_calls(round.idle, "while idle");
 
     // The flood: a feeder keeps 16 calls of 256 texts in flight.
     std::atomic<bool> flooding{true};
@@ -1094,15 +1098,7 @@ TEST_F(EngineTest, FloodingTenantDoesNotDenyALightOne) {
     });
     absl::SleepFor(absl::Milliseconds(200));
     round.before = engine->executor_stats();
-    for (int i = 0; i < 40; ++i) {
-      absl::StatusOr<double> seconds = light_call();
-      if (!seconds.ok()) {
-        ++round.light_failures;
-        ADD_FAILURE() << "light tenant refused under the flood: " << seconds.status();
-        continue;
-      }
-      round.loaded.push_back(*seconds);
-    }
+    light_calls(round.loaded, "under the flood");
     round.after = engine->executor_stats();
     flooding.store(false);
     feeder.join();
