@@ -62,4 +62,35 @@ absl::Status WriteFileAtomically(const std::string& path,
   return absl::OkStatus();
 }
 
+absl::StatusOr<ScratchDir> ScratchDir::Create(absl::string_view prefix) {
+  std::error_code error;
+  const std::filesystem::path parent = std::filesystem::temp_directory_path(error);
+  if (error) return absl::InternalError(absl::StrCat("no temporary directory: ", error.message()));
+  std::string pattern = (parent / absl::StrCat(prefix, "-XXXXXX")).string();
+  if (mkdtemp(pattern.data()) == nullptr) return ErrnoError("cannot create the folder", pattern);
+  return ScratchDir(std::move(pattern));
+}
+
+ScratchDir::ScratchDir(ScratchDir&& other) noexcept : path_(std::move(other.path_)) {
+  other.path_.clear();
+}
+
+ScratchDir& ScratchDir::operator=(ScratchDir&& other) noexcept {
+  if (this != &other) {
+    Remove();
+    path_ = std::move(other.path_);
+    other.path_.clear();
+  }
+  return *this;
+}
+
+ScratchDir::~ScratchDir() { Remove(); }
+
+void ScratchDir::Remove() {
+  if (path_.empty()) return;
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+  path_.clear();
+}
+
 }  // namespace ptune::common

@@ -1,11 +1,13 @@
-// Whole-file reads and crash-safe writes.
+// Whole-file reads, crash-safe writes and scratch folders.
 #ifndef PTUNE_SERVER_COMMON_FILES_H_
 #define PTUNE_SERVER_COMMON_FILES_H_
 
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace ptune::common {
 
@@ -17,6 +19,25 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 // the folder.
 absl::Status WriteFileAtomically(const std::string& path,
                                  const std::string& contents);
+
+// A fresh folder <temporary directory>/<prefix>-XXXXXX ($TMPDIR, else
+// /tmp), removed with everything in it when the owner goes.
+class ScratchDir {
+ public:
+  static absl::StatusOr<ScratchDir> Create(absl::string_view prefix);
+  ScratchDir(ScratchDir&& other) noexcept;
+  ScratchDir& operator=(ScratchDir&& other) noexcept;
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  ~ScratchDir();
+
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit ScratchDir(std::string path) : path_(std::move(path)) {}
+  void Remove();
+  std::string path_;
+};
 
 }  // namespace ptune::common
 

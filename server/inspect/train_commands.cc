@@ -17,7 +17,7 @@
 #include "server/inspect/commands.h"
 #include "server/inspect/flags.h"
 #include "server/training/evaluator.h"
-#include "server/training/length_search.h"
+#include "server/training/prompt_search.h"
 #include "server/training/task_batch.h"
 #include "server/training/trainer.h"
 
@@ -42,8 +42,11 @@ ABSL_FLAG(std::string, kind, "deep",
           "key/value prefixes; much stronger on small backbones).");
 ABSL_FLAG(int, length, 16, "Prompt length m (virtual tokens / prefix length).");
 ABSL_FLAG(std::string, lengths, "",
-          "Comma-separated lengths to search (e.g. 1,5,10,20); the best on "
-          "validation is kept. Overrides --length.");
+          "Comma-separated lengths to search (e.g. 1,5,10,20), as the "
+          "service's length_candidates: each trains --search_epochs, the best "
+          "on validation goes on to --epochs. Overrides --length.");
+ABSL_FLAG(int, search_epochs, ptune::training::kDefaultSearchEpochs,
+          "Epochs each --lengths candidate trains before the best is chosen.");
 ABSL_FLAG(std::string, placement, "prefix", "Shallow: prefix, infix or prefix_infix.");
 ABSL_FLAG(std::string, reparam, "none",
           "none or mlp (P = MLP(Z) during training; steadier on some tasks, "
@@ -184,9 +187,17 @@ absl::Status RunTrain() {
   }
   ASSIGN_OR_RETURN(auto model_backbone, LoadBackboneFromFlags());
 
+  const int search_epochs = absl::GetFlag(FLAGS_search_epochs);
+  if (search_epochs < 1) return absl::InvalidArgumentError("--search_epochs must be at least 1");
   training::TrainOptions options;
-  options.epochs = absl::GetFlag(FLAGS_epochs) > 0 ? absl::GetFlag(FLAGS_epochs)
-                                                  : training::DefaultEpochs(train.size());
+  // As the service: epochs from the data, and at least search_epochs.
+  options.epochs = absl::GetFlag(FLAGS_epochs) > 0
+                       ? absl::GetFlag(FLAGS_epochs)
+                       : std::max(training::DefaultEpochs(train.size()), search_epochs);
+  if (search_epochs > options.epochs) {
+    return absl::InvalidArgumentError(absl::StrCat("--search_epochs must be in 1..--epochs (",
+                                                   options.epochs, "), got ", search_epochs));
+  }
   options.batch_size = absl::GetFlag(FLAGS_batch_size);
   options.learning_rate = absl::GetFlag(FLAGS_lr);
   options.reparam_learning_rate = absl::GetFlag(FLAGS_reparam_lr);
@@ -207,21 +218,26 @@ absl::Status RunTrain() {
         r.epoch, r.epochs, r.step, r.train_loss, r.valid_metric,
         r.improved ? " (best)" : "", r.examples_per_second, r.seconds);
   };
-  const auto on_trial = [](const training::LengthTrial& t) {
-    std::cerr << absl::StrFormat("length %d: best valid %.4f\n", t.length, t.valid_metric);
+  const auto on_trial = [](const training::SearchTrial& t) {
+    std::cerr << absl::StrFormat("length %d: best valid %.4f\n", t.spec.length,
+                                 t.result.best_valid_metric);
   };
-  ASSIGN_OR_RETURN(training::LengthSearchResult search,
-                   training::SearchPromptLength(*model_backbone, spec, lengths, train,
-                                                valid, options, progress, on_trial));
+  std::vector<prompts::PromptSpec> candidates;
+  for (int length : lengths) {
+    candidates.push_back(spec);
+    candidates.back().length = length;
+  }
+  ASSIGN_OR_RETURN(training::SearchResult search,
+                   training::SearchPrompts(*model_backbone, candidates, train, valid, options,
+                                           search_epochs, progress, on_trial));
   nlohmann::json meta;
   nlohmann::json trials = nlohmann::json::array();
-  double examples_per_second = 0;
-  for (const auto& t : search.trials) {
-    trials.push_back({{"length", t.length}, {"valid", t.valid_metric},
+  for (const training::SearchTrial& t : search.trials) {
+    trials.push_back({{"length", t.spec.length}, {"valid", t.result.best_valid_metric},
                       {"best_epoch", t.result.best_epoch},
                       {"examples_per_second", t.result.examples_per_second}});
-    examples_per_second = t.result.examples_per_second;
   }
+  const double examples_per_second = search.final_result.examples_per_second;
   meta["length_search"] = trials;
   ASSIGN_OR_RETURN(const training::Evaluation valid_eval,
                    training::Evaluate(*model_backbone, *search.best, valid, 64, options.max_tokens));

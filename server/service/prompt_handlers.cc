@@ -20,32 +20,6 @@ constexpr const char* kAdapterFiles[] = {"adapter_config.json",
                                          "adapter_model.safetensors",
                                          "ptune_export.json"};
 
-// A private temporary folder, removed on destruction. PEFT's layout is a
-// folder; the peft_format functions read and write folders.
-class ScratchDir {
- public:
-  static absl::StatusOr<ScratchDir> Create() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "ptune-peft-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      return absl::InternalError("cannot create a temporary folder");
-    }
-    return ScratchDir(pattern);
-  }
-  ScratchDir(ScratchDir&& other) noexcept : path_(std::move(other.path_)) {
-    other.path_.clear();
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  explicit ScratchDir(std::string path) : path_(std::move(path)) {}
-  std::string path_;
-};
-
 }  // namespace
 
 absl::StatusOr<store::PromptSummary> PromptServiceImpl::FindPrompt(const std::string& tenant,
@@ -198,7 +172,7 @@ absl::Status PromptServiceImpl::DoExportPrompt(const std::string& tenant,
                        {std::move(stored.artifact_safetensors),
                         std::move(stored.artifact_json)},
                        request.prompt_name()));
-  ASSIGN_OR_RETURN(ScratchDir dir, ScratchDir::Create());
+  ASSIGN_OR_RETURN(common::ScratchDir dir, common::ScratchDir::Create("ptune-peft"));
   RETURN_IF_ERROR(prompts::ExportPeftAdapter(*model, *deps_.backbone, dir.path()));
   for (const char* name : kAdapterFiles) {
     ASSIGN_OR_RETURN(std::string content, common::ReadFile(dir.path() + "/" + name));
@@ -230,7 +204,7 @@ absl::Status PromptServiceImpl::DoImportPrompt(const std::string& tenant,
                                                const v1::ImportPromptRequest& request,
                                                v1::Prompt* response) {
   RETURN_IF_ERROR(ValidateName(request.prompt_name(), "prompt_name"));
-  ASSIGN_OR_RETURN(ScratchDir dir, ScratchDir::Create());
+  ASSIGN_OR_RETURN(common::ScratchDir dir, common::ScratchDir::Create("ptune-peft"));
   int64_t bytes = 0;
   for (int i = 0; i < request.files_size(); ++i) {
     const v1::File& file = request.files(i);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "server/common/status_macros.h"
+#include "server/training/prompt_search.h"
 
 namespace ptune::service {
 namespace {
@@ -116,7 +117,7 @@ absl::StatusOr<int> SearchEpochs(const v1::TrainingOptions& in, int epochs) {
     return Invalid("options.search_epochs",
                    absl::StrCat("must be in 1..epochs (", epochs, "), got ", in.search_epochs()));
   }
-  return in.search_epochs() > 0 ? in.search_epochs() : 1;
+  return in.search_epochs() > 0 ? in.search_epochs() : training::kDefaultSearchEpochs;
 }
 
 absl::StatusOr<prompts::PromptSpec> SpecFromProto(const v1::PromptSpec& in) {

@@ -21,6 +21,7 @@
 #include "server/jobs/job_progress.h"
 #include "server/service/proto_convert.h"
 #include "server/training/bio.h"
+#include "server/training/prompt_search.h"
 #include "server/training/trainer.h"
 
 namespace ptune::service {
@@ -200,15 +201,11 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
         training::DefaultEpochs(train_examples + auxiliary_examples), search_epochs);
   }
   const absl::Time started = absl::Now();
-  // A search trains every candidate for search_epochs, then the best one
-  // continues from where it stopped to options.epochs.
-  const bool search = candidates.size() > 1;
-  const bool continues = search && search_epochs < options.epochs;
-  const int total_epochs =
-      search ? static_cast<int>(candidates.size()) * search_epochs +
-                   (continues ? options.epochs - search_epochs : 0)
-             : options.epochs;
-  int epochs_before = 0;  // of the phases that ended
+  training::SearchSchedule schedule(candidates.size(), search_epochs, options.epochs);
+  const bool search = schedule.searching();
+  const bool continues = schedule.continues();
+  const int total_epochs = schedule.total_epochs();
+  int epochs_before = 0;  // epochs of the phases before the running one
   // One phase: a candidate's search run, the winner's continuation, or the
   // whole run. `checkpoint` (search only) keeps the phase's last epoch-end
   // checkpoint in memory; a single run saves its checkpoints to the job.
@@ -252,44 +249,38 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
 
   std::unique_ptr<prompts::PromptModel> best;
   json best_metrics;
-  double best_metric = -1;
-  size_t best_index = 0;
   std::string best_checkpoint;
   json trials = json::array();
   for (size_t i = 0; i < candidates.size(); ++i) {
     engine::TrainingRequest trial =
         make_trial(candidates[i], !continues && i + 1 == candidates.size());
+    trial.options.epochs = schedule.trial_epochs();
+    trial.options.patience = schedule.trial_patience(options.patience);
+    // A checkpoint belongs to the run that wrote it: only a job without a
+    // search resumes mid-training; a search restarts its candidates.
+    if (!search) trial.resume_checkpoint = job.checkpoint;
     std::string checkpoint;
-    if (search) {
-      trial.options.epochs = search_epochs;
-      trial.options.patience = std::min(trial.options.patience, search_epochs);
-    } else {
-      // A checkpoint belongs to the run that wrote it: only a job without a
-      // search resumes mid-training; a search restarts its candidates.
-      trial.resume_checkpoint = job.checkpoint;
-    }
+    epochs_before = schedule.epochs_before_trial(i);
     ASSIGN_OR_RETURN(engine::TrainingOutcome outcome,
                      run_phase(std::move(trial), search ? &checkpoint : nullptr));
-    epochs_before += search ? search_epochs : options.epochs;
     const double metric = outcome.result.best_valid_metric;
     const prompts::PromptSpec& c = candidates[i];
     trials.push_back({{"length", c.length}, {"template", c.template_text},
                       {"verbalizer", c.verbalizer}, {"valid_metric", metric},
                       {"chosen", false}});
-    if (metric > best_metric) {  // ties keep the earlier (shorter) candidate
-      best_metric = metric;
+    if (schedule.Record(metric)) {
       best = std::move(outcome.model);
       best_metrics = outcome.metrics;
-      best_index = i;
       best_checkpoint = std::move(checkpoint);
     }
   }
+  const size_t best_index = schedule.best();
   if (continues && best != nullptr) {
     // The winner resumes from its last search epoch to options.epochs (its
     // learning-rate schedule is the full run's from that step on).
     engine::TrainingRequest trial = make_trial(candidates[best_index], true);
     trial.resume_checkpoint = std::move(best_checkpoint);
-    epochs_before -= search_epochs;  // its reports count from search_epochs + 1
+    epochs_before = schedule.epochs_before_continuation();
     // A search job that resumes after a crash restarts its candidates, so
     // its checkpoints stay in memory.
     std::string checkpoint;

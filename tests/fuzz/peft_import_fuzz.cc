@@ -6,16 +6,15 @@
 // Input layout: 2 bytes (little endian) config length, 2 bytes export
 // length (0 = no ptune_export.json), the config, the export, the rest is the
 // safetensors file.
-#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <system_error>
 
 #include "server/backbone/backbone.h"
+#include "server/common/files.h"
 #include "server/datasets/label_set.h"
 #include "server/prompts/peft_format.h"
 #include "tests/fuzz/fuzz_env.h"
@@ -23,21 +22,6 @@
 using ::ptune::fuzz::Check;
 
 namespace {
-
-// The adapter folder the inputs are written to: one per process, removed at
-// exit (libFuzzer ends with exit() after -runs or -max_total_time).
-struct AdapterDir {
-  AdapterDir()
-      : path(std::filesystem::temp_directory_path() /
-             ("ptune-peft-fuzz-" + std::to_string(getpid()))) {
-    std::filesystem::create_directories(path);
-  }
-  ~AdapterDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  const std::string path;
-};
 
 void Write(const std::string& path, const uint8_t* data, size_t size) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -53,8 +37,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(made.ok(), "the backbone loads");
     return made->release();
   }();
-  static const AdapterDir adapter_dir;
-  const std::string& dir = adapter_dir.path;
+  // The adapter folder the inputs are written to: one per process, removed
+  // at exit (libFuzzer ends with exit() after -runs or -max_total_time).
+  static const ptune::common::ScratchDir adapter_dir = [] {
+    auto created = ptune::common::ScratchDir::Create("ptune-peft-fuzz");
+    Check(created.ok(), "cannot create the adapter folder");
+    return std::move(*created);
+  }();
+  const std::string& dir = adapter_dir.path();
   if (size < 4) return 0;
   const size_t config_size = std::min<size_t>(data[0] | (data[1] << 8), size - 4);
   const size_t export_size =

@@ -801,6 +801,9 @@ TEST_F(ServiceTest, PromptSearchReportsEveryCandidate) {
   EXPECT_EQ(prompt.spec().length(), job.candidates(chosen).length());
   EXPECT_EQ(prompt.spec().template_text(), job.candidates(chosen).template_text());
   EXPECT_EQ(job.metrics().at("epochs"), 2);
+  // The last progress is the winner's continuation: its epoch 2 of 2.
+  EXPECT_EQ(job.progress().epochs(), 2);
+  EXPECT_EQ(job.progress().epoch(), 2);
   ASSERT_TRUE(DeletePrompt(alice_->key, "sentiment-searched").ok());
 }
 
