@@ -100,7 +100,7 @@ std::vector<FlagSpec> TrainFlags() {
       {"mlp_hidden", "N", "Hidden width of --reparam mlp (default 256)."},
       {"l2", "X", "λ of the λ‖P‖² regularizer (default 0)."},
       {"dropout", "X", "Prompt dropout probability (default 0)."},
-      {"pooling", "cls|mean|mask", "Classification head input (default cls)."},
+      {"pooling", "cls|mean|mask", "Classification head input (default mean)."},
       {"template", "TEXT", "Template, e.g. '<soft:4> {text} It was [MASK] .'"},
       {"verbalizer", "W1,W2,...", "One label word per label (--pooling mask)."},
       {"templates", "T1|T2|...",

@@ -64,9 +64,9 @@ ABSL_FLAG(std::optional<bool>, case_embeddings, std::nullopt,
           "UPPER, mIxed) added to each text token's input embedding, giving "
           "an uncased backbone the capitalization it drops. Default: true "
           "for --task tag, false for classify. Not exportable to PEFT.");
-ABSL_FLAG(std::string, head_pooling, "cls",
-          "Classification head input: cls, mean, or mask (the template's "
-          "[MASK] slot).");
+ABSL_FLAG(std::string, head_pooling, "",
+          "Classification head input: cls, mean (the default, as the "
+          "service's), or mask (the template's [MASK] slot).");
 ABSL_FLAG(std::string, template_text, "",
           "Template around the text, e.g. '<soft:4> {text} It was [MASK] .' "
           "(soft runs must add up to --length for shallow prompts).");
@@ -119,7 +119,9 @@ absl::StatusOr<prompts::PromptSpec> SpecFromFlags() {
   spec.init_prompt = absl::GetFlag(FLAGS_init_prompt);
   spec.l2 = absl::GetFlag(FLAGS_l2);
   spec.dropout = absl::GetFlag(FLAGS_dropout);
-  ASSIGN_OR_RETURN(spec.pooling, prompts::ParseHeadPooling(absl::GetFlag(FLAGS_head_pooling)));
+  if (const std::string pooling = absl::GetFlag(FLAGS_head_pooling); !pooling.empty()) {
+    ASSIGN_OR_RETURN(spec.pooling, prompts::ParseHeadPooling(pooling));
+  }
   spec.template_text = absl::GetFlag(FLAGS_template_text);
   if (const std::string words = absl::GetFlag(FLAGS_verbalizer); !words.empty()) {
     spec.verbalizer = absl::StrSplit(words, ',');

@@ -184,7 +184,7 @@ absl::StatusOr<PromptSpec> PromptSpecFromJson(const json& j) {
     return absl::OkStatus();
   };
   std::string kind = "deep", placement = "prefix", reparam = "none",
-              init = "random", pooling = "cls";
+              init = "random", pooling = "cls";  // artifacts before pooling was recorded
   RETURN_IF_ERROR(str("kind", &kind));
   RETURN_IF_ERROR(str("placement", &placement));
   RETURN_IF_ERROR(str("reparam", &reparam));

@@ -183,7 +183,7 @@ absl::StatusOr<prompts::PromptSpec> SpecFromProto(const v1::PromptSpec& in) {
   }
   spec.dropout = in.dropout();
   switch (in.pooling()) {
-    case v1::POOLING_UNSPECIFIED:
+    case v1::POOLING_UNSPECIFIED: break;  // PromptSpec's default
     case v1::POOLING_CLS: spec.pooling = prompts::HeadPooling::kCls; break;
     case v1::POOLING_MEAN: spec.pooling = prompts::HeadPooling::kMean; break;
     case v1::POOLING_MASK: spec.pooling = prompts::HeadPooling::kMask; break;

@@ -18,7 +18,7 @@ TEST(SpecFromProtoTest, EmptySpecTakesTheDocumentedDefaults) {
   EXPECT_EQ(spec->length, 16);
   EXPECT_EQ(spec->placement, prompts::Placement::kPrefix);
   EXPECT_EQ(spec->init, prompts::PromptInit::kRandom);
-  EXPECT_EQ(spec->pooling, prompts::HeadPooling::kCls);
+  EXPECT_EQ(spec->pooling, prompts::HeadPooling::kMean);
 }
 
 TEST(SpecFromProtoTest, RoundTripsThroughSpecToProto) {
