@@ -12,12 +12,14 @@
 
 #include "gtest/gtest.h"
 #include "server/training/task_batch.h"
-#include "tests/testing/shared_backbone.h"
+#include "server/training/toy_training_test.h"
 
 namespace ptune::training {
 namespace {
 
 namespace fs = std::filesystem;
+using datasets::Dataset;
+using testing::Sentiment;
 
 TEST(SearchScheduleTest, OneCandidateIsAPlainRun) {
   const SearchSchedule plain(1, 2, 5);
@@ -57,38 +59,8 @@ TEST(SearchScheduleTest, TiesKeepTheEarlierCandidateAndNaNNeverWins) {
   EXPECT_EQ(search.best(), 3u);
 }
 
-datasets::Dataset Sentiment() {
-  datasets::Dataset d;
-  d.task = datasets::Task::kClassify;
-  const char* pos[] = {"good", "great", "wonderful", "lovely", "excellent"};
-  const char* neg[] = {"bad", "awful", "terrible", "boring", "dreadful"};
-  for (int i = 0; i < 5; ++i) {
-    d.classification.push_back({std::string("the film was ") + pos[i], "pos"});
-    d.classification.push_back({std::string("the film was ") + neg[i], "neg"});
-    d.classification.push_back({std::string("a ") + pos[i] + " story", "pos"});
-    d.classification.push_back({std::string("a ") + neg[i] + " story", "neg"});
-  }
-  d.labels = {"neg", "pos"};
-  return d;
-}
-
-class PromptSearchTest : public ::testing::Test {
+class PromptSearchTest : public testing::ToyTrainingTest {
  protected:
-  void SetUp() override {
-    backbone_ = ptune::testing::SharedBackbone();
-    if (backbone_ == nullptr) GTEST_SKIP() << "default backbone not installed";
-  }
-
-  static TrainOptions Quick(int epochs) {
-    TrainOptions o;
-    o.epochs = epochs;
-    o.batch_size = 8;
-    o.learning_rate = 2e-2;
-    o.patience = 100;
-    o.seed = 5;
-    return o;
-  }
-
   static std::vector<prompts::PromptSpec> Lengths(std::vector<int> lengths) {
     std::vector<prompts::PromptSpec> specs;
     for (int length : lengths) {
@@ -106,12 +78,10 @@ class PromptSearchTest : public ::testing::Test {
     }
     return left;
   }
-
-  const backbone::Backbone* backbone_ = nullptr;
 };
 
 TEST_F(PromptSearchTest, TheWinnersContinuationEqualsItsTwoPhasesRunByHand) {
-  const datasets::Dataset data = Sentiment();
+  const Dataset data = Sentiment();
   const std::vector<prompts::PromptSpec> candidates = Lengths({2, 4});
   std::vector<int> trial_epochs;
   auto search = SearchPrompts(*backbone_, candidates, data, data, Quick(3), 1, nullptr,
@@ -150,7 +120,7 @@ TEST_F(PromptSearchTest, TheWinnersContinuationEqualsItsTwoPhasesRunByHand) {
 }
 
 TEST_F(PromptSearchTest, OneCandidateTrainsWithTheCallersCheckpoint) {
-  const datasets::Dataset data = Sentiment();
+  const Dataset data = Sentiment();
   TrainOptions options = Quick(2);
   options.checkpoint_path = (fs::temp_directory_path() / "single.ckpt").string();
   auto search = SearchPrompts(*backbone_, Lengths({3}), data, data, options, 1);
