@@ -192,10 +192,9 @@ absl::Status RunTrain() {
   const int search_epochs = absl::GetFlag(FLAGS_search_epochs);
   if (search_epochs < 1) return absl::InvalidArgumentError("--search_epochs must be at least 1");
   training::TrainOptions options;
-  // As the service: epochs from the data, and at least search_epochs.
   options.epochs = absl::GetFlag(FLAGS_epochs) > 0
                        ? absl::GetFlag(FLAGS_epochs)
-                       : std::max(training::DefaultEpochs(train.size()), search_epochs);
+                       : training::DefaultSearchJobEpochs(train.size(), search_epochs);
   if (search_epochs > options.epochs) {
     return absl::InvalidArgumentError(absl::StrCat("--search_epochs must be in 1..--epochs (",
                                                    options.epochs, "), got ", search_epochs));

@@ -197,19 +197,19 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
     steps_per_epoch += training::BatchesPerEpoch(aux.train, options.batch_size);
   }
   if (request.options().epochs() == 0) {
-    options.epochs = std::max(
-        training::DefaultEpochs(train_examples + auxiliary_examples), search_epochs);
+    options.epochs =
+        training::DefaultSearchJobEpochs(train_examples + auxiliary_examples, search_epochs);
   }
   const absl::Time started = absl::Now();
   training::SearchSchedule schedule(candidates.size(), search_epochs, options.epochs);
   const bool search = schedule.searching();
   const bool continues = schedule.continues();
   const int total_epochs = schedule.total_epochs();
-  int epochs_before = 0;  // epochs of the phases before the running one
   // One phase: a candidate's search run, the winner's continuation, or the
-  // whole run. `checkpoint` (search only) keeps the phase's last epoch-end
-  // checkpoint in memory; a single run saves its checkpoints to the job.
-  auto run_phase = [&](engine::TrainingRequest trial,
+  // whole run, after `epochs_before` epochs of earlier phases. `checkpoint`
+  // (search only) keeps the phase's last epoch-end checkpoint in memory; a
+  // single run saves its checkpoints to the job.
+  auto run_phase = [&](engine::TrainingRequest trial, int epochs_before,
                        std::string* checkpoint) -> absl::StatusOr<engine::TrainingOutcome> {
     jobs::JobProgress last;
     absl::Status side_error;
@@ -260,9 +260,9 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
     // search resumes mid-training; a search restarts its candidates.
     if (!search) trial.resume_checkpoint = job.checkpoint;
     std::string checkpoint;
-    epochs_before = schedule.epochs_before_trial(i);
     ASSIGN_OR_RETURN(engine::TrainingOutcome outcome,
-                     run_phase(std::move(trial), search ? &checkpoint : nullptr));
+                     run_phase(std::move(trial), schedule.epochs_before_trial(i),
+                               search ? &checkpoint : nullptr));
     const double metric = outcome.result.best_valid_metric;
     const prompts::PromptSpec& c = candidates[i];
     trials.push_back({{"length", c.length}, {"template", c.template_text},
@@ -280,12 +280,12 @@ absl::StatusOr<jobs::JobOutcome> TrainingJobExecutor::Run(const store::Job& job,
     // learning-rate schedule is the full run's from that step on).
     engine::TrainingRequest trial = make_trial(candidates[best_index], true);
     trial.resume_checkpoint = std::move(best_checkpoint);
-    epochs_before = schedule.epochs_before_continuation();
     // A search job that resumes after a crash restarts its candidates, so
     // its checkpoints stay in memory.
     std::string checkpoint;
     ASSIGN_OR_RETURN(engine::TrainingOutcome outcome,
-                     run_phase(std::move(trial), &checkpoint));
+                     run_phase(std::move(trial), schedule.epochs_before_continuation(),
+                               &checkpoint));
     best = std::move(outcome.model);
     best_metrics = outcome.metrics;
   }

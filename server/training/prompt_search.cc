@@ -1,6 +1,7 @@
 #include "server/training/prompt_search.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,10 @@
 #include "server/training/task_batch.h"
 
 namespace ptune::training {
+
+int DefaultSearchJobEpochs(size_t train_examples, int search_epochs) {
+  return std::max(DefaultEpochs(train_examples), search_epochs);
+}
 
 SearchSchedule::SearchSchedule(size_t candidates, int search_epochs, int epochs)
     : candidates_(candidates),

@@ -22,6 +22,10 @@ namespace ptune::training {
 // Epochs each candidate trains for when a search does not say.
 inline constexpr int kDefaultSearchEpochs = 1;
 
+// The epochs of a job that gives none: DefaultEpochs of its training rows,
+// and at least search_epochs (every candidate's run fits in the job).
+int DefaultSearchJobEpochs(size_t train_examples, int search_epochs);
+
 // The bookkeeping of the schedule above, apart from how a phase runs: the
 // service runs its phases through the engine, ptune-inspect through Train.
 class SearchSchedule {

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 
 #include "server/backbone/backbone.h"
 #include "server/common/files.h"
@@ -41,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // at exit (libFuzzer ends with exit() after -runs or -max_total_time).
   static const ptune::common::ScratchDir adapter_dir = [] {
     auto created = ptune::common::ScratchDir::Create("ptune-peft-fuzz");
-    Check(created.ok(), "cannot create the adapter folder");
+    Check(created.ok(), "the adapter folder is created");
     return std::move(*created);
   }();
   const std::string& dir = adapter_dir.path();
